@@ -19,3 +19,7 @@ class StoreError(IndexFailure):
 
 class ReaderError(IndexFailure):
     """A document cannot be read (used for whole-run failures, not per file)."""
+
+
+class EmptyIndex(StoreError):
+    """The index exists but holds no chunks yet."""

@@ -1,0 +1,84 @@
+"""Checking an adapter folder and attaching it to a base model with peft.
+
+Only safetensors weights are accepted: a pickle (``adapter_model.bin``) can
+run arbitrary code when loaded, so such folders are refused outright.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adapters.errors import AdapterFolderError
+
+CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_model.safetensors"
+PICKLE_FILES = ("adapter_model.bin", "adapter_model.pt", "adapter_model.pth")
+KNOWN_TYPES = ("LORA", "IA3", "PROMPT_TUNING")
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """What an adapter folder declares about itself."""
+
+    path: Path
+    peft_type: str
+    task_type: str | None
+    base_model: str | None
+    config: dict[str, Any]
+
+
+def inspect_adapter(path: Path) -> AdapterInfo:
+    """Validate an adapter folder without loading any weights."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise AdapterFolderError(f"adapter folder {path} does not exist; check the path "
+                                 "or use --adapter none")
+    config = _read_config(path)
+    if not (path / WEIGHTS_FILE).is_file():
+        if any((path / name).exists() for name in PICKLE_FILES):
+            raise AdapterFolderError(f"adapter {path} has pickle weights, which Lira refuses to "
+                                     "load; re-save it with safetensors (save_pretrained)")
+        raise AdapterFolderError(f"adapter {path} has no {WEIGHTS_FILE}; re-train or re-copy it")
+    peft_type = str(config.get("peft_type", "")).upper()
+    if peft_type not in KNOWN_TYPES:
+        raise AdapterFolderError(f"adapter {path} has peft_type {peft_type or 'missing'}; "
+                                 f"Lira loads {', '.join(KNOWN_TYPES)}")
+    return AdapterInfo(path=path, peft_type=peft_type, task_type=config.get("task_type"),
+                       base_model=config.get("base_model_name_or_path"), config=config)
+
+
+def attach_adapter(model: Any, path: Path, adapter_name: str = "default") -> Any:
+    """Wrap ``model`` in a PeftModel carrying the adapter in ``path``."""
+    from peft import PeftModel
+
+    info = inspect_adapter(path)
+    try:
+        peft_model = PeftModel.from_pretrained(model, str(info.path), adapter_name=adapter_name,
+                                               is_trainable=False)
+    except (RuntimeError, ValueError, KeyError, OSError) as exc:
+        raise AdapterFolderError(f"adapter {info.path} does not fit this base model "
+                                 f"({_first_line(exc)}); use the base it was trained on") from exc
+    peft_model.eval()
+    return peft_model
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    config_path = path / CONFIG_FILE
+    if not config_path.is_file():
+        raise AdapterFolderError(f"{path} is not an adapter folder (no {CONFIG_FILE})")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AdapterFolderError(f"{config_path} is not valid JSON ({exc}); "
+                                 "re-train or re-copy the adapter") from exc
+    if not isinstance(config, dict):
+        raise AdapterFolderError(f"{config_path} is not a JSON object; re-copy the adapter")
+    return config
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

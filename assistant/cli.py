@@ -1,0 +1,188 @@
+"""The `lira` command line.
+
+Only click is imported at start, so `lira --help` stays fast; everything heavy
+is imported by the command that needs it.  Lira's own errors end as one line
+on stderr and a non-zero exit code; --debug shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.errors import USER_ERRORS
+from index.errors import IndexFailure
+from assistant.settings import load_settings
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=None))
+
+
+def _stage_printer(quiet: bool):
+    """A progress callback that prints stage messages to stderr."""
+    if quiet:
+        return None
+    return lambda message: click.echo(f"lira: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(path_type=Path), help="Lira's data folder (LIRA_HOME).")
+@click.option("--embedder", help="Embedding model reference.")
+@click.option("--model", "chat_model", help="Chat model reference (HF id, folder or bundled name).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where models run.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, embedder: str | None, chat_model: str | None,
+        device: str | None, debug: bool) -> None:
+    """Lira (Лира): answers grounded in your Russian documents, in the terminal."""
+    ctx.obj = load_settings({"home": home, "embedder": embedder, "chat.model": chat_model,
+                             "device": device, "debug": debug or None})
+
+
+@cli.command()
+@click.option("--prepare", is_flag=True, help="Convert the bundled models now (else on first use).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def models(settings, prepare: bool, as_json: bool) -> None:
+    """Show the model profiles and where each one resolves."""
+    from assistant.model_report import model_rows, prepare_all
+
+    if prepare:
+        prepare_all(settings, _stage_printer(as_json))
+    rows = model_rows(settings)
+    if as_json:
+        _emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['role']:<14} {row['reference']:<26} {row['source']:<28} {row['path'] or '-'}")
+
+
+@cli.command("index")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="Index name (default: the index_name setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def index_cmd(settings, path: Path, name: str | None, as_json: bool) -> None:
+    """Index the .txt and .md files under PATH (only what changed is redone)."""
+    from assistant.indexing import run_index, summary_lines
+
+    report = run_index(settings, path, name, quiet=as_json or not sys.stderr.isatty(),
+                       progress=_stage_printer(as_json))
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        click.echo("\n".join(summary_lines(report)))
+    if report.added + report.updated + report.unchanged == 0:
+        raise IndexFailure(f"nothing indexed under {path}: no readable .txt or .md files")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--name", help="Index name.")
+@click.option("-k", type=click.IntRange(1, 100), default=5, show_default=True, help="Results.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def search(settings, query: str, name: str | None, k: int, as_json: bool) -> None:
+    """Search an index for passages close to QUERY."""
+    from assistant.engine import Engine
+
+    hits = Engine(settings, _stage_printer(as_json)).searcher(name).search(query, k)
+    if as_json:
+        _emit_json({"query": query, "results": [
+            {key: h.to_dict()[key] for key in ("rank", "score", "path", "title", "author", "text")}
+            for h in hits]})
+        return
+    for h in hits:
+        click.echo(f"[{h.rank}] {h.score:.3f}  {h.title}  ({h.path})")
+        click.echo("    " + h.text[:300].replace("\n", " "))
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--name", help="Index name.")
+@click.option("-k", type=click.IntRange(1, 20), help="Passages to retrieve.")
+@click.option("--no-rag", is_flag=True, help="Answer without retrieval.")
+@click.option("--adapter", help="Adapter folder, or 'none' for the bare base model.")
+@click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Answer length limit.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
+        adapter: str | None, max_new_tokens: int | None, as_json: bool) -> None:
+    """Answer QUESTION from the index, citing sources as [n]."""
+    from assistant.answer_output import print_answer
+    from assistant.engine import Engine
+
+    engine = Engine(settings, _stage_printer(as_json))
+    prepared = engine.prepare_answer(question, k=k, use_rag=not no_rag, index_name=name,
+                                     adapter=adapter, max_new_tokens=max_new_tokens)
+    print_answer(prepared, as_json)
+
+
+@cli.command()
+@click.option("--name", help="Index name.")
+@click.option("--no-rag", is_flag=True, help="Answer without retrieval.")
+@click.option("--adapter", help="Adapter folder, or 'none'.")
+@click.pass_obj
+def chat(settings, name: str | None, no_rag: bool, adapter: str | None) -> None:
+    """Chat in the terminal (a line-by-line loop; empty line or Ctrl+D quits)."""
+    from assistant.answer_output import chat_loop
+    from assistant.engine import Engine
+
+    chat_loop(Engine(settings, _stage_printer(False)), name, not no_rag, adapter)
+
+
+def quiet_libraries() -> None:
+    """Keep the ML libraries offline and their progress bars and chatter off our screen."""
+    import logging
+
+    # Lira never downloads models at run time; make that explicit to the HF libraries.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and turn errors into one line."""
+    # Lira never downloads models at run time; make that explicit to the HF libraries.
+    quiet_libraries()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("LIRA_DEBUG", "") not in ("", "0")
+    try:
+        cli.main(args=args, prog_name="lira", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("lira: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except USER_ERRORS as exc:
+        return _report(exc, debug, f"lira: error: {exc}")
+    except Exception as exc:  # a bug: still one line unless --debug
+        return _report(exc, debug, f"lira: unexpected error: {type(exc).__name__}: {exc} "
+                                   "(run with --debug for the traceback)")
+    return 0
+
+
+def _report(exc: BaseException, debug: bool, line: str) -> int:
+    if debug:
+        traceback.print_exception(exc)
+    click.echo(line.splitlines()[0] if line else "lira: error", err=True)
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The engine: models, indexes and answers behind the CLI and the TUI.
+
+Models are loaded on first use and kept, so a chat session or a batch of
+queries pays for each load once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from assistant.errors import SettingsError
+from assistant.generation import PRESETS, Generator, TextStream
+from assistant.models import resolve
+from assistant.rag import Source, build_plain_prompt, build_rag_prompt, sources_from_hits
+from assistant.settings import ModelProfile, Settings
+from index.errors import EmptyIndex, StoreError
+
+Progress = Callable[[str], None]
+NO_ADAPTER = "none"
+
+
+@dataclass
+class PreparedAnswer:
+    """Everything about an answer except its text, which ``stream`` yields."""
+
+    question: str
+    prompt: str
+    sources: list[Source]
+    stream: TextStream
+    note: str | None = None
+    retrieval: bool = field(default=False)
+
+
+class Engine:
+    """Lazily loads the embedder, indexes and generators named by settings."""
+
+    def __init__(self, settings: Settings, progress: Progress | None = None):
+        self.settings = settings
+        self.progress = progress
+        self._embedder = None
+        self._generators: dict[tuple, Generator] = {}
+
+    # ----- retrieval ---------------------------------------------------------
+    def embedder(self):
+        """The configured embedder (loaded once)."""
+        if self._embedder is None:
+            from index.embeddings import Embedder
+
+            path = resolve(self.settings.embedder, self.settings, self.progress)
+            self._say(f"loading embedder {self.settings.embedder}")
+            self._embedder = Embedder(path, self.settings.embedder)
+        return self._embedder
+
+    def open_index(self, name: str | None = None, create: bool = False):
+        """The store of index ``name`` (the configured default when None)."""
+        from index.store import IndexStore
+
+        return IndexStore.open(self.settings.index_dir(name), create=create)
+
+    def searcher(self, name: str | None = None):
+        """A searcher over a non-empty index, with the index's own embedder checked."""
+        from index.search import Searcher
+
+        store = self.open_index(name)
+        if store.chunk_count() == 0:
+            raise EmptyIndex(f"index '{name or self.settings.index_name}' is empty; "
+                             "add documents with `lira index PATH`")
+        if store.embedder and store.embedder != self.settings.embedder:
+            raise StoreError(f"index '{store.folder.name}' was built with embedder "
+                             f"'{store.embedder}', but the embedder setting is "
+                             f"'{self.settings.embedder}'; set LIRA_EMBEDDER={store.embedder} "
+                             "or re-index into a new --name")
+        return Searcher(store, self.embedder())
+
+    # ----- generation --------------------------------------------------------
+    def generator(self, profile: str = "chat", adapter: str | None = None) -> Generator:
+        """The generator of a profile; ``adapter`` overrides it ('none' for the bare base)."""
+        config = self._profile(profile)
+        adapter_ref = config.adapter if adapter is None else adapter
+        adapter_path = None if adapter_ref in (None, "", NO_ADAPTER) else Path(adapter_ref)
+        key = (config.model, str(adapter_path), config.quantization)
+        if key not in self._generators:
+            from assistant.runtime import load_model
+
+            path = resolve(config.model, self.settings, self.progress)
+            self._say(f"loading {config.model}")
+            loaded = load_model(path, config.model, self.settings.device, config.quantization,
+                                adapter_path)
+            self._generators[key] = Generator(loaded)
+        return self._generators[key]
+
+    def _profile(self, name: str) -> ModelProfile:
+        if name not in ("chat", "poem"):
+            raise SettingsError(f"unknown profile '{name}'; use chat or poem")
+        return getattr(self.settings, name)
+
+    # ----- answers -----------------------------------------------------------
+    def prepare_answer(self, question: str, k: int | None = None, use_rag: bool = True,
+                       index_name: str | None = None, adapter: str | None = None,
+                       max_new_tokens: int | None = None) -> PreparedAnswer:
+        """Retrieve (when an index exists), build the prompt and start generating."""
+        if not question.strip():
+            raise SettingsError("the question is empty; type a question")
+        sources, note = [], None
+        if use_rag:
+            sources, note = self._retrieve(question, k or self.settings.k, index_name)
+        prompt = build_rag_prompt(question, sources) if sources else build_plain_prompt(question)
+        preset = PRESETS["answer"].with_overrides(
+            max_new_tokens=max_new_tokens or self.settings.max_new_tokens)
+        generator = self.generator("chat", adapter)
+        return PreparedAnswer(question, prompt, sources, generator.stream(prompt, preset),
+                              note, retrieval=bool(sources))
+
+    def _retrieve(self, question: str, k: int,
+                  index_name: str | None) -> tuple[list[Source], str | None]:
+        name = index_name or self.settings.index_name
+        from index.store import IndexStore
+
+        if not IndexStore.exists(self.settings.index_dir(name)):
+            return [], f"no index '{name}': answering without retrieval (build one with `lira index PATH`)"
+        try:
+            searcher = self.searcher(name)
+        except EmptyIndex:
+            return [], f"index '{name}' is empty: answering without retrieval"
+        return sources_from_hits(searcher.search(question, k)), None
+
+    def _say(self, message: str) -> None:
+        if self.progress:
+            self.progress(message)

@@ -1,0 +1,59 @@
+"""What `lira models` shows: each profile's model and where it resolves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from assistant.errors import ModelNotFound
+from assistant.models import locate, prepare_bundled
+from assistant.settings import Settings
+
+
+def profile_references(settings: Settings) -> list[tuple[str, str]]:
+    """(role, reference) for every model the settings name, adapters included."""
+    refs = [("chat", settings.chat.model), ("poem", settings.poem.model),
+            ("embedder", settings.embedder)]
+    for role, profile in (("chat adapter", settings.chat), ("poem adapter", settings.poem)):
+        refs.append((role, profile.adapter or "none"))
+    return refs
+
+
+def model_rows(settings: Settings) -> list[dict]:
+    """One row per profile entry: role, reference, source and path."""
+    rows = []
+    for role, reference in profile_references(settings):
+        if role.endswith("adapter"):
+            rows.append(_adapter_row(role, reference))
+            continue
+        try:
+            found = locate(reference, settings)
+            rows.append({"role": role, "reference": reference, "source": found.source,
+                         "path": str(found.path) if found.path else None})
+        except ModelNotFound as exc:
+            rows.append({"role": role, "reference": reference, "source": "not found",
+                         "path": None, "error": str(exc)})
+    return rows
+
+
+def _adapter_row(role: str, reference: str) -> dict:
+    if reference == "none":
+        return {"role": role, "reference": "none", "source": "base model alone", "path": None}
+    path = Path(reference).expanduser()
+    source = "local folder" if path.is_dir() else "missing"
+    return {"role": role, "reference": reference, "source": source, "path": str(path)}
+
+
+def prepare_all(settings: Settings, progress: Callable[[str], None] | None) -> None:
+    """Prepare every bundled model that the settings use and is not ready."""
+    for role, reference in profile_references(settings):
+        if role.endswith("adapter"):
+            continue
+        try:
+            found = locate(reference, settings)
+        except ModelNotFound:
+            continue
+        if found.bundled and not found.ready:
+            if progress:
+                progress(f"preparing bundled model {found.bundled.name} (once)")
+            prepare_bundled(found.bundled, settings, progress)

@@ -1,0 +1,134 @@
+"""Shared fixtures: tiny random models built on the spot, and isolated LIRA_HOMEs.
+
+Nothing here downloads anything: the tokenizer is trained on a few Russian
+sentences and every model is randomly initialised from a small config.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+CORPUS = [
+    "Мороз и солнце; день чудесный! Ещё ты дремлешь, друг прелестный.",
+    "Москва — столица России. Петербург основан в 1703 году Петром Первым.",
+    "Кошка спит на диване, а собака гуляет во дворе.",
+    "Вопрос: Ответ: Источники [1] [2] [3] фрагменты документов данные.",
+    "The quick brown fox jumps over the lazy dog. Lira answers questions.",
+    "Пушкин, Лермонтов, Некрасов и Блок писали стихи о любви и о родине.",
+]
+
+
+def build_tokenizer(folder: Path) -> None:
+    """A small byte-level BPE tokenizer with the special tokens models need."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "</s>", "<s>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS * 5, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>",
+                                   bos_token="<s>", unk_token="<unk>")
+    fast.save_pretrained(folder)
+
+
+def build_tiny_model(kind: str, folder: Path) -> Path:
+    """Save a randomly initialised GPT-2-, LLaMA- or T5-shaped model with a tokenizer."""
+    import torch
+    from transformers import (AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig,
+                              LlamaForCausalLM, T5Config, T5ForConditionalGeneration)
+
+    build_tokenizer(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    vocab = len(tok)
+    ids = dict(pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+               bos_token_id=tok.bos_token_id)
+    torch.manual_seed(0)
+    if kind == "gpt2":
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=256, n_embd=32,
+                                           n_layer=2, n_head=2, **ids))
+    elif kind == "llama":
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=32,
+                                             intermediate_size=64, num_hidden_layers=2,
+                                             num_attention_heads=2, num_key_value_heads=1,
+                                             max_position_embeddings=256, **ids))
+    elif kind == "t5":
+        model = T5ForConditionalGeneration(T5Config(
+            vocab_size=vocab, d_model=32, d_ff=64, d_kv=16, num_layers=2, num_heads=2,
+            decoder_start_token_id=tok.pad_token_id, **ids))
+    else:
+        raise ValueError(kind)
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """Folders of tiny random gpt2, llama and t5 models."""
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {kind: build_tiny_model(kind, root / kind) for kind in ("gpt2", "llama", "t5")}
+
+
+def build_tiny_embedder(folder: Path) -> Path:
+    """A randomly initialised BERT sentence-transformers model with e5 prompts."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab = folder / "vocab.txt"
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = sorted({c for line in CORPUS for c in line.lower() if not c.isspace()})
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars) + "\n",
+                     encoding="utf-8")
+    tok = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
+                                num_attention_heads=2, intermediate_size=64,
+                                max_position_embeddings=128))
+    raw = folder / "bert"
+    bert.save_pretrained(raw, safe_serialization=True)
+    tok.save_pretrained(raw)
+    transformer = models.Transformer(str(raw), max_seq_length=128)
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()],
+                                prompts={"query": "query: ", "passage": "passage: "})
+    out = folder / "st"
+    model.save(str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder_dir(tmp_path_factory) -> Path:
+    return build_tiny_embedder(tmp_path_factory.mktemp("tiny-embedder"))
+
+
+@pytest.fixture
+def lira_home(tmp_path, monkeypatch) -> Path:
+    """An empty LIRA_HOME, with no LIRA_* variables leaking in from outside."""
+    for name in list(os.environ):
+        if name.startswith("LIRA_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    monkeypatch.setenv("LIRA_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def tiny_settings(lira_home, tiny_models, tiny_embedder_dir):
+    """Settings that point every profile at tiny local models."""
+    from assistant.settings import load_settings
+
+    return load_settings({"chat.model": str(tiny_models["gpt2"]),
+                          "poem.model": str(tiny_models["llama"]),
+                          "embedder": str(tiny_embedder_dir)})
