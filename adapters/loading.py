@@ -58,9 +58,8 @@ def attach_adapter(model: Any, path: Path, adapter_name: str = "default") -> Any
     try:
         peft_model = PeftModel.from_pretrained(model, str(info.path), adapter_name=adapter_name,
                                                is_trainable=False)
-    except (RuntimeError, ValueError, KeyError, OSError) as exc:
-        raise AdapterFolderError(f"adapter {info.path} does not fit this base model "
-                                 f"({_first_line(exc)}); use the base it was trained on") from exc
+    except Exception as exc:  # peft and safetensors raise many unrelated types
+        raise AdapterFolderError(_load_failure(info.path, exc)) from exc
     peft_model.eval()
     return peft_model
 
@@ -77,6 +76,13 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise AdapterFolderError(f"{config_path} is not a JSON object; re-copy the adapter")
     return config
+
+
+def _load_failure(path: Path, exc: Exception) -> str:
+    if "safetensor" in type(exc).__module__.lower() or "header" in str(exc).lower():
+        return f"adapter weights in {path} are damaged ({_first_line(exc)}); re-train or re-copy them"
+    return (f"adapter {path} does not fit this base model ({_first_line(exc)}); "
+            "use the base it was trained on")
 
 
 def _first_line(exc: Exception) -> str:

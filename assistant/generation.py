@@ -218,6 +218,11 @@ class _QueueStreamer:
     def end(self) -> None:
         pass
 
+    def __deepcopy__(self, memo: dict) -> "_QueueStreamer":
+        # peft deep-copies generate() kwargs for seq2seq prompt tuning; the copy
+        # must still feed our queue.
+        return self
+
 
 def _halt_criteria(*events: threading.Event) -> Any:
     from transformers import StoppingCriteria, StoppingCriteriaList
@@ -229,6 +234,9 @@ def _halt_criteria(*events: threading.Event) -> Any:
             halted = any(event.is_set() for event in events)
             return torch.full((input_ids.shape[0],), halted, dtype=torch.bool,
                               device=input_ids.device)
+
+        def __deepcopy__(self, memo: dict) -> "_Halt":
+            return self  # must keep watching the same events (see _QueueStreamer)
 
     return StoppingCriteriaList([_Halt()])
 

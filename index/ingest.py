@@ -90,7 +90,10 @@ def _walk(root: Path, report: IngestReport) -> Iterator[Path]:
         yield root
         return
     for folder, dirs, files in os.walk(root, onerror=lambda e: _skip(report, e.filename, "unreadable folder")):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            _skip(report, Path(folder) / name, "symbolic link (not followed)")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and not os.path.islink(os.path.join(folder, d)))
         for name in files:
             path = Path(folder) / name
             if name.startswith("."):

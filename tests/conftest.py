@@ -56,13 +56,13 @@ def build_tiny_model(kind: str, folder: Path) -> Path:
                bos_token_id=tok.bos_token_id)
     torch.manual_seed(0)
     if kind == "gpt2":
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=256, n_embd=32,
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=1024, n_embd=32,
                                            n_layer=2, n_head=2, **ids))
     elif kind == "llama":
         model = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=32,
                                              intermediate_size=64, num_hidden_layers=2,
                                              num_attention_heads=2, num_key_value_heads=1,
-                                             max_position_embeddings=256, **ids))
+                                             max_position_embeddings=1024, **ids))
     elif kind == "t5":
         model = T5ForConditionalGeneration(T5Config(
             vocab_size=vocab, d_model=32, d_ff=64, d_kv=16, num_layers=2, num_heads=2,
@@ -83,7 +83,8 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 def build_tiny_embedder(folder: Path) -> Path:
     """A randomly initialised BERT sentence-transformers model with e5 prompts."""
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     vocab = folder / "vocab.txt"
@@ -99,9 +100,9 @@ def build_tiny_embedder(folder: Path) -> Path:
     raw = folder / "bert"
     bert.save_pretrained(raw, safe_serialization=True)
     tok.save_pretrained(raw)
-    transformer = models.Transformer(str(raw), max_seq_length=128)
-    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
-    model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()],
+    transformer = Transformer(str(raw), max_seq_length=128)
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    model = SentenceTransformer(modules=[transformer, pooling, Normalize()],
                                 prompts={"query": "query: ", "passage": "passage: "})
     out = folder / "st"
     model.save(str(out))

@@ -1,0 +1,148 @@
+"""The `lira` command end to end with tiny models: outputs, JSON shapes and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from assistant.cli import main
+
+
+@pytest.fixture
+def run(capsys, tiny_models, tiny_embedder_dir, lira_home):
+    """Run `lira` in-process with tiny models; returns (exit code, stdout, stderr)."""
+    base = ["--embedder", str(tiny_embedder_dir), "--model", str(tiny_models["gpt2"])]
+
+    def _run(*args, tiny=True):
+        code = main((base if tiny else []) + [str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+@pytest.fixture
+def docs(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
+    (folder / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.", encoding="utf-8")
+    return folder
+
+
+def one_line_error(code, err):
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.startswith("lira: error")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    probe = ("import sys, assistant.cli as c; c.main(['--help']);"
+             "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'faiss', 'peft', "
+             "'sentence_transformers') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "Usage: lira" in result.stdout
+    assert "HEAVY []" in result.stdout
+
+
+def test_index_search_ask_json(run, docs):
+    code, out, _ = run("index", docs, "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["added"] == 2 and summary["chunks"] >= 2
+    code, out, _ = run("search", "Москва — столица России.", "-k", "2", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["query"] == "Москва — столица России."
+    first = result["results"][0]
+    assert set(first) == {"rank", "score", "path", "title", "author", "text"}
+    assert first["path"].endswith("moscow.txt") and first["rank"] == 1
+    code, out, _ = run("ask", "Какая столица России?", "-k", "2", "--json",
+                       "--max-new-tokens", "8")
+    answer = json.loads(out)
+    assert code == 0 and answer["retrieval"] is True
+    assert [s["n"] for s in answer["sources"]] == [1, 2]
+    assert set(answer["sources"][0]) == {"n", "path", "title", "text", "score"}
+    assert isinstance(answer["answer"], str) and answer["stats"]["new_tokens"] <= 8
+
+
+def test_ask_without_index_says_so(run):
+    code, out, _ = run("ask", "Что такое лира?", "--json", "--max-new-tokens", "4")
+    answer = json.loads(out)
+    assert code == 0 and answer["retrieval"] is False and answer["sources"] == []
+    assert "without retrieval" in answer["note"]
+
+
+def test_ask_plain_text_lists_sources(run, docs):
+    run("index", docs)
+    code, out, err = run("ask", "Когда основан Петербург?", "--max-new-tokens", "4")
+    assert code == 0 and "Источники:" in out and "[1]" in out and "[2]" in out
+
+
+def test_no_rag_skips_retrieval(run, docs):
+    run("index", docs)
+    code, out, _ = run("ask", "Когда?", "--no-rag", "--json", "--max-new-tokens", "4")
+    assert json.loads(out)["sources"] == []
+
+
+def test_missing_path_is_one_line(run, tmp_path):
+    code, _, err = run("index", tmp_path / "nowhere")
+    assert "no such file or folder" in one_line_error(code, err)
+
+
+def test_empty_folder_is_an_error(run, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run("index", tmp_path / "empty")
+    assert "nothing indexed" in one_line_error(code, err)
+
+
+def test_unknown_model_names_what_was_tried(run):
+    code, _, err = run("--model", "nobody/no-such-model", "ask", "Вопрос?", "--no-rag")
+    line = one_line_error(code, err)
+    assert "nobody/no-such-model" in line and "Hugging Face cache" in line and "bundled" in line
+
+
+def test_broken_adapter_is_one_line(run, tmp_path):
+    (tmp_path / "adapter").mkdir()
+    code, _, err = run("ask", "Вопрос?", "--no-rag", "--adapter", tmp_path / "adapter")
+    assert "not an adapter folder" in one_line_error(code, err)
+
+
+def test_search_with_other_embedder_is_refused(run, docs, tiny_embedder_dir, tmp_path):
+    import shutil
+
+    run("index", docs)
+    other = tmp_path / "other-embedder"
+    shutil.copytree(tiny_embedder_dir, other)
+    code, _, err = run("--embedder", other, "search", "Москва")
+    assert "built with embedder" in one_line_error(code, err)
+
+
+def test_search_empty_or_missing_index(run):
+    code, _, err = run("search", "Москва", "--name", "nothing-here")
+    assert "lira index" in one_line_error(code, err)
+
+
+def test_debug_shows_traceback(run, tmp_path):
+    code, _, err = run("--debug", "index", tmp_path / "nowhere")
+    assert code == 1 and "Traceback" in err
+
+
+def test_models_lists_profiles(run, tiny_models):
+    code, out, _ = run("models", "--json")
+    rows = {row["role"]: row for row in json.loads(out)}
+    assert code == 0
+    assert rows["chat"]["source"] == "local folder"
+    assert rows["chat"]["path"] == str(tiny_models["gpt2"].resolve())
+    assert rows["poem"]["reference"] == "gemma-3-270m"
+    assert rows["poem"]["source"] in ("bundled", "bundled (not prepared yet)", "HF cache")
+    assert rows["chat adapter"]["source"] == "base model alone"
+
+
+def test_bad_setting_is_one_line(run, lira_home):
+    lira_home.mkdir(parents=True, exist_ok=True)
+    (lira_home / "lira.toml").write_text("k = 'many'\n", encoding="utf-8")
+    code, _, err = run("models")
+    assert "must be int" in one_line_error(code, err)
