@@ -109,12 +109,19 @@ def _placement(device: str, quantization: str) -> dict[str, Any]:
     import torch
 
     if quantization == "none":
-        return {"dtype": torch.float16 if device == "cuda" else torch.float32}
+        return {"dtype": _gpu_dtype() if device == "cuda" else torch.float32}
     from transformers import BitsAndBytesConfig
 
     config = (BitsAndBytesConfig(load_in_8bit=True) if quantization == "8bit" else
               BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                 bnb_4bit_compute_dtype=torch.float16 if device == "cuda"
+                                 bnb_4bit_compute_dtype=_gpu_dtype() if device == "cuda"
                                  else torch.float32))
     return {"quantization_config": config, "device_map": {"": device}}
 
+
+
+def _gpu_dtype():
+    """bfloat16 where the GPU has it: Gemma 3's activations overflow float16 to NaN."""
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32

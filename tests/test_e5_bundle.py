@@ -146,20 +146,6 @@ def test_bundle_layout(converted) -> None:
     print(f"conversion took {seconds:.1f} s")
 
 
-def test_reconversion_replaces_bundle(tmp_path: Path) -> None:
-    # Converting over an existing bundle swaps folders; exercised on small
-    # stand-ins to avoid a second 470 MB conversion.
-    old = tmp_path / "bundle"
-    old.mkdir()
-    (old / "stale.txt").write_text("old")
-    new = tmp_path / ".bundle.staging"
-    new.mkdir()
-    (new / "modules.json").write_text("[]")
-    e5_bundle._swap_into_place(new, old)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
-    assert [p.name for p in old.iterdir()] == ["modules.json"]
-
-
 # ----------------------------------------------------------- fast unit tests
 
 def test_charsmap_round_trip() -> None:
