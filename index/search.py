@@ -1,16 +1,40 @@
-"""Searching an index: embed the query, look up FAISS, read the chunks."""
+"""Searching an index: dense (FAISS), lexical (BM25 over stems) or both fused.
+
+Hybrid search takes the top candidates of each and fuses their ranks with
+reciprocal-rank fusion (RRF), which needs no score calibration between the
+two.  MMR, when asked for, then re-orders the fused candidates to avoid
+near-duplicate passages.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
 
 from index.embeddings import Embedder
+from index.errors import StoreError
+from index.filters import Filters
 from index.store import IndexStore
+
+MODES = ("hybrid", "dense", "lexical")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to search: mode, filters, MMR (lambda in [0, 1]; None is off)."""
+
+    mode: str = "hybrid"
+    filters: Filters = field(default_factory=Filters)
+    mmr: float | None = None
+    candidates: int = 50
+    rrf_k: int = 60
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result."""
+    """One search result; ``score`` is the ranking score of the mode used."""
 
     rank: int
     score: float
@@ -22,6 +46,9 @@ class Hit:
     start: int
     end: int
     text: str
+    kind: str = "text"
+    dense_score: float | None = None
+    lexical_score: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,19 +62,78 @@ class Searcher:
         self.store = store
         self.embedder = embedder
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The ``k`` chunks closest to ``query``, best first."""
-        return self.search_many([query], k)[0]
+    def search(self, query: str, k: int = 5, options: SearchOptions | None = None) -> list[Hit]:
+        """The ``k`` best chunks for ``query``."""
+        return self.search_many([query], k, options)[0]
 
-    def search_many(self, queries: list[str], k: int = 5) -> list[list[Hit]]:
-        """Search several queries with one embedding batch."""
-        vectors = self.embedder.embed_queries(queries)
-        results = []
-        for pairs in self.store.search_dense(vectors, k):
-            records = self.store.chunks([cid for cid, _ in pairs])
-            scores = dict(pairs)
-            results.append([Hit(rank=n, score=round(scores[r.id], 4), chunk_id=r.id, path=r.path,
-                                title=r.title, author=r.author, year=r.year, start=r.start,
-                                end=r.end, text=r.text)
-                            for n, r in enumerate(records, 1)])
-        return results
+    def search_many(self, queries: Sequence[str], k: int = 5,
+                    options: SearchOptions | None = None) -> list[list[Hit]]:
+        """Search several queries, embedding them in one batch."""
+        options = options or SearchOptions()
+        if options.mode not in MODES:
+            raise StoreError(f"unknown search mode '{options.mode}'; use {', '.join(MODES)}")
+        depth = max(k, options.candidates)
+        dense = self._dense(queries, depth, options)
+        return [self._one(q, vec, pairs, k, depth, options) for q, (vec, pairs) in
+                zip(queries, dense)]
+
+    def _dense(self, queries: Sequence[str], depth: int, options: SearchOptions):
+        if options.mode == "lexical" and options.mmr is None:
+            return [(None, [])] * len(queries)
+        vectors = self.embedder.embed_queries(list(queries))
+        if options.mode == "lexical":
+            return [(v, []) for v in vectors]
+        pairs = self.store.search_dense(vectors, depth, options.filters)
+        return list(zip(vectors, pairs))
+
+    def _one(self, query: str, vector, dense: list[tuple[int, float]], k: int, depth: int,
+             options: SearchOptions) -> list[Hit]:
+        lexical = ([] if options.mode == "dense"
+                   else self.store.search_lexical(query, depth, options.filters))
+        ranked = {"dense": dense, "lexical": lexical,
+                  "hybrid": rrf([dense, lexical], options.rrf_k)}[options.mode]
+        if options.mmr is not None and vector is not None:
+            ranked = mmr(ranked, vector, self.store, options.mmr, k)
+        return self._hits(ranked[:k], dict(dense), dict(lexical))
+
+    def _hits(self, ranked: list[tuple[int, float]], dense: dict, lexical: dict) -> list[Hit]:
+        records = self.store.chunks([cid for cid, _ in ranked])
+        scores = dict(ranked)
+        return [Hit(rank=n, score=round(scores[r.id], 5), chunk_id=r.id, path=r.path,
+                    title=r.title, author=r.author, year=r.year, start=r.start, end=r.end,
+                    text=r.text, kind=r.kind,
+                    dense_score=_round(dense.get(r.id)), lexical_score=_round(lexical.get(r.id)))
+                for n, r in enumerate(records, 1)]
+
+
+def rrf(rankings: Sequence[Sequence[tuple[int, float]]], k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of ranked (id, score) lists: sum of 1 / (k + rank)."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (cid, _) in enumerate(ranking, 1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def mmr(ranked: list[tuple[int, float]], query: np.ndarray, store: IndexStore,
+        weight: float, k: int) -> list[tuple[int, float]]:
+    """Maximal marginal relevance: trade relevance for novelty among candidates."""
+    if len(ranked) <= 1:
+        return ranked
+    ids = [cid for cid, _ in ranked]
+    vectors = store.vectors_of(ids)
+    relevance = vectors @ query
+    similarity = vectors @ vectors.T
+    chosen: list[int] = []
+    left = list(range(len(ids)))
+    while left and len(chosen) < k:
+        redundancy = (similarity[left][:, chosen].max(axis=1) if chosen
+                      else np.zeros(len(left)))
+        gains = weight * relevance[left] - (1 - weight) * redundancy
+        chosen.append(left.pop(int(np.argmax(gains))))
+    scores = dict(ranked)
+    return [(ids[i], scores[ids[i]]) for i in chosen]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 5)

@@ -9,7 +9,6 @@ from SQLite, so a crash never leaves an unusable index.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -20,6 +19,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from index.errors import StoreError
+from index.filters import Filters
+from index.lexical import match_expression, stems_text
+from index.vectors import IVF_THRESHOLD, FaissIndex
 
 CATALOG = "catalog.sqlite"
 WRITE_LOCK = ".write.lock"
@@ -33,13 +35,19 @@ MIGRATIONS: list[str] = [
         sha256 TEXT NOT NULL, indexed_at REAL NOT NULL);
     CREATE TABLE documents (
         id INTEGER PRIMARY KEY, path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
-        part INTEGER NOT NULL, title TEXT NOT NULL, author TEXT NOT NULL, year INTEGER);
+        part INTEGER NOT NULL, title TEXT NOT NULL, author TEXT NOT NULL, year INTEGER,
+        kind TEXT NOT NULL DEFAULT 'text');
     CREATE INDEX documents_path ON documents(path);
+    CREATE INDEX documents_author ON documents(author);
     CREATE TABLE chunks (
         id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
         ord INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
         text TEXT NOT NULL, vector BLOB NOT NULL);
     CREATE INDEX chunks_doc ON chunks(doc_id);
+    CREATE VIRTUAL TABLE chunk_terms USING fts5(stems, tokenize = 'unicode61 remove_diacritics 2');
+    CREATE TRIGGER chunks_forget_terms AFTER DELETE ON chunks BEGIN
+        DELETE FROM chunk_terms WHERE rowid = old.id;
+    END
     """,
 ]
 
@@ -66,6 +74,7 @@ class ChunkRecord:
     start: int
     end: int
     text: str
+    kind: str = "text"
 
 
 @dataclass
@@ -78,15 +87,16 @@ class DocumentChunks:
     year: int | None
     spans: list[tuple[int, int, str]]  # (start, end, text)
     vectors: np.ndarray
+    kind: str = "text"
 
 
 class IndexStore:
-    """One named index: a folder with a SQLite catalog and FAISS vectors."""
+    """One named index: a folder with a SQLite catalog and a FAISS cache."""
 
     def __init__(self, folder: Path, conn: sqlite3.Connection):
         self.folder = folder
         self.conn = conn
-        self._faiss = None
+        self._vectors_cache: FaissIndex | None = None
 
     # ----- opening -----------------------------------------------------------
     @staticmethod
@@ -107,6 +117,7 @@ class IndexStore:
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.create_function("casefold", 1, _casefold, deterministic=True)
             _migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"index catalog {catalog} is damaged ({exc}); "
@@ -177,7 +188,7 @@ class IndexStore:
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
-            self._faiss = None  # in-memory vectors may be ahead of SQLite now
+            self._vectors_cache = None  # in-memory vectors may be ahead of SQLite now
             raise
 
     def files(self) -> dict[str, FileState]:
@@ -208,102 +219,146 @@ class IndexStore:
         with self.transaction() as db:
             self._delete_file(db, path, vectors)
 
-    def _delete_file(self, db: sqlite3.Connection, path: str, vectors) -> None:
+    def _delete_file(self, db: sqlite3.Connection, path: str, vectors: FaissIndex) -> None:
         ids = [r[0] for r in db.execute(
             "SELECT c.id FROM chunks c JOIN documents d ON c.doc_id = d.id WHERE d.path = ?",
             (path,))]
         db.execute("DELETE FROM files WHERE path = ?", (path,))
         if ids:
-            vectors.remove_ids(np.asarray(ids, dtype=np.int64))
+            vectors.remove(np.asarray(ids, dtype=np.int64))
 
     def _insert_document(self, db: sqlite3.Connection, path: str, doc: DocumentChunks,
-                         vectors) -> int:
-        cur = db.execute("INSERT INTO documents(path, part, title, author, year) "
-                         "VALUES (?, ?, ?, ?, ?)",
-                         (path, doc.part, doc.title, doc.author, doc.year))
+                         vectors: FaissIndex) -> int:
+        cur = db.execute("INSERT INTO documents(path, part, title, author, year, kind) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         (path, doc.part, doc.title, doc.author, doc.year, doc.kind))
         doc_id = cur.lastrowid
         ids = []
         for ord_, ((start, end, text), vec) in enumerate(zip(doc.spans, doc.vectors)):
             cur = db.execute('INSERT INTO chunks(doc_id, ord, start, "end", text, vector) '
                              "VALUES (?, ?, ?, ?, ?, ?)",
                              (doc_id, ord_, start, end, text, vec.astype(np.float32).tobytes()))
+            db.execute("INSERT INTO chunk_terms(rowid, stems) VALUES (?, ?)",
+                       (cur.lastrowid, stems_text(doc.title + "\n" + text)))
             ids.append(cur.lastrowid)
         if ids:
-            vectors.add_with_ids(np.asarray(doc.vectors, dtype=np.float32),
-                                 np.asarray(ids, dtype=np.int64))
+            vectors.add(np.asarray(ids, dtype=np.int64), np.asarray(doc.vectors))
         return len(ids)
 
-    # ----- FAISS -------------------------------------------------------------
-    def _vectors(self):
-        """The FAISS index matching the catalog's generation, loaded or rebuilt."""
-        if self._faiss is None:
-            self._faiss = self._load_vectors() or self._rebuild_vectors()
-        return self._faiss
+    # ----- vectors -----------------------------------------------------------
+    def _vectors(self) -> FaissIndex:
+        """The vector index matching the catalog's generation, loaded or rebuilt."""
+        if self._vectors_cache is None:
+            self._vectors_cache = (FaissIndex.load(self._faiss_path(self.generation))
+                                   or self._rebuild_vectors())
+        return self._vectors_cache
 
     def _faiss_path(self, generation: int) -> Path:
         return self.folder / f"vectors.{generation}.faiss"
 
-    def _load_vectors(self):
-        import faiss
+    def _rebuild_vectors(self) -> FaissIndex:
+        return FaissIndex.build(self.dim or 1, self._stored_vectors(), self.chunk_count())
 
-        path = self._faiss_path(self.generation)
-        if not path.is_file():
-            return None
-        try:
-            return faiss.read_index(str(path))
-        except RuntimeError:
-            return None  # a damaged cache is rebuilt from the catalog
-
-    def _rebuild_vectors(self):
-        import faiss
-
+    def _stored_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         dim = self.dim or 1
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         rows = self.conn.execute("SELECT id, vector FROM chunks ORDER BY id")
-        while batch := rows.fetchmany(4096):
+        while batch := rows.fetchmany(8192):
             ids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
-            vecs = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32)
-            index.add_with_ids(vecs.reshape(len(batch), dim), ids)
-        return index
+            vectors = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32)
+            yield ids, vectors.reshape(len(batch), dim)
 
     def save(self) -> None:
-        """Write the FAISS cache for the current generation atomically."""
-        import faiss
-
+        """Write the vector cache for the current generation, dropping older ones."""
         target = self._faiss_path(self.generation)
-        if self._faiss is None or target.is_file():
+        if self._vectors_cache is None or target.is_file():
             return
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        faiss.write_index(self._faiss, str(tmp))
-        os.replace(tmp, target)
+        if self._vectors_cache.kind == "flat" and self._vectors_cache.size >= IVF_THRESHOLD:
+            self._vectors_cache = self._rebuild_vectors()  # grown past exact search
+        self._vectors_cache.save(target)
         for old in self.folder.glob("vectors.*.faiss"):
             if old != target:
                 old.unlink(missing_ok=True)
+
+    @property
+    def vector_index_kind(self) -> str:
+        return self._vectors().kind
 
     # ----- reading -----------------------------------------------------------
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
-    def search_dense(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+    def allowed_ids(self, filters: Filters) -> np.ndarray | None:
+        """Chunk ids passing ``filters`` (None when there are no filters)."""
+        if filters.empty:
+            return None
+        where, params = filters.where()
+        rows = self.conn.execute(
+            f"SELECT c.id FROM chunks c JOIN documents d ON c.doc_id = d.id WHERE {where}", params)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def search_dense(self, queries: np.ndarray, k: int,
+                     filters: Filters | None = None) -> list[list[tuple[int, float]]]:
         """Top-k (chunk id, inner product) for each query vector."""
-        vectors = self._vectors()
-        if vectors.ntotal == 0:
-            return [[] for _ in range(len(queries))]
-        scores, ids = vectors.search(np.asarray(queries, dtype=np.float32), min(k, vectors.ntotal))
-        return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
-                for row_ids, row_scores in zip(ids, scores)]
+        allowed = self.allowed_ids(filters or Filters())
+        return self._vectors().search(queries, k, allowed)
+
+    def search_lexical(self, query: str, k: int,
+                       filters: Filters | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, BM25 score; higher is better) for the query's stems."""
+        expression = match_expression(query)
+        if expression is None:
+            return []
+        where, params = (filters or Filters()).where()
+        rows = self.conn.execute(
+            "SELECT t.rowid, -bm25(chunk_terms) AS score FROM chunk_terms t "
+            "JOIN chunks c ON c.id = t.rowid JOIN documents d ON c.doc_id = d.id "
+            f"WHERE chunk_terms MATCH ? AND {where} ORDER BY bm25(chunk_terms) LIMIT ?",
+            [expression, *params, k])
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors of ``ids``, in that order."""
+        if not ids:
+            return np.zeros((0, self.dim or 1), dtype=np.float32)
+        marks = ",".join("?" * len(ids))
+        rows = dict(self.conn.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})",
+                                      list(ids)))
+        return np.stack([np.frombuffer(rows[i], dtype=np.float32) for i in ids])
 
     def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
         """Chunk records in the order of ``ids`` (missing ids are dropped)."""
+        ids = list(ids)
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f'SELECT c.id, d.path, d.title, d.author, d.year, c.start, c."end", c.text '
-            f"FROM chunks c JOIN documents d ON c.doc_id = d.id WHERE c.id IN ({marks})",
-            list(ids))
+            f'SELECT c.id, d.path, d.title, d.author, d.year, c.start, c."end", c.text, d.kind '
+            f"FROM chunks c JOIN documents d ON c.doc_id = d.id WHERE c.id IN ({marks})", ids)
         by_id = {r[0]: ChunkRecord(*r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
+
+    def authors(self, kind: str | None = None) -> list[tuple[str, int]]:
+        """(author, number of documents) pairs, most documents first."""
+        where, params = ("d.kind = ?", [kind]) if kind else ("1", [])
+        rows = self.conn.execute(
+            f"SELECT d.author, count(*) FROM documents d WHERE d.author != '' AND {where} "
+            "GROUP BY d.author ORDER BY count(*) DESC, d.author", params)
+        return [(r[0], int(r[1])) for r in rows]
+
+
+def _casefold(value: str | None) -> str:
+    return (value or "").casefold()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                yield buffer
+            buffer = ""
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -318,7 +373,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
             if version == len(MIGRATIONS):
                 conn.execute("COMMIT")
                 return
-            for statement in filter(str.strip, MIGRATIONS[version].split(";")):
+            for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")

@@ -87,7 +87,7 @@ def test_generation_mismatch_rebuilds_from_catalog(tmp_path, docs, embedder):
     store.close()
     reopened = IndexStore.open(tmp_path / "index")
     assert not (tmp_path / "index" / f"vectors.{reopened.generation}.faiss").exists()
-    assert reopened._vectors().ntotal == before
+    assert reopened._vectors().size == before
 
 
 def test_failed_write_keeps_previous_state(tmp_path, docs, embedder, monkeypatch):
@@ -149,6 +149,9 @@ def test_vectors_round_trip_through_sqlite(tmp_path, docs, embedder):
     store = open_store(tmp_path)
     index_path(docs, store, embedder, IngestOptions(chunk_tokens=16, chunk_overlap=4))
     rebuilt = store._rebuild_vectors()
-    assert rebuilt.ntotal == store.chunk_count()
+    assert rebuilt.size == store.chunk_count()
     query = embedder.embed_queries(["Кошка"])
-    assert np.allclose(rebuilt.search(query, 3)[0], store._vectors().search(query, 3)[0], atol=1e-6)
+    assert rebuilt.search(query, 3) == store._vectors().search(query, 3)
+    ids = [cid for cid, _ in rebuilt.search(query, 3)[0]]
+    assert np.allclose(store.vectors_of(ids) @ query[0],
+                       [score for _, score in rebuilt.search(query, 3)[0]], atol=1e-5)
