@@ -50,12 +50,13 @@ class Settings:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_mb: float = 50.0
+    model_cache: Path | None = None  # default: LIRA_HOME/models
     debug: bool = False
 
     @property
     def models_dir(self) -> Path:
         """Where bundled models are prepared and kept."""
-        return self.home / "models"
+        return self.model_cache or self.home / "models"
 
     @property
     def indexes_dir(self) -> Path:
@@ -161,6 +162,8 @@ def _field_type(obj: Any, name: str) -> str:
 
 def _coerce(raw: Any, type_name: Any, key: str, origin: str) -> Any:
     type_name = str(type_name)
+    if "None" in type_name and str(raw).lower() in ("", "none"):
+        return None
     try:
         if type_name == "bool":
             return _to_bool(raw)
@@ -168,13 +171,11 @@ def _coerce(raw: Any, type_name: Any, key: str, origin: str) -> Any:
             return int(raw)
         if type_name == "float":
             return float(raw)
-        if type_name == "Path":
+        if type_name.startswith("Path"):
             return Path(str(raw)).expanduser()
     except (TypeError, ValueError):
         raise SettingsError(f"setting '{key}' from {origin} must be {type_name}, "
                             f"got {raw!r}") from None
-    if "None" in type_name and str(raw).lower() in ("", "none"):
-        return None
     return str(raw)
 
 

@@ -134,14 +134,13 @@ def main() -> None:
 
 
 def print_table(rows: dict[str, dict]) -> None:
-    print(f"{'step':<32} {'seconds':>8} {'prompt':>7} {'new':>5} {'TTFT s':>7} "
-          f"{'decode tok/s':>12} {'peak RSS MB':>11}")
-    for name, r in rows.items():
-        def cell(key, fmt):
-            return format(r[key], fmt) if key in r else "-"
-        print(f"{name:<32} {cell('seconds', '8.1f')} {cell('prompt_tokens', '7d')} "
-              f"{cell('new_tokens', '5d')} {cell('first_token_s', '7.2f')} "
-              f"{cell('decode_tok_s', '12.1f')} {cell('rss_mb', '11.0f')}")
+    columns = [("seconds", "seconds", ".1f"), ("prompt", "prompt_tokens", "d"),
+               ("new", "new_tokens", "d"), ("TTFT s", "first_token_s", ".2f"),
+               ("decode tok/s", "decode_tok_s", ".1f"), ("peak RSS MB", "rss_mb", ".0f")]
+    print(f"{'step':<32}" + "".join(f"{title:>14}" for title, _, _ in columns))
+    for name, row in rows.items():
+        cells = [format(row[key], fmt) if key in row else "-" for _, key, fmt in columns]
+        print(f"{name:<32}" + "".join(f"{cell:>14}" for cell in cells))
     print(json.dumps(rows, ensure_ascii=False))
 
 

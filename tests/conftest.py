@@ -133,3 +133,29 @@ def tiny_settings(lira_home, tiny_models, tiny_embedder_dir):
     return load_settings({"chat.model": str(tiny_models["gpt2"]),
                           "poem.model": str(tiny_models["llama"]),
                           "embedder": str(tiny_embedder_dir)})
+
+
+BUNDLED_CACHE = REPO / ".cache" / "test-models"
+
+
+@pytest.fixture(scope="session")
+def bundled_models() -> Path:
+    """The bundled models, prepared once into .cache/test-models and kept between runs."""
+    from assistant.models import BUNDLED, prepare_bundled
+    from assistant.settings import Settings
+
+    settings = Settings(home=BUNDLED_CACHE.parent, model_cache=BUNDLED_CACHE)
+    for bundle in BUNDLED.values():
+        if not bundle.available():
+            pytest.skip(f"bundled model package {bundle.package} is not installed")
+        prepare_bundled(bundle, settings)
+    return BUNDLED_CACHE
+
+
+@pytest.fixture
+def bundled_settings(lira_home, bundled_models, monkeypatch):
+    """Default settings (bundled models) in an empty LIRA_HOME, sharing the model cache."""
+    from assistant.settings import load_settings
+
+    monkeypatch.setenv("LIRA_MODEL_CACHE", str(bundled_models))
+    return load_settings()

@@ -69,3 +69,9 @@ def test_every_key_has_an_env_name():
     assert env_name("chat.adapter") == "LIRA_CHAT_ADAPTER"
     assert len(set(map(env_name, keys))) == len(keys)
     assert isinstance(Settings().home, Path)
+
+
+def test_model_cache_moves_models_dir(lira_home, monkeypatch, tmp_path):
+    assert load_settings().models_dir == lira_home / "models"
+    monkeypatch.setenv("LIRA_MODEL_CACHE", str(tmp_path / "shared-models"))
+    assert load_settings().models_dir == tmp_path / "shared-models"

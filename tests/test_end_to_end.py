@@ -1,0 +1,72 @@
+"""End to end with the bundled models: index XQuAD paragraphs, search, ask, chat."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from assistant.cli import main
+from tests.conftest import REPO, SHARED_DATA
+
+pytestmark = pytest.mark.bundled
+
+XQUAD = SHARED_DATA / "xquad-ru" / "xquad.ru.dev36.json"
+
+
+@pytest.fixture(scope="module")
+def squad_sample(tmp_path_factory):
+    """24 paragraphs as .txt files and one question per paragraph."""
+    if not XQUAD.is_file():
+        pytest.skip("../shared/data/xquad-ru is not present")
+    data = json.loads(XQUAD.read_text(encoding="utf-8"))["data"]
+    folder = tmp_path_factory.mktemp("xquad")
+    questions = []
+    paragraphs = [(a["title"], p) for a in data[:8] for p in a["paragraphs"][:3]]
+    for n, (title, paragraph) in enumerate(paragraphs):
+        path = folder / f"{n:02d}.txt"
+        path.write_text(paragraph["context"], encoding="utf-8")
+        questions.append((paragraph["qas"][0]["question"], path.name))
+    return folder, questions
+
+
+def lira(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_index_and_search_finds_the_gold_paragraph(bundled_settings, squad_sample, capsys):
+    folder, questions = squad_sample
+    summary = json.loads(lira(capsys, "index", folder, "--json"))
+    assert summary["added"] == len(questions) and not summary["skipped"]
+    found_at_1 = found_at_5 = 0
+    for question, gold in questions:
+        hits = json.loads(lira(capsys, "search", question, "-k", "5", "--json"))["results"]
+        names = [os.path.basename(h["path"]) for h in hits]
+        found_at_1 += names[:1] == [gold]
+        found_at_5 += gold in names
+    # A real multilingual embedder plus BM25 finds most gold paragraphs among 24.
+    assert found_at_5 / len(questions) >= 0.85
+    assert found_at_1 / len(questions) >= 0.6
+
+
+def test_ask_answers_with_numbered_sources(bundled_settings, squad_sample, capsys):
+    folder, questions = squad_sample
+    lira(capsys, "index", folder, "--json")
+    answer = json.loads(lira(capsys, "ask", questions[0][0], "-k", "3", "--json",
+                             "--max-new-tokens", "24"))
+    assert answer["retrieval"] is True and [s["n"] for s in answer["sources"]] == [1, 2, 3]
+    assert answer["answer"].strip()
+    assert answer["stats"]["new_tokens"] >= 1 and answer["stats"]["first_token_s"] > 0
+
+
+def test_chat_loop_in_a_real_process(bundled_settings, lira_home):
+    env = dict(os.environ, LIRA_HOME=str(lira_home), LIRA_MAX_NEW_TOKENS="12")
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "chat"], cwd=REPO, env=env,
+                            input="Что такое лира?\n\n", capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Лира" in result.stdout and "without retrieval" in result.stderr
