@@ -17,8 +17,8 @@ from typing import Any
 import click
 
 from assistant.errors import USER_ERRORS
-from index.errors import IndexFailure
 from assistant.settings import load_settings
+from index.errors import IndexFailure
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -85,25 +85,84 @@ def index_cmd(settings, path: Path, name: str | None, as_json: bool) -> None:
         raise IndexFailure(f"nothing indexed under {path}: no readable .txt or .md files")
 
 
+def _filter_options(func):
+    """Options shared by the commands that search: mode, filters, MMR."""
+    options = [
+        click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]),
+                     default="hybrid", show_default=True, help="Retrieval method."),
+        click.option("--author", help="Only this author (case-insensitive substring)."),
+        click.option("--title", help="Only titles containing this."),
+        click.option("--path", "path_glob", help="Only paths matching this glob."),
+        click.option("--year-from", type=int, help="Only documents from this year on."),
+        click.option("--year-to", type=int, help="Only documents up to this year."),
+        click.option("--mmr", type=click.FloatRange(0, 1),
+                     help="Diversify results (MMR weight, e.g. 0.7)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _search_options(mode, author, title, path_glob, year_from, year_to, mmr):
+    from index.filters import Filters
+    from index.search import SearchOptions
+
+    filters = Filters(author=author, title=title, path=path_glob, year_from=year_from,
+                      year_to=year_to)
+    return SearchOptions(mode=mode, filters=filters, mmr=mmr)
+
+
 @cli.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("--queries", type=click.Path(path_type=Path, dir_okay=False),
+              help="File of queries (one a line, or JSONL with query and filters).")
 @click.option("--name", help="Index name.")
 @click.option("-k", type=click.IntRange(1, 100), default=5, show_default=True, help="Results.")
+@_filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def search(settings, query: str, name: str | None, k: int, as_json: bool) -> None:
-    """Search an index for passages close to QUERY."""
+def search(settings, query: str | None, queries: Path | None, name: str | None, k: int,
+           as_json: bool, **search_flags) -> None:
+    """Search an index for passages matching QUERY (or every query in --queries)."""
     from assistant.engine import Engine
+    from assistant.searching import read_queries, result_json
 
-    hits = Engine(settings, _stage_printer(as_json)).searcher(name).search(query, k)
+    if (query is None) == (queries is None):
+        raise click.UsageError("give a QUERY or --queries FILE (not both)")
+    options = _search_options(**search_flags)
+    searcher = Engine(settings, _stage_printer(as_json or bool(queries))).searcher(name)
+    if queries is not None:
+        items = read_queries(queries, options)
+        for (text, _), hits in zip(items, searcher.search_batch(items, k)):
+            _emit_json(result_json(text, hits))
+        return
+    hits = searcher.search(query, k, options)
     if as_json:
-        _emit_json({"query": query, "results": [
-            {key: h.to_dict()[key] for key in ("rank", "score", "path", "title", "author", "text")}
-            for h in hits]})
+        _emit_json(result_json(query, hits))
         return
     for h in hits:
-        click.echo(f"[{h.rank}] {h.score:.3f}  {h.title}  ({h.path})")
+        byline = f", {h.author}" if h.author else ""
+        click.echo(f"[{h.rank}] {h.score:.3f}  {h.title}{byline}  ({h.path})")
         click.echo("    " + h.text[:300].replace("\n", " "))
+
+
+@cli.command()
+@click.option("--name", help="Index name.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def authors(settings, name: str | None, as_json: bool) -> None:
+    """List the authors in an index with their number of poems."""
+    from assistant.engine import Engine
+
+    store = Engine(settings).open_index(name)
+    rows = store.authors(kind="poem") or store.authors()
+    if as_json:
+        _emit_json([{"author": a, "count": n} for a, n in rows])
+        return
+    if not rows:
+        click.echo("no authors in this index (index a poem corpus or use --layout ruslit)")
+    for author, count in rows:
+        click.echo(f"{count:>6}  {author}")
 
 
 @cli.command()

@@ -68,23 +68,28 @@ class Searcher:
 
     def search_many(self, queries: Sequence[str], k: int = 5,
                     options: SearchOptions | None = None) -> list[list[Hit]]:
-        """Search several queries, embedding them in one batch."""
+        """Search several queries with the same options, embedding them in one batch."""
         options = options or SearchOptions()
-        if options.mode not in MODES:
-            raise StoreError(f"unknown search mode '{options.mode}'; use {', '.join(MODES)}")
-        depth = max(k, options.candidates)
-        dense = self._dense(queries, depth, options)
-        return [self._one(q, vec, pairs, k, depth, options) for q, (vec, pairs) in
-                zip(queries, dense)]
+        return self.search_batch([(q, options) for q in queries], k)
 
-    def _dense(self, queries: Sequence[str], depth: int, options: SearchOptions):
-        if options.mode == "lexical" and options.mmr is None:
-            return [(None, [])] * len(queries)
-        vectors = self.embedder.embed_queries(list(queries))
-        if options.mode == "lexical":
-            return [(v, []) for v in vectors]
-        pairs = self.store.search_dense(vectors, depth, options.filters)
-        return list(zip(vectors, pairs))
+    def search_batch(self, items: Sequence[tuple[str, SearchOptions]],
+                     k: int = 5) -> list[list[Hit]]:
+        """Search (query, options) pairs, embedding every query in one batch."""
+        for _, options in items:
+            if options.mode not in MODES:
+                raise StoreError(f"unknown search mode '{options.mode}'; "
+                                 f"use {', '.join(MODES)}")
+        needs_vector = [o.mode != "lexical" or o.mmr is not None for _, o in items]
+        texts = [q for (q, _), needed in zip(items, needs_vector) if needed]
+        vectors = iter(self.embedder.embed_queries(texts))
+        results = []
+        for (query, options), needed in zip(items, needs_vector):
+            vector = next(vectors) if needed else None
+            depth = max(k, options.candidates)
+            dense = ([] if vector is None or options.mode == "lexical" else
+                     self.store.search_dense(vector[None, :], depth, options.filters)[0])
+            results.append(self._one(query, vector, dense, k, depth, options))
+        return results
 
     def _one(self, query: str, vector, dense: list[tuple[int, float]], k: int, depth: int,
              options: SearchOptions) -> list[Hit]:

@@ -146,3 +146,38 @@ def test_bad_setting_is_one_line(run, lira_home):
     (lira_home / "lira.toml").write_text("k = 'many'\n", encoding="utf-8")
     code, _, err = run("models")
     assert "must be int" in one_line_error(code, err)
+
+
+def test_batch_search_prints_one_json_line_per_query(run, docs, tmp_path):
+    run("index", docs)
+    queries = tmp_path / "queries.txt"
+    queries.write_text('Москва — столица России.\n\n{"query": "Петербург", "mode": "lexical"}\n'
+                       '{"query": "Петербург", "path": "*/moscow.txt", "mode": "lexical"}\n',
+                       encoding="utf-8")
+    code, out, _ = run("search", "--queries", queries, "-k", "2")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["query"] for r in lines] == ["Москва — столица России.",
+                                                          "Петербург", "Петербург"]
+    assert lines[1]["results"][0]["path"].endswith("spb.md")
+    assert lines[2]["results"] == []  # the path filter excludes the only match
+
+
+def test_batch_search_bad_record_is_one_line(run, docs, tmp_path):
+    run("index", docs)
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"query": "ok"}\n{"author": "no query"}\n', encoding="utf-8")
+    code, _, err = run("search", "--queries", queries)
+    assert ":2:" in one_line_error(code, err)
+
+
+def test_search_filters_from_flags(run, docs):
+    run("index", docs)
+    code, out, _ = run("search", "Петербург основан", "--path", "*.md", "--json")
+    paths = [r["path"] for r in json.loads(out)["results"]]
+    assert code == 0 and paths and all(p.endswith(".md") for p in paths)
+
+
+def test_authors_of_a_plain_index_says_none(run, docs):
+    run("index", docs)
+    code, out, _ = run("authors")
+    assert code == 0 and "no authors" in out
