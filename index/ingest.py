@@ -1,7 +1,9 @@
 """Indexing a folder: find files, skip the unchanged, chunk, embed, store.
 
-Each file is committed on its own, so an interrupted run keeps every file it
-finished and the next run picks up the rest.
+Changed files are chunked and gathered into batches of about
+``batch_chunks`` chunks, embedded together (the embedder is far faster on
+full batches than file by file) and committed together, so an interrupted
+run keeps every batch it finished and the next run picks up the rest.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from index.chunking import chunk_text
+from index.chunking import Chunk, chunk_text
 from index.embeddings import Embedder
 from index.errors import ReaderError
 from index.readers import Document, Skip, check_supported, parse_documents, read_bytes
@@ -29,6 +31,27 @@ class IngestOptions:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_bytes: int = 50 * 2**20
+    layout: str = "auto"  # how plain text is laid out: "auto" or "ruslit" (see index.readers)
+    batch_chunks: int = 256
+
+    def __post_init__(self) -> None:
+        from index.readers import LAYOUTS
+
+        if self.layout not in LAYOUTS:
+            raise ReaderError(f"unknown layout '{self.layout}'; use {' or '.join(LAYOUTS)}")
+
+
+@dataclass
+class _Pending:
+    """A changed file, read and chunked, waiting for its batch to be embedded."""
+
+    state: FileState
+    is_update: bool
+    documents: list[tuple[Document, list[Chunk]]]
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(chunks) for _, chunks in self.documents)
 
 
 @dataclass
@@ -59,10 +82,17 @@ def index_path(root: Path, store: IndexStore, embedder: Embedder,
         store.check_embedder(embedder.name, embedder.dim)
         known = {p: s for p, s in store.files().items() if _under(p, root)}
         candidates = sorted(_walk(root, report))
+        batch: list[_Pending] = []
         for done, path in enumerate(candidates, 1):
-            _index_one(path, known.pop(str(path), None), store, embedder, options, report)
+            pending = _examine(path, known.pop(str(path), None), store, embedder, options, report)
+            if pending:
+                batch.append(pending)
+                if sum(p.chunk_count for p in batch) >= options.batch_chunks:
+                    _store_batch(batch, store, embedder, report)
+                    batch = []
             if progress:
                 progress(done, len(candidates), report.chunks)
+        _store_batch(batch, store, embedder, report)
         for gone in known:
             store.remove_file(gone)
             report.removed += 1
@@ -104,39 +134,55 @@ def _walk(root: Path, report: IngestReport) -> Iterator[Path]:
             yield path
 
 
-def _index_one(path: Path, known: FileState | None, store: IndexStore, embedder: Embedder,
-               options: IngestOptions, report: IngestReport) -> None:
+def _examine(path: Path, known: FileState | None, store: IndexStore, embedder: Embedder,
+             options: IngestOptions, report: IngestReport) -> _Pending | None:
+    """Read and chunk a file that changed; count and skip everything else."""
     try:
         check_supported(path)
         stat = path.stat()
         if known and known.size == stat.st_size and known.mtime == stat.st_mtime:
             report.unchanged += 1
-            return
+            return None
         data = read_bytes(path, options.max_file_bytes)
         state = FileState(str(path), len(data), stat.st_mtime, hashlib.sha256(data).hexdigest())
         if known and known.sha256 == state.sha256:
             store.touch_file(state)
             report.unchanged += 1
-            return
-        docs = parse_documents(path, data)
+            return None
+        docs = parse_documents(path, data, options.layout)
     except Skip as why:
         _skip(report, path, str(why))
-        return
+        return None
     except OSError as exc:
         _skip(report, path, f"unreadable ({exc.strerror or exc})")
+        return None
+    chunked = [(doc, chunk_text(doc.text, embedder.count_tokens, options.chunk_tokens,
+                                options.chunk_overlap)) for doc in docs]
+    return _Pending(state, known is not None, chunked)
+
+
+def _store_batch(batch: list[_Pending], store: IndexStore, embedder: Embedder,
+                 report: IngestReport) -> None:
+    """Embed every chunk of the batch in one call and commit the files together."""
+    if not batch:
         return
-    report.chunks += store.replace_file(state, [_prepare(d, embedder, options) for d in docs])
-    if known:
-        report.updated += 1
-    else:
-        report.added += 1
+    texts = [c.text for p in batch for _, chunks in p.documents for c in chunks]
+    vectors = iter(embedder.embed_passages(texts))
+    files = [(p.state, [_with_vectors(doc, chunks, vectors) for doc, chunks in p.documents])
+             for p in batch]
+    report.chunks += store.replace_files(files)
+    report.updated += sum(p.is_update for p in batch)
+    report.added += sum(not p.is_update for p in batch)
 
 
-def _prepare(doc: Document, embedder: Embedder, options: IngestOptions) -> DocumentChunks:
-    chunks = chunk_text(doc.text, embedder.count_tokens, options.chunk_tokens, options.chunk_overlap)
-    vectors = embedder.embed_passages([c.text for c in chunks])
+def _with_vectors(doc: Document, chunks: list[Chunk], vectors: Iterator) -> DocumentChunks:
+    import numpy as np
+
+    taken = [next(vectors) for _ in chunks]
+    matrix = np.stack(taken) if taken else np.zeros((0, 1), dtype=np.float32)
     return DocumentChunks(part=doc.part, title=doc.title, author=doc.author, year=doc.year,
-                          spans=[(c.start, c.end, c.text) for c in chunks], vectors=vectors)
+                          kind=doc.kind, spans=[(c.start, c.end, c.text) for c in chunks],
+                          vectors=matrix)
 
 
 def _skip(report: IngestReport, path, reason: str) -> None:

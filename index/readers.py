@@ -1,47 +1,74 @@
 """Reading documents from disk into text with a title and author.
 
+This module decides by a file's name which reader turns its bytes into
+documents: plain text and Markdown here, the other formats in their own
+modules (``markup``, ``ebooks``, ``office``, ``poem_corpora``, ``ruslit``).
 A file that cannot be read raises ``Skip`` with a short reason; the ingest
 loop records it and goes on, so one bad file never stops a run.
 """
 
 from __future__ import annotations
 
-import codecs
-from dataclasses import dataclass
 from pathlib import Path
 
+from index.charsets import decode_text
+from index.documents import Document, Skip
+
+__all__ = ["Document", "Skip", "LAYOUTS", "SUFFIXES", "check_supported", "decode_text",
+           "parse_documents", "read_bytes"]
+
 TEXT_SUFFIXES = (".txt", ".md")
-
-
-class Skip(Exception):
-    """This file is not indexed; the message is the reason shown to the user."""
-
-
-@dataclass
-class Document:
-    """One readable unit of a file: its text and what we know about it."""
-
-    path: str
-    text: str
-    title: str
-    author: str = ""
-    year: int | None = None
-    part: int = 0  # position of this document inside its file (poem corpora hold many)
+# .xml, .json and .jsonl are read only when they hold a poem corpus (see poem_corpora).
+SUFFIXES = TEXT_SUFFIXES + (".html", ".htm", ".fb2", ".fb2.zip", ".epub", ".pdf", ".docx",
+                            ".xml", ".json", ".jsonl")
+LAYOUTS = ("auto", "ruslit")
 
 
 def check_supported(path: Path) -> None:
     """Raise Skip unless Lira can read files of this type."""
-    if path.suffix.lower() not in TEXT_SUFFIXES:
+    if _suffix(path) not in SUFFIXES:
         raise Skip(f"unsupported type '{path.suffix or path.name}'")
 
 
-def parse_documents(path: Path, data: bytes) -> list[Document]:
-    """Turn a supported file's bytes into documents, or raise Skip."""
-    text = decode_text(data).strip()
-    if not text:
+def parse_documents(path: Path, data: bytes, layout: str = "auto") -> list[Document]:
+    """Turn a supported file's bytes into documents, or raise Skip.
+
+    ``layout`` says how plain text files are laid out: "auto" reads a file
+    as one document named after the file, "ruslit" expects an author and a
+    title line on top and years in info.csv (see ``index.ruslit``).
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r} (expected one of {', '.join(LAYOUTS)})")
+    suffix = _suffix(path)
+    if suffix in (".html", ".htm"):
+        from index.markup import parse_html
+        docs = parse_html(path, data)
+    elif suffix in (".fb2", ".fb2.zip"):
+        from index.ebooks import parse_fb2
+        docs = parse_fb2(path, data)
+    elif suffix == ".epub":
+        from index.ebooks import parse_epub
+        docs = parse_epub(path, data)
+    elif suffix == ".pdf":
+        from index.office import parse_pdf
+        docs = parse_pdf(path, data)
+    elif suffix == ".docx":
+        from index.office import parse_docx
+        docs = parse_docx(path, data)
+    elif suffix in (".xml", ".json", ".jsonl"):
+        from index.poem_corpora import parse_poem_corpus
+        docs = parse_poem_corpus(path, data)
+    elif suffix == ".txt" and layout == "ruslit":
+        from index.ruslit import parse_ruslit
+        docs = parse_ruslit(path, decode_text(data))
+    elif suffix in TEXT_SUFFIXES:
+        docs = _parse_text(path, data)
+    else:
+        raise Skip(f"unsupported type '{path.suffix or path.name}'")
+    docs = [d for d in docs if d.text.strip()]
+    if not docs:
         raise Skip("no text")
-    title = _markdown_title(text) if path.suffix.lower() == ".md" else ""
-    return [Document(path=str(path), text=text, title=title or path.stem)]
+    return docs
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
@@ -61,49 +88,17 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
         raise Skip(f"unreadable ({exc.strerror or exc})") from None
 
 
-def decode_text(data: bytes) -> str:
-    """Decode bytes whose encoding is unknown (UTF-8/16, cp1251, koi8-r...).
-
-    BOMs and valid UTF-8 are trusted first because detectors sometimes call
-    short UTF-8 texts something else; the rest goes to charset-normalizer.
-    """
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    if b"\x00" in data[:8192]:
-        raise Skip("binary file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    return _detect_cyrillic(data) or _detect_any(data)
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return ".fb2.zip" if name.endswith(".fb2.zip") else path.suffix.lower()
 
 
-# Legacy encodings of Russian text; general detection mistakes short koi8-r
-# for Japanese, so these are tried first and kept if the result reads as Cyrillic.
-_CYRILLIC_ENCODINGS = ["cp1251", "koi8_r", "cp866", "mac_cyrillic"]
-
-
-def _detect_cyrillic(data: bytes) -> str | None:
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data, cp_isolation=_CYRILLIC_ENCODINGS).best()
-    if best is None or best.chaos > 0.2:
-        return None
-    text = str(best)
-    letters = [c for c in text if c.isalpha()]
-    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters)
-    return text if letters and cyrillic / len(letters) >= 0.3 else None
-
-
-def _detect_any(data: bytes) -> str:
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise Skip("undecodable bytes (unknown text encoding)")
-    return str(best)
+def _parse_text(path: Path, data: bytes) -> list[Document]:
+    text = decode_text(data).strip()
+    if not text:
+        raise Skip("no text")
+    title = _markdown_title(text) if path.suffix.lower() == ".md" else ""
+    return [Document(path=str(path), text=text, title=title or path.stem)]
 
 
 def _markdown_title(text: str) -> str:

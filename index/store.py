@@ -204,13 +204,20 @@ class IndexStore:
 
     def replace_file(self, state: FileState, documents: Sequence[DocumentChunks]) -> int:
         """Store a file's documents and chunks, replacing any older version."""
+        return self.replace_files([(state, documents)])
+
+    def replace_files(self, files: Sequence[tuple[FileState, Sequence[DocumentChunks]]]) -> int:
+        """Replace several files in one transaction; returns the chunks added."""
         vectors = self._vectors()
+        added = 0
         with self.transaction() as db:
-            self._delete_file(db, state.path, vectors)
-            db.execute("INSERT INTO files(path, size, mtime, sha256, indexed_at) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       (state.path, state.size, state.mtime, state.sha256, time.time()))
-            added = sum(self._insert_document(db, state.path, doc, vectors) for doc in documents)
+            for state, documents in files:
+                self._delete_file(db, state.path, vectors)
+                db.execute("INSERT INTO files(path, size, mtime, sha256, indexed_at) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (state.path, state.size, state.mtime, state.sha256, time.time()))
+                added += sum(self._insert_document(db, state.path, doc, vectors)
+                             for doc in documents)
         return added
 
     def remove_file(self, path: str) -> None:

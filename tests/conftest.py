@@ -46,8 +46,15 @@ def build_tokenizer(folder: Path) -> None:
 def build_tiny_model(kind: str, folder: Path) -> Path:
     """Save a randomly initialised GPT-2-, LLaMA- or T5-shaped model with a tokenizer."""
     import torch
-    from transformers import (AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig,
-                              LlamaForCausalLM, T5Config, T5ForConditionalGeneration)
+    from transformers import (
+        AutoTokenizer,
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
 
     build_tokenizer(folder)
     tok = AutoTokenizer.from_pretrained(folder)
@@ -84,7 +91,11 @@ def build_tiny_embedder(folder: Path) -> Path:
     """A randomly initialised BERT sentence-transformers model with e5 prompts."""
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from sentence_transformers.sentence_transformer.modules import (
+        Normalize,
+        Pooling,
+        Transformer,
+    )
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     vocab = folder / "vocab.txt"

@@ -40,7 +40,7 @@ def test_index_then_search_finds_exact_text(tmp_path, docs, embedder):
     assert (report.added, report.updated, report.removed) == (3, 0, 0)
     assert {os.path.basename(s["path"]) for s in report.skipped} == {"image.png", "empty.txt"}
     hits = Searcher(store, embedder).search("Москва — столица России. Москва большая.", k=3)
-    assert hits[0].path.endswith("moscow.txt") and hits[0].score > 0.99
+    assert hits[0].path.endswith("moscow.txt") and hits[0].dense_score > 0.99
     assert [h.rank for h in hits] == [1, 2, 3]
     titles = {h.title for h in hits}
     assert "Кошки" in titles and "old" in titles

@@ -4,7 +4,13 @@ import codecs
 
 import pytest
 
-from index.readers import Skip, check_supported, decode_text, parse_documents, read_bytes
+from index.readers import (
+    Skip,
+    check_supported,
+    decode_text,
+    parse_documents,
+    read_bytes,
+)
 
 TEXT = "Мороз и солнце; день чудесный! Ещё ты дремлешь, друг прелестный."
 
