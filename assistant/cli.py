@@ -69,20 +69,28 @@ def models(settings, prepare: bool, as_json: bool) -> None:
 @cli.command("index")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--name", help="Index name (default: the index_name setting).")
+@click.option("--layout", type=click.Choice(["auto", "ruslit"]), default="auto",
+              show_default=True,
+              help="ruslit: plain text starts with an author line and a title line.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
-def index_cmd(settings, path: Path, name: str | None, as_json: bool) -> None:
-    """Index the .txt and .md files under PATH (only what changed is redone)."""
+def index_cmd(settings, path: Path, name: str | None, layout: str, as_json: bool) -> None:
+    """Index the documents under PATH; re-running it syncs what changed.
+
+    Reads .txt .md .html .fb2 .epub .pdf .docx, and poem corpora (.xml, .json,
+    .jsonl); other files are skipped and listed.
+    """
     from assistant.indexing import run_index, summary_lines
 
-    report = run_index(settings, path, name, quiet=as_json or not sys.stderr.isatty(),
+    report = run_index(settings, path, name, layout=layout,
+                       quiet=as_json or not sys.stderr.isatty(),
                        progress=_stage_printer(as_json))
     if as_json:
         _emit_json(report.to_dict())
     else:
         click.echo("\n".join(summary_lines(report)))
     if report.added + report.updated + report.unchanged == 0:
-        raise IndexFailure(f"nothing indexed under {path}: no readable .txt or .md files")
+        raise IndexFailure(f"nothing indexed under {path}: no readable documents")
 
 
 def _filter_options(func):

@@ -11,21 +11,22 @@ from assistant.settings import Settings
 from index.ingest import IngestOptions, IngestReport, index_path
 
 
-def ingest_options(settings: Settings) -> IngestOptions:
+def ingest_options(settings: Settings, layout: str = "auto") -> IngestOptions:
     """Chunking and file limits from the settings."""
     return IngestOptions(chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
-                         max_file_bytes=int(settings.max_file_mb * 2**20))
+                         max_file_bytes=int(settings.max_file_mb * 2**20), layout=layout)
 
 
 def run_index(settings: Settings, path: Path, name: str | None, quiet: bool,
-              progress: Callable[[str], None] | None = None) -> IngestReport:
+              progress: Callable[[str], None] | None = None,
+              layout: str = "auto") -> IngestReport:
     """Index ``path`` into index ``name``, showing a bar unless ``quiet``."""
     engine = Engine(settings, progress)
     embedder = engine.embedder()
     store = engine.open_index(name, create=True)
     try:
         with _bar(quiet) as update:
-            return index_path(path, store, embedder, ingest_options(settings), update)
+            return index_path(path, store, embedder, ingest_options(settings, layout), update)
     finally:
         store.close()
 

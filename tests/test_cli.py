@@ -181,3 +181,18 @@ def test_authors_of_a_plain_index_says_none(run, docs):
     run("index", docs)
     code, out, _ = run("authors")
     assert code == 0 and "no authors" in out
+
+
+def test_ruslit_layout_gives_authors(run, tmp_path):
+    poems = tmp_path / "poems" / "Pushkin"
+    poems.mkdir(parents=True)
+    (poems / "a.txt").write_text("Александр Пушкин\nЗимнее утро\n\nМороз и солнце; день чудесный!",
+                                 encoding="utf-8")
+    (poems / "b.txt").write_text("Александр Пушкин\nПророк\n\nДуховной жаждою томим",
+                                 encoding="utf-8")
+    code, _, err = run("index", tmp_path / "poems", "--layout", "ruslit")
+    assert code == 0, err
+    code, out, _ = run("authors", "--json")
+    assert json.loads(out) == [{"author": "Александр Пушкин", "count": 2}]
+    code, out, _ = run("search", "мороз", "--author", "пушкин", "--mode", "lexical", "--json")
+    assert json.loads(out)["results"][0]["title"] == "Зимнее утро"
