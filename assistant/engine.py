@@ -10,10 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from assistant import compute
+from assistant.compute import ComputeEmbedder
 from assistant.errors import SettingsError
 from assistant.generation import PRESETS, Generator, TextStream
 from assistant.models import resolve
-from assistant.rag import Source, build_plain_prompt, build_rag_prompt, sources_from_hits
+from assistant.rag import (
+    Source,
+    build_plain_prompt,
+    build_rag_prompt,
+    sources_from_hits,
+)
 from assistant.settings import ModelProfile, Settings
 from index.errors import EmptyIndex, StoreError
 
@@ -50,7 +57,7 @@ class Engine:
 
             path = resolve(self.settings.embedder, self.settings, self.progress)
             self._say(f"loading embedder {self.settings.embedder}")
-            self._embedder = Embedder(path, self.settings.embedder)
+            self._embedder = ComputeEmbedder(compute.run(Embedder, path, self.settings.embedder))
         return self._embedder
 
     def open_index(self, name: str | None = None, create: bool = False):
@@ -86,8 +93,8 @@ class Engine:
 
             path = resolve(config.model, self.settings, self.progress)
             self._say(f"loading {config.model}")
-            loaded = load_model(path, config.model, self.settings.device, config.quantization,
-                                adapter_path)
+            loaded = compute.run(load_model, path, config.model, self.settings.device,
+                                 config.quantization, adapter_path)
             self._generators[key] = Generator(loaded)
         return self._generators[key]
 

@@ -1,8 +1,9 @@
 """Streaming generation with presets, stop strings and cancellation.
 
-``model.generate`` runs in a worker thread and hands token ids to a queue; the
-caller's thread turns them into text, watches for stop strings and can cancel
-at any time.  The same path serves causal and seq2seq models.
+``model.generate`` runs on the compute thread (see assistant.compute) and hands
+token ids to a queue; the caller's thread turns them into text, watches for
+stop strings and can cancel at any time.  The same path serves causal and
+seq2seq models.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
+from assistant import compute
 from assistant.errors import GenerationError
 from assistant.runtime import LoadedModel
 
@@ -110,13 +112,12 @@ class TextStream:
         ids_queue: queue.Queue = queue.Queue()
         errors: list[BaseException] = []
         started = time.perf_counter()
-        worker = threading.Thread(target=self._run, args=(ids_queue, errors), daemon=True)
-        worker.start()
+        worker = compute.submit(self._run, ids_queue, errors)
         try:
             yield from self._texts(ids_queue, started)
         finally:
             self._halt.set()  # stops the worker if the caller broke off early
-            worker.join()
+            worker.result()
             self.stats.total_s = time.perf_counter() - started
         if errors:
             raise GenerationError(f"generation failed: {errors[0]}") from errors[0]
