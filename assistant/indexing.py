@@ -46,7 +46,8 @@ class _bar:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
-        self.bar.set_postfix(chunks=chunks, refresh=False)
+        elapsed = self.bar.format_dict["elapsed"] or 1e-9
+        self.bar.set_postfix_str(f"{chunks} chunks, {chunks / elapsed:.1f} chunks/s", refresh=False)
         self.bar.update(done - self.bar.n)
 
     def __exit__(self, *exc) -> None:
