@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from retrieval import MODES, XQUAD, evaluate  # noqa: E402  (bench/ is not a package)
+from retrieval import MODES, evaluate, write_xquad  # noqa: E402  (bench/ is not a package)
 
 REPO = Path(__file__).resolve().parent.parent
 RUSLIT = REPO.parent / "shared" / "data" / "ruslit"
@@ -39,15 +39,8 @@ def copy_corpus(target: Path, limit_mb: float) -> tuple[float, list[tuple[str, s
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest)
         total += path.stat().st_size
-    articles = json.loads(XQUAD.read_text(encoding="utf-8"))["data"]
-    (target / "xquad").mkdir(parents=True)
-    questions = []
-    for a, article in enumerate(articles):
-        for p, paragraph in enumerate(article["paragraphs"]):
-            name = f"xquad-{a:02d}-{p:02d}.txt"
-            (target / "xquad" / name).write_text(paragraph["context"], encoding="utf-8")
-            total += len(paragraph["context"].encode())
-            questions += [(qa["question"], name) for qa in paragraph["qas"]]
+    questions = write_xquad(target / "xquad")
+    total += sum(p.stat().st_size for p in (target / "xquad").iterdir())
     return total / 2**20, questions
 
 
@@ -74,7 +67,7 @@ def ivf_recall(store, queries) -> dict:
     """recall@10 of an IVF index against exact search on the same vectors."""
     import numpy as np
 
-    from index.vectors import FaissIndex, IVF_PROBES
+    from index.vectors import IVF_PROBES, FaissIndex
 
     exact = store._rebuild_vectors()
     ivf = FaissIndex._build_ivf(store.dim, list(store._stored_vectors()), store.chunk_count())

@@ -30,16 +30,22 @@ PROSE = DATA / "ruslit" / "prose"
 MODES = ("dense", "lexical", "hybrid")
 
 
-def write_corpus(folder: Path, distractor_mb: float) -> list[tuple[str, str]]:
-    """Paragraph files plus distractor files; returns (question, gold file name)."""
+def write_xquad(folder: Path) -> list[tuple[str, str]]:
+    """Each XQuAD paragraph as a file in ``folder``; returns (question, gold file name)."""
     articles = json.loads(XQUAD.read_text(encoding="utf-8"))["data"]
-    (folder / "xquad").mkdir(parents=True)
+    folder.mkdir(parents=True)
     questions = []
     for a, article in enumerate(articles):
         for p, paragraph in enumerate(article["paragraphs"]):
             name = f"xquad-{a:02d}-{p:02d}.txt"
-            (folder / "xquad" / name).write_text(paragraph["context"], encoding="utf-8")
+            (folder / name).write_text(paragraph["context"], encoding="utf-8")
             questions += [(qa["question"], name) for qa in paragraph["qas"]]
+    return questions
+
+
+def write_corpus(folder: Path, distractor_mb: float) -> list[tuple[str, str]]:
+    """Paragraph files plus distractor files; returns (question, gold file name)."""
+    questions = write_xquad(folder / "xquad")
     budget = distractor_mb * 2**20
     for path in sorted(PROSE.rglob("*.txt")):
         if budget <= 0:
