@@ -11,3 +11,19 @@ class AdapterFolderError(AdapterError):
 
 class AdapterMismatchError(AdapterError):
     """An adapter was built for another base model."""
+
+
+class TrainingDataError(AdapterError):
+    """Training data is missing, empty or not in a format Lira reads."""
+
+
+class TrainingError(AdapterError):
+    """A training run cannot start or go on (bad options, nothing to resume...)."""
+
+
+class MergeError(AdapterError):
+    """An adapter cannot be merged into its base, or the merge changed the outputs."""
+
+
+class TrainingInterrupted(TrainingError):
+    """Training was stopped on request after saving a checkpoint."""

@@ -7,11 +7,14 @@ run arbitrary code when loaded, so such folders are refused outright.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from adapters.errors import AdapterFolderError
+from adapters.manifest import base_fingerprint as fingerprint_of
+from adapters.manifest import check_base, read_manifest
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -50,14 +53,27 @@ def inspect_adapter(path: Path) -> AdapterInfo:
                        base_model=config.get("base_model_name_or_path"), config=config)
 
 
-def attach_adapter(model: Any, path: Path, adapter_name: str = "default") -> Any:
-    """Wrap ``model`` in a PeftModel carrying the adapter in ``path``."""
+def attach_adapter(model: Any, path: Path, adapter_name: str = "default",
+                   base_fingerprint: dict[str, Any] | None = None) -> Any:
+    """Wrap ``model`` in a PeftModel carrying the adapter in ``path``.
+
+    An adapter trained by Lira carries its base's fingerprint (lira-adapter.json);
+    it is compared with ``base_fingerprint`` (by default, that of ``model.config``)
+    and a mismatch is refused before peft touches the model.  Adapters without a
+    manifest load unchecked, as peft alone would load them.
+    """
     from peft import PeftModel
 
     info = inspect_adapter(path)
+    manifest = read_manifest(info.path)
+    if manifest is not None:
+        check_base(manifest, base_fingerprint or fingerprint_of(model.config), info.path)
     try:
-        peft_model = PeftModel.from_pretrained(model, str(info.path), adapter_name=adapter_name,
-                                               is_trainable=False)
+        with warnings.catch_warnings():
+            # peft calls transformers APIs that transformers 5 marks as deprecated.
+            warnings.simplefilter("ignore", FutureWarning)
+            peft_model = PeftModel.from_pretrained(model, str(info.path), adapter_name=adapter_name,
+                                                   is_trainable=False)
     except Exception as exc:  # peft and safetensors raise many unrelated types
         raise AdapterFolderError(_load_failure(info.path, exc)) from exc
     peft_model.eval()

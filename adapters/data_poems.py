@@ -1,0 +1,110 @@
+"""Poem corpora turned into the seed's poem-writing examples.
+
+Anything ``index`` reads as poems will do: a PoetryCorpus XML or its Django
+JSON dump, JSON lines with author/title/text, or a RusLit folder (text files
+under a ``poems`` folder that open with an author and a title line).  As in
+the seed, poems with no author or no title, and poems longer than a token
+limit, are left out.  The prompt is the seed's template; the answer is the
+poem followed by the end marker, so that generation learns where to stop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from adapters.examples import Example
+from adapters.poem_template import END_OF_POEM, build_poem_prompt
+
+POEM_SUFFIXES = (".xml", ".json", ".jsonl", ".txt")
+_HAS_WORD = re.compile(r"\w")
+
+
+@dataclass
+class PoemData:
+    """Poem examples, the poems held out, and counts of what was left out and why."""
+
+    examples: list[Example]
+    holdout: list[dict[str, Any]] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    files: int = 0
+
+
+@dataclass(frozen=True)
+class Poem:
+    """One poem as the readers found it."""
+
+    author: str
+    title: str
+    text: str
+    path: str
+    part: int
+
+
+def poem_files(path: Path) -> list[Path]:
+    """The files under ``path`` (or ``path`` itself) that may hold poems, in a fixed order."""
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in POEM_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(path).parts))
+
+
+def read_poems(path: Path) -> tuple[list[Poem], int, int]:
+    """Every poem under ``path``: (poems, files read, documents that are not poems)."""
+    from index.documents import Skip
+    from index.readers import parse_documents
+
+    poems, files, not_poems = [], 0, 0
+    for file in poem_files(path):
+        try:
+            # ruslit only changes how .txt files are read: an author and a title line on top.
+            docs = parse_documents(file, file.read_bytes(), layout="ruslit")
+        except (Skip, OSError):
+            continue
+        files += 1
+        for doc in docs:
+            if doc.kind != "poem":
+                not_poems += 1
+                continue
+            poems.append(Poem(doc.author.strip(), doc.title.strip(), doc.text.strip(),
+                              doc.path, doc.part))
+    return poems, files, not_poems
+
+
+def poem_examples(path: Path, count_tokens: Callable[[str], int], max_tokens: int = 600,
+                  holdout_per_author: int = 0) -> PoemData:
+    """Examples in the seed's poem prompt, filtered as the seed did, with a per-author hold-out."""
+    poems, files, not_poems = read_poems(path)
+    data = PoemData(examples=[], files=files,
+                    dropped={"not_a_poem": not_poems, "no_author_or_title": 0, "too_long": 0})
+    kept: list[Poem] = []
+    for poem in poems:
+        if not poem.author or not _HAS_WORD.search(poem.title):  # "* * *" is no title
+            data.dropped["no_author_or_title"] += 1
+        elif count_tokens(poem.text) > max_tokens:
+            data.dropped["too_long"] += 1
+        else:
+            kept.append(poem)
+    held = _held_out(kept, holdout_per_author)
+    for poem in kept:
+        if id(poem) in held:
+            data.holdout.append({"author": poem.author, "title": poem.title, "path": poem.path,
+                                 "part": poem.part})
+        else:
+            data.examples.append(Example(prompt=build_poem_prompt(poem.author, poem.title),
+                                         answer=poem.text + END_OF_POEM, group=poem.author))
+    return data
+
+
+def _held_out(poems: list[Poem], per_author: int) -> set[int]:
+    """The last ``per_author`` poems of every author who has more than that many."""
+    if per_author <= 0:
+        return set()
+    by_author: dict[str, list[Poem]] = defaultdict(list)
+    for poem in poems:
+        by_author[poem.author].append(poem)
+    return {id(p) for group in by_author.values() if len(group) > per_author
+            for p in group[-per_author:]}

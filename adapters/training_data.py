@@ -1,0 +1,162 @@
+"""Reading a training data file or folder in any of the formats Lira trains on.
+
+The format is found by looking at the content (``--format`` overrides it):
+a folder, an .xml or a .txt file, a PoetryCorpus dump or JSON lines of
+author/text records are poems; a JSON object with ``data[].paragraphs`` is
+SQuAD; records with ``instruction`` are instructions (or seed tasks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from adapters.errors import TrainingDataError
+from adapters.examples import Example
+
+FORMATS = ("auto", "instructions", "squad", "poems")
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How to read and filter the training data."""
+
+    format: str = "auto"
+    seed: int = 42
+    holdout_articles: int = 0  # SQuAD: the last N articles are kept out
+    holdout_per_author: int = 0  # poems: the last N poems of each author are kept out
+    poem_max_tokens: int = 600  # poems: longer poems are left out, as in the seed
+    max_examples: int | None = None  # keep only the first N examples (quick runs)
+
+
+@dataclass
+class TrainingData:
+    """Examples ready to encode, with what the manifest should say about them."""
+
+    format: str
+    examples: list[Example]
+    holdout: list[dict[str, Any]] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def load_training_data(path: Path, options: DataOptions,
+                       count_tokens: Callable[[str], int]) -> TrainingData:
+    """Read ``path`` into examples, or raise TrainingDataError saying what is wrong."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise TrainingDataError(f"data file {path} does not exist; check the path")
+    if options.format not in FORMATS:
+        raise TrainingDataError(f"unknown data format '{options.format}'; "
+                                f"use one of {', '.join(FORMATS)}")
+    kind, document = _detect(path, options.format)
+    if kind == "poems":
+        from adapters.data_poems import poem_examples
+
+        poems = poem_examples(path, count_tokens, options.poem_max_tokens,
+                              options.holdout_per_author)
+        data = TrainingData("poems", poems.examples, poems.holdout,
+                            {k: v for k, v in poems.dropped.items() if v})
+    elif kind == "squad":
+        from adapters.data_squad import squad_examples
+
+        squad = squad_examples(document, options.seed, options.holdout_articles)
+        data = TrainingData("squad", squad.examples, squad.holdout,
+                            {"unanswerable": squad.skipped} if squad.skipped else {})
+    else:
+        from adapters.data_instructions import instruction_examples
+
+        examples, skipped = instruction_examples(document)
+        data = TrainingData("instructions", examples, [], {"bad_record": skipped} if skipped else {})
+    if options.max_examples is not None:
+        data.examples = data.examples[:options.max_examples]
+    if not data.examples:
+        raise TrainingDataError(f"no training examples in {path} (read as {data.format}"
+                                f"{_dropped_note(data.dropped)}); check the file and --format")
+    return data
+
+
+def data_sha256(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents, sorted)."""
+    path = Path(path)
+    if path.is_file():
+        return _file_sha256(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode("utf-8") + b"\0")
+        digest.update(_file_sha256(file).encode("ascii"))
+    return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _detect(path: Path, wanted: str) -> tuple[str, Any]:
+    """The data's format and, for JSON formats, its parsed records."""
+    if path.is_dir() or path.suffix.lower() in (".xml", ".txt"):
+        if wanted not in ("auto", "poems"):
+            raise TrainingDataError(f"{path} holds poems (a folder, .xml or .txt), not {wanted}")
+        return "poems", None
+    document = _read_json(path)
+    if wanted == "poems" or (wanted == "auto" and _looks_like_poems(document)):
+        return "poems", None
+    from adapters.data_instructions import is_instruction_record
+    from adapters.data_squad import is_squad
+
+    if is_squad(document):
+        if wanted not in ("auto", "squad"):
+            raise TrainingDataError(f"{path} is a SQuAD file, not {wanted}; use --format squad")
+        return "squad", document
+    if wanted == "squad":
+        raise TrainingDataError(f"{path} is not a SQuAD file (no data[].paragraphs)")
+    records = document if isinstance(document, list) else [document]
+    if wanted == "auto" and not any(is_instruction_record(r) for r in records[:50]):
+        raise TrainingDataError(f"{path} is in no format Lira trains on: expected instruction "
+                                "records, seed tasks, SQuAD or a poem corpus")
+    return "instructions", records
+
+
+def _read_json(path: Path) -> Any:
+    """A .json document, or the list of records of a JSON lines file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrainingDataError(f"cannot read {path} as UTF-8 text ({exc}); "
+                                "training data must be UTF-8 JSON or JSON lines") from exc
+    if not text.strip():
+        raise TrainingDataError(f"{path} is empty; give a file with training examples")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise TrainingDataError(f"{path} line {number} is not JSON ({exc.msg}); "
+                                    "fix or remove that line") from exc
+    return records
+
+
+def _looks_like_poems(document: Any) -> bool:
+    if isinstance(document, list) and document and isinstance(document[0], dict):
+        first = document[0]
+        if any(isinstance(e, dict) and e.get("model") == "corpus.Poem" for e in document):
+            return True
+        return "text" in first and "author" in first and "instruction" not in first
+    return False
+
+
+def _dropped_note(dropped: dict[str, int]) -> str:
+    parts = [f"{count} {reason.replace('_', ' ')}" for reason, count in dropped.items() if count]
+    return f"; left out: {', '.join(parts)}" if parts else ""

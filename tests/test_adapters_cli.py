@@ -1,0 +1,106 @@
+"""`lira train` and `lira adapters list/merge` through the CLI, and their one-line errors."""
+
+import json
+
+import pytest
+import torch
+
+from assistant.cli import main
+
+RECORDS = [{"instruction": "Какая столица России?", "input": None, "output": "Москва"},
+           {"instruction": "Кто основал Петербург?", "input": "", "output": "Пётр Первый"}] * 3
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Another process may hold both cores: one torch thread avoids spin-wait contention.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def run(capsys, lira_home):
+    def _run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "instructions.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in RECORDS), encoding="utf-8")
+    return path
+
+
+def one_line_error(code, err):
+    assert code == 1, err
+    lines = [line for line in err.splitlines() if line.startswith("lira: error")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_train_list_and_merge(run, tiny_models, data_file, lira_home, tmp_path):
+    code, out, err = run("--device", "cpu", "train", "lora", "--base", tiny_models["gpt2"],
+                         "--data", data_file, "--name", "answers", "--max-steps", "3",
+                         "--lr", "0.05", "--logging-steps", "1", "--eval-steps", "2")
+    assert code == 0, err
+    assert "trainable parameters:" in err and "%" in err
+    assert "step 3/3" in err and "training for 3 steps" in err
+    assert out.startswith(f"adapter {lira_home / 'adapters' / 'answers'}: lora on ")
+    manifest = json.loads((lira_home / "adapters" / "answers" / "lira-adapter.json").read_text())
+    assert manifest["command"].startswith("lira --device cpu train lora --base ")
+    assert "--max-steps 3" in manifest["command"] and "--name answers" in manifest["command"]
+    assert "--epochs" not in manifest["command"]
+    code, out, _ = run("adapters", "list", "--json")
+    [entry] = json.loads(out)
+    assert code == 0 and (entry["name"], entry["method"], entry["source"]) == (
+        "answers", "lora", "installed")
+    assert entry["base"] == str(tiny_models["gpt2"])
+    code, out, _ = run("adapters", "list")
+    assert code == 0 and out.startswith("answers") and "lora" in out
+    code, out, err = run("adapters", "merge", lira_home / "adapters" / "answers",
+                         "--out", tmp_path / "merged")
+    assert code == 0, err
+    assert "max logit difference" in out and (tmp_path / "merged" / "model.safetensors").is_file()
+
+
+def test_train_bad_inputs_are_one_line(run, tiny_models, data_file, tmp_path):
+    base = ["--base", tiny_models["gpt2"], "--out", tmp_path / "out"]
+    line = one_line_error(*run("train", "lora", *base, "--data", tmp_path / "absent.jsonl")[::2])
+    assert "does not exist" in line
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert "is empty" in one_line_error(*run("train", "lora", *base, "--data", empty)[::2])
+    no_examples = tmp_path / "none.jsonl"
+    no_examples.write_text('{"instruction": "a", "output": ""}\n')
+    line = one_line_error(*run("train", "ia3", *base, "--data", no_examples)[::2])
+    assert "no training examples" in line
+    line = one_line_error(*run("train", "dora", *base, "--data", data_file)[::2])
+    assert "unknown method 'dora'" in line
+    line = one_line_error(*run("train", "lora", "--base", "no-such-model", "--out",
+                               tmp_path / "out", "--data", data_file)[::2])
+    assert "unknown model 'no-such-model'" in line
+    line = one_line_error(*run("train", "lora", *base, "--data", data_file, "--name", "x")[::2])
+    assert "--out DIR or --name NAME" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_adapters_bad_inputs_are_one_line(run, tiny_models, tmp_path):
+    code, out, _ = run("adapters", "list")
+    assert code == 0 and "no adapters" in out
+    line = one_line_error(*run("adapters", "merge", tmp_path / "nope", "--out", tmp_path / "m")[::2])
+    assert "does not exist" in line
+    from peft import PromptTuningConfig, TaskType, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    prompt = tmp_path / "prompt"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_models["gpt2"]), PromptTuningConfig(
+        task_type=TaskType.CAUSAL_LM, num_virtual_tokens=2)).save_pretrained(prompt)
+    line = one_line_error(*run("adapters", "merge", prompt, "--out", tmp_path / "m")[::2])
+    assert "cannot be merged" in line
