@@ -195,16 +195,153 @@ def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
 
 
 @cli.command()
-@click.option("--name", help="Index name.")
-@click.option("--no-rag", is_flag=True, help="Answer without retrieval.")
+@click.option("--name", help="Index name (documents and poem modes).")
+@click.option("--mode", type=click.Choice(["chat", "documents", "poem"]),
+              help="Start in this mode (default: documents if the index exists, else chat).")
+@click.option("--no-rag", is_flag=True, help="Chat without retrieval (same as --mode chat).")
+@click.option("--author", help="Poem mode: write in this author's style.")
 @click.option("--adapter", help="Adapter folder, or 'none'.")
+@click.option("--resume", is_flag=True, help="Continue the last conversation.")
+@click.option("--theme", type=click.Choice(["dark", "light"]), default="dark",
+              show_default=True, help="Colour theme (Ctrl+T switches).")
+@click.option("--plain", is_flag=True,
+              help="A line-by-line loop instead of the app (also used when stdin is not a "
+                   "terminal); an empty line or Ctrl+D quits.")
 @click.pass_obj
-def chat(settings, name: str | None, no_rag: bool, adapter: str | None) -> None:
-    """Chat in the terminal (a line-by-line loop; empty line or Ctrl+D quits)."""
-    from assistant.answer_output import chat_loop
-    from assistant.engine import Engine
+def chat(settings, name: str | None, mode: str | None, no_rag: bool, author: str | None,
+         adapter: str | None, resume: bool, theme: str, plain: bool) -> None:
+    """Chat in the terminal: the Textual app (F1 inside for keys), or --plain."""
+    if plain or not sys.stdin.isatty():
+        from assistant.answer_output import chat_loop
+        from assistant.engine import Engine
 
-    chat_loop(Engine(settings, _stage_printer(False)), name, not no_rag, adapter)
+        chat_loop(Engine(settings, _stage_printer(False)), name, not no_rag, adapter)
+        return
+    from assistant.chat_backend import ChatBackend
+    from assistant.tui.app import LiraApp
+
+    if mode is None:
+        # index.store.CATALOG, named here because importing index.store pulls in numpy
+        # and the app's first paint should not wait for it.
+        has_index = (settings.index_dir(name) / "catalog.sqlite").is_file()
+        mode = ("poem" if author else "chat" if no_rag or not has_index else "documents")
+    app = LiraApp(settings, ChatBackend(settings), mode=mode, index_name=name, author=author,
+                  adapter=adapter, resume=resume, theme=theme)
+    app.run()
+    if app.unfinished_work():
+        # A model load or an indexing run cannot be interrupted, and its thread would keep
+        # the process alive; everything it wrote is committed transactionally already.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(app.return_code or 0)
+
+
+def _train_options(func):
+    """The many options of `lira train`, grouped: run, loop, adapter, data."""
+    options = [
+        click.option("--base", required=True,
+                     help="Base model reference (HF id, folder or bundled name)."),
+        click.option("--data", type=click.Path(path_type=Path), required=True,
+                     help="Training data: a file or a folder of poems."),
+        click.option("--out", type=click.Path(path_type=Path), help="Adapter folder to write."),
+        click.option("--name", help="Write to LIRA_HOME/adapters/NAME instead of --out."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
+        click.option("--epochs", type=float, default=3.0, show_default=True),
+        click.option("--max-steps", type=int, help="Stop after this many optimizer steps."),
+        click.option("--lr", type=float,
+                     help="Learning rate [default: lora 2e-4, ia3 3e-3, prompt-tuning 3e-2]."),
+        click.option("--batch-size", type=int, default=1, show_default=True),
+        click.option("--grad-accum", type=int, default=1, show_default=True,
+                     help="Gradient accumulation steps."),
+        click.option("--warmup-steps", type=int, default=2, show_default=True,
+                     help="Linear warm-up, then linear decay."),
+        click.option("--weight-decay", type=float, default=0.0, show_default=True),
+        click.option("--max-length", type=int, default=1024, show_default=True,
+                     help="Longest example in tokens; longer ones are left out."),
+        click.option("--eval-fraction", type=float, default=0.1, show_default=True,
+                     help="Share of examples kept for evaluation (0: none)."),
+        click.option("--eval-steps", type=int, default=100, show_default=True,
+                     help="Evaluate and checkpoint every N steps."),
+        click.option("--early-stopping", type=int, default=0, show_default=True,
+                     help="Stop after N evaluations without improvement (0: never)."),
+        click.option("--seed", type=int, default=42, show_default=True),
+        click.option("--logging-steps", type=int, default=10, show_default=True),
+        click.option("--quantization", type=click.Choice(["none", "8bit", "4bit"]), default="none",
+                     show_default=True, help="Load the base in 8 or 4 bits (QLoRA)."),
+        click.option("--gradient-checkpointing", is_flag=True, help="Trade compute for memory."),
+        click.option("--full-logits", is_flag=True,
+                     help="Compute logits at every position (slower; for comparison)."),
+        click.option("--rank", type=int, default=8, show_default=True, help="LoRA rank."),
+        click.option("--alpha", type=int, default=16, show_default=True, help="LoRA alpha."),
+        click.option("--dropout", type=float, default=0.05, show_default=True, help="LoRA dropout."),
+        click.option("--target-modules", help="Comma-separated layer names (default: detected)."),
+        click.option("--feedforward-modules", help="IA3 feed-forward layers (default: detected)."),
+        click.option("--virtual-tokens", type=int, default=20, show_default=True,
+                     help="Prompt tuning: number of virtual tokens."),
+        click.option("--prompt-init", help="Prompt tuning: start from this text's embeddings."),
+        click.option("--format", "data_format", default="auto", show_default=True,
+                     type=click.Choice(["auto", "instructions", "squad", "poems"])),
+        click.option("--holdout-articles", type=int, default=0, show_default=True,
+                     help="SQuAD: keep the last N articles out of training."),
+        click.option("--holdout-per-author", type=int, default=0, show_default=True,
+                     help="Poems: keep each author's last N poems out of training."),
+        click.option("--poem-max-tokens", type=int, default=600, show_default=True,
+                     help="Poems: leave out longer poems."),
+        click.option("--max-examples", type=int, help="Use only the first N examples."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@click.argument("method", metavar="{lora,ia3,prompt-tuning}")
+@_train_options
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.pass_context
+def train(ctx: click.Context, method: str, base: str, data: Path, out: Path | None,
+          name: str | None, resume: bool, overwrite: bool, as_json: bool, **flags) -> None:
+    """Train a LoRA, IA3 or prompt-tuning adapter on a base model.
+
+    DATA is instruction JSONL (instruction/input/output, or rulm seed tasks with
+    instances), a SQuAD file (grounded answers citing [n]) or a poem corpus
+    (a file or a RusLit folder).  Writes peft's safetensors adapter and
+    lira-adapter.json into --out (or LIRA_HOME/adapters/NAME).
+    """
+    from assistant.training_cli import command_line, run_train
+
+    run_train(ctx.obj, method, base, data, out, name, resume, overwrite, as_json,
+              command_line(ctx), _stage_printer(False), **flags)
+
+
+@cli.group("adapters")
+def adapters_group() -> None:
+    """List installed adapters, or merge one into its base model."""
+
+
+@adapters_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def adapters_list(settings, as_json: bool) -> None:
+    """Adapters in LIRA_HOME/adapters (and bundled ones) with their manifests."""
+    from assistant.training_cli import list_adapters_cmd
+
+    list_adapters_cmd(settings, as_json)
+
+
+@adapters_group.command("merge")
+@click.argument("adapter", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for the merged model.")
+@click.option("--base", help="Base model (default: the one the adapter records).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.pass_obj
+def adapters_merge(settings, adapter: Path, out: Path, base: str | None, overwrite: bool) -> None:
+    """Merge a LoRA or IA3 ADAPTER into its base and save a full model folder."""
+    from assistant.training_cli import merge_cmd
+
+    merge_cmd(settings, adapter, out, base, overwrite, _stage_printer(False))
 
 
 def quiet_libraries() -> None:

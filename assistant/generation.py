@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
+from adapters.poem_template import END_OF_POEM
 from assistant import compute
 from assistant.errors import GenerationError
 from assistant.runtime import LoadedModel
@@ -44,7 +45,7 @@ PRESETS: dict[str, Preset] = {
     # Sampling, as in the poetry seed; the end-of-poem marker stops a poem.
     "poem": Preset(max_new_tokens=400, do_sample=True, temperature=0.9, top_k=50, top_p=0.95,
                    repetition_penalty=1.15, no_repeat_ngram_size=4,
-                   stop=("<|конец|>", "\n###")),
+                   stop=(END_OF_POEM, "\n###")),
 }
 
 

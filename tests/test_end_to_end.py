@@ -65,8 +65,8 @@ def test_ask_answers_with_numbered_sources(bundled_settings, squad_sample, capsy
 
 def test_chat_loop_in_a_real_process(bundled_settings, lira_home):
     env = dict(os.environ, LIRA_HOME=str(lira_home), LIRA_MAX_NEW_TOKENS="12")
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "chat"], cwd=REPO, env=env,
-                            input="Что такое лира?\n\n", capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "chat", "--plain"], cwd=REPO,
+                            env=env, input="Что такое лира?\n\n", capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Лира" in result.stdout and "without retrieval" in result.stderr

@@ -1,0 +1,1 @@
+"""The chat app's dialogs (modal screens), one per module."""
