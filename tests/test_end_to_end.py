@@ -70,3 +70,31 @@ def test_chat_loop_in_a_real_process(bundled_settings, lira_home):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Лира" in result.stdout and "without retrieval" in result.stderr
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_chat_app_with_bundled_models(bundled_settings, squad_sample, anyio_backend):
+    """The Textual app over the real engine and bundled models: index, ask, stream, cite."""
+    from assistant.chat_backend import ChatBackend
+    from assistant.tui.app import LiraApp
+    from assistant.tui.widgets.chat_log import ChatLog
+    from tests.test_tui import until
+
+    folder, questions = squad_sample
+    bundled_settings.max_new_tokens = 16
+    app = LiraApp(bundled_settings, ChatBackend(bundled_settings), mode="documents",
+                  cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.prompt.text = f"/index {folder}"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.indexing is None and app.session.index_name, timeout=240)
+        await until(pilot, lambda: app.models, timeout=240)
+        assert "gemma-3-270m" in str(app.query_one("#status-model").render())
+        app.prompt.text = questions[0][0]
+        await pilot.press("enter")
+        await until(pilot, lambda: app.job is None and app.query_one(ChatLog).answers, timeout=240)
+        await pilot.pause()
+        answer = app.query_one(ChatLog).answers[0]
+        assert [s.n for s in answer.sources][:3] == [1, 2, 3]
+        assert answer.stats is not None and answer.stats.new_tokens >= 1
