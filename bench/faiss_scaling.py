@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+
+quiet_libraries()
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 

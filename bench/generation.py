@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+
+quiet_libraries()
 
 REPO = Path(__file__).resolve().parent.parent
 RUSLIT = REPO.parent / "shared" / "data" / "ruslit" / "prose"

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+
+quiet_libraries()
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

@@ -1,5 +1,8 @@
 """Indexing benchmark on RusLit (373 files, 68 MB), plus XQuAD retrieval on that index.
 
+(Named indexing.py, not index.py: a script named index.py would shadow the `index`
+package for every script run from bench/.)
+
 Prints: ingest MB/min and chunks/s; the ratio of that throughput to bare
 ``SentenceTransformer.encode`` on a sample of the same chunks, measured in the
 same run; the no-change re-index time; query latency p50/p95 over 200 hybrid
@@ -7,7 +10,7 @@ queries (query embedding included); peak RSS; index size on disk; recall@k and
 MRR of dense, lexical and hybrid search for the XQuAD questions (their 180
 paragraphs indexed beside RusLit); FAISS exact vs IVF recall@10 on these vectors.
 
-    python bench/index.py [--limit-mb 68] [--sample 1500] [--keep DIR]
+    python bench/indexing.py [--limit-mb 68] [--sample 1500] [--keep DIR]
 """
 
 from __future__ import annotations
