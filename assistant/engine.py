@@ -48,6 +48,7 @@ class Engine:
         self.progress = progress
         self._embedder = None
         self._generators: dict[tuple, Generator] = {}
+        self._searchers: dict[str, object] = {}
 
     # ----- retrieval ---------------------------------------------------------
     def embedder(self):
@@ -67,12 +68,22 @@ class Engine:
         return IndexStore.open(self.settings.index_dir(name), create=create)
 
     def searcher(self, name: str | None = None):
-        """A searcher over a non-empty index, with the index's own embedder checked."""
+        """A searcher over a non-empty index, with the index's own embedder checked.
+
+        Searchers are kept per index, so a chat session opens each index once;
+        the store notices other writers through its generation counter.
+        """
+        name = name or self.settings.index_name
+        if name not in self._searchers:
+            self._searchers[name] = self._new_searcher(name)
+        return self._searchers[name]
+
+    def _new_searcher(self, name: str):
         from index.search import Searcher
 
         store = self.open_index(name)
         if store.chunk_count() == 0:
-            raise EmptyIndex(f"index '{name or self.settings.index_name}' is empty; "
+            raise EmptyIndex(f"index '{name}' is empty; "
                              "add documents with `lira index PATH`")
         if store.embedder and store.embedder != self.settings.embedder:
             raise StoreError(f"index '{store.folder.name}' was built with embedder "

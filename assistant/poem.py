@@ -50,11 +50,8 @@ def find_examples(engine: Engine, author: str, title: str, k: int,
     except EmptyIndex:
         return [], f"index '{name}' is empty: writing without style examples"
     options = SearchOptions(filters=Filters(author=author, kind="poem"))
-    try:
-        # A long poem is several chunks: ask for more and keep one chunk per poem.
-        hits = searcher.search(title, k * 3, options)
-    finally:
-        searcher.store.close()
+    # A long poem is several chunks: ask for more and keep one chunk per poem.
+    hits = searcher.search(title, k * 3, options)
     poems, seen = [], set()
     for hit in hits:
         key = (hit.path, hit.title)

@@ -97,6 +97,7 @@ class IndexStore:
         self.folder = folder
         self.conn = conn
         self._vectors_cache: FaissIndex | None = None
+        self._vectors_generation = -1  # the catalog generation the cache reflects
 
     # ----- opening -----------------------------------------------------------
     @staticmethod
@@ -186,6 +187,7 @@ class IndexStore:
             yield self.conn
             self._set_meta("generation", str(self.generation + 1))
             self.conn.execute("COMMIT")
+            self._vectors_generation = self.generation  # our change is already in the cache
         except BaseException:
             self.conn.execute("ROLLBACK")
             self._vectors_cache = None  # in-memory vectors may be ahead of SQLite now
@@ -254,10 +256,16 @@ class IndexStore:
 
     # ----- vectors -----------------------------------------------------------
     def _vectors(self) -> FaissIndex:
-        """The vector index matching the catalog's generation, loaded or rebuilt."""
-        if self._vectors_cache is None:
-            self._vectors_cache = (FaissIndex.load(self._faiss_path(self.generation))
+        """The vector index matching the catalog's generation, loaded or rebuilt.
+
+        Another process (or another store object) may have committed since the
+        cache was loaded; the generation tells, and the cache is reloaded.
+        """
+        generation = self.generation
+        if self._vectors_cache is None or self._vectors_generation != generation:
+            self._vectors_cache = (FaissIndex.load(self._faiss_path(generation))
                                    or self._rebuild_vectors())
+            self._vectors_generation = generation
         return self._vectors_cache
 
     def _faiss_path(self, generation: int) -> Path:

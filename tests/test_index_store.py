@@ -155,3 +155,14 @@ def test_vectors_round_trip_through_sqlite(tmp_path, docs, embedder):
     ids = [cid for cid, _ in rebuilt.search(query, 3)[0]]
     assert np.allclose(store.vectors_of(ids) @ query[0],
                        [score for _, score in rebuilt.search(query, 3)[0]], atol=1e-5)
+
+
+def test_a_reader_sees_another_writers_changes(tmp_path, docs, embedder):
+    writer = open_store(tmp_path)
+    index_path(docs, writer, embedder)
+    reader = IndexStore.open(tmp_path / "index")
+    searcher = Searcher(reader, embedder)
+    assert searcher.search("Новый документ о собаках.", k=1)[0].text != "Новый документ о собаках."
+    (docs / "new.txt").write_text("Новый документ о собаках.", encoding="utf-8")
+    index_path(docs, writer, embedder)
+    assert searcher.search("Новый документ о собаках.", k=1)[0].text == "Новый документ о собаках."
