@@ -63,8 +63,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--name", default="ruslit")
-    parser.add_argument("--sizes", default="50000,100000,200000,400000")
-    parser.add_argument("--probes", default="8,16,24,48")
+    parser.add_argument("--sizes", default="50000,100000,200000")
+    parser.add_argument("--probes", default="32,64,96,128")
     args = parser.parse_args()
     import numpy as np
 

@@ -70,7 +70,7 @@ def ivf_recall(store, queries) -> dict:
     """recall@10 of an IVF index against exact search on the same vectors."""
     import numpy as np
 
-    from index.vectors import IVF_PROBES, FaissIndex
+    from index.vectors import FaissIndex
 
     exact = store._rebuild_vectors()
     ivf = FaissIndex._build_ivf(store.dim, list(store._stored_vectors()), store.chunk_count())
@@ -83,7 +83,7 @@ def ivf_recall(store, queries) -> dict:
         agree.append(len(a & b) / 10)
     return {"kind_in_use": exact.kind, "ivf_recall@10_vs_exact": float(np.mean(agree)),
             "exact_ms": t_exact / len(queries) * 1000, "ivf_ms": t_ivf / len(queries) * 1000,
-            "nprobe": IVF_PROBES}
+            "nprobe": ivf.index.nprobe}
 
 
 def main() -> None:

@@ -114,3 +114,20 @@ def test_removing_a_file_removes_its_terms(store):
     store.remove_file("/corpus/Лермонтов/2.txt")
     assert store.search_lexical("парус", 5) == []
     assert np.asarray(store.allowed_ids(Filters(author="Лермонтов"))).size == 0
+
+
+def test_ivf_index_supports_filters_and_removal(monkeypatch):
+    from index import vectors
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(2000, 16)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    ids = np.arange(10, 2010, dtype=np.int64)
+    monkeypatch.setattr(vectors, "IVF_THRESHOLD", 1000)
+    built = vectors.FaissIndex.build(16, [(ids, data)], len(data))
+    assert built.kind == "ivf" and built.index.nprobe == int(built.index.nlist * 0.4)
+    top = built.search(data[:1], 5)[0]
+    assert top[0][0] == 10  # a vector finds itself
+    assert {i for i, _ in built.search(data[:1], 5, allowed=np.array([500, 600]))[0]} <= {500, 600}
+    built.remove(np.array([10]))
+    assert built.size == 1999 and built.search(data[:1], 1)[0][0][0] != 10
