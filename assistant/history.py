@@ -11,10 +11,11 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from assistant.errors import LiraError
 from assistant.rag import Source
+from index.migrations import migrate
 
 HISTORY_FILE = "history.sqlite"
 
@@ -297,32 +298,7 @@ def _message(row: tuple) -> StoredMessage:
                          created_at)
 
 
-def _statements(script: str) -> Iterator[str]:
-    buffer = ""
-    for piece in script.split(";"):
-        buffer += piece + ";"
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip(" \n;"):
-                yield buffer
-            buffer = ""
-
-
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Apply pending migrations, one transaction each (safe with two processes)."""
-    while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise HistoryError(f"chat history schema v{version} is newer than this Lira "
-                                   f"(v{len(MIGRATIONS)}); upgrade lira-assistant")
-            if version == len(MIGRATIONS):
-                conn.execute("COMMIT")
-                return
-            for statement in _statements(MIGRATIONS[version]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    migrate(conn, MIGRATIONS, lambda found, known: HistoryError(
+        f"chat history schema v{found} is newer than this Lira (v{known}); "
+        "upgrade lira-assistant"))

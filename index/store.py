@@ -21,6 +21,7 @@ import numpy as np
 from index.errors import StoreError
 from index.filters import Filters
 from index.lexical import match_expression, stems_text
+from index.migrations import migrate
 from index.vectors import IVF_THRESHOLD, FaissIndex
 
 CATALOG = "catalog.sqlite"
@@ -365,33 +366,6 @@ def _casefold(value: str | None) -> str:
     return (value or "").casefold()
 
 
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    buffer = ""
-    for piece in script.split(";"):
-        buffer += piece + ";"
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip(" \n;"):
-                yield buffer
-            buffer = ""
-
-
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Apply pending migrations, one transaction each (safe with two processes)."""
-    while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StoreError(f"index schema v{version} is newer than this Lira "
-                                 f"(v{len(MIGRATIONS)}); upgrade lira-assistant")
-            if version == len(MIGRATIONS):
-                conn.execute("COMMIT")
-                return
-            for statement in _statements(MIGRATIONS[version]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    migrate(conn, MIGRATIONS, lambda found, known: StoreError(
+        f"index schema v{found} is newer than this Lira (v{known}); upgrade lira-assistant"))

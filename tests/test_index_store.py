@@ -166,3 +166,15 @@ def test_a_reader_sees_another_writers_changes(tmp_path, docs, embedder):
     (docs / "new.txt").write_text("Новый документ о собаках.", encoding="utf-8")
     index_path(docs, writer, embedder)
     assert searcher.search("Новый документ о собаках.", k=1)[0].text == "Новый документ о собаках."
+
+
+def test_index_from_a_newer_lira_is_refused(tmp_path):
+    import sqlite3
+
+    open_store(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / "index" / "catalog.sqlite")
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="v99 is newer than this Lira"):
+        IndexStore.open(tmp_path / "index")
