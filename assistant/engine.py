@@ -97,7 +97,7 @@ class Engine:
         """The generator of a profile; ``adapter`` overrides it ('none' for the bare base)."""
         config = self._profile(profile)
         adapter_ref = config.adapter if adapter is None else adapter
-        adapter_path = None if adapter_ref in (None, "", NO_ADAPTER) else Path(adapter_ref)
+        adapter_path = self.adapter_path(adapter_ref)
         key = (config.model, str(adapter_path), config.quantization)
         if key not in self._generators:
             from assistant.runtime import load_model
@@ -108,6 +108,16 @@ class Engine:
                                  config.quantization, adapter_path)
             self._generators[key] = Generator(loaded)
         return self._generators[key]
+
+    def adapter_path(self, reference: str | None) -> Path | None:
+        """An adapter folder from a path, or a name under LIRA_HOME/adapters ('none': no adapter)."""
+        if reference in (None, "", NO_ADAPTER):
+            return None
+        path = Path(reference).expanduser()
+        named = self.settings.home / "adapters" / reference
+        if not path.exists() and "/" not in reference and named.is_dir():
+            return named  # `lira train --name NAME` puts adapters there
+        return path
 
     def _profile(self, name: str) -> ModelProfile:
         if name not in ("chat", "poem"):

@@ -196,3 +196,14 @@ def test_ruslit_layout_gives_authors(run, tmp_path):
     assert json.loads(out) == [{"author": "Александр Пушкин", "count": 2}]
     code, out, _ = run("search", "мороз", "--author", "пушкин", "--mode", "lexical", "--json")
     assert json.loads(out)["results"][0]["title"] == "Зимнее утро"
+
+
+def test_adapter_by_name_from_lira_home(run, lira_home, tiny_models):
+    from tests.test_runtime import make_adapter
+
+    make_adapter(tiny_models["gpt2"], "gpt2", "lora", lira_home / "adapters" / "mine")
+    code, out, err = run("ask", "Вопрос?", "--no-rag", "--adapter", "mine", "--json",
+                         "--max-new-tokens", "3")
+    assert code == 0, err
+    code, _, err = run("ask", "Вопрос?", "--no-rag", "--adapter", "absent")
+    assert "does not exist" in one_line_error(code, err)
