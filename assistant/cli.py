@@ -344,6 +344,31 @@ def adapters_merge(settings, adapter: Path, out: Path, base: str | None, overwri
     merge_cmd(settings, adapter, out, base, overwrite, _stage_printer(False))
 
 
+@cli.group("eval")
+def eval_group() -> None:
+    """Evaluate: chrF++ (more evaluations come with the eval issue)."""
+
+
+@eval_group.command("chrf")
+@click.option("--hyp", "hyp", type=click.Path(path_type=Path), required=True,
+              help="Hypotheses, one segment per line.")
+@click.option("--ref", "ref", type=click.Path(path_type=Path), required=True,
+              help="References, one segment per line.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_chrf(hyp: Path, ref: Path, as_json: bool) -> None:
+    """Corpus and sentence chrF++ of HYP against REF (sacrebleu, word_order=2)."""
+    from assistant.chrf import chrf_report, read_segments
+
+    report = chrf_report(read_segments(hyp), read_segments(ref))
+    if as_json:
+        _emit_json(report)
+        return
+    click.echo(f"chrF++ {report['corpus']:.2f} over {report['n']} segments "
+               f"({report['normalisation']})")
+    for number, score in enumerate(report["sentences"], 1):
+        click.echo(f"{number:>5}  {score:6.2f}")
+
+
 def quiet_libraries() -> None:
     """Keep the ML libraries offline and their progress bars and chatter off our screen."""
     import logging
