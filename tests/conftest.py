@@ -170,3 +170,33 @@ def bundled_settings(lira_home, bundled_models, monkeypatch):
 
     monkeypatch.setenv("LIRA_MODEL_CACHE", str(bundled_models))
     return load_settings()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for training tests: another process may hold both cores,
+    and two spin-waiting OpenMP threads on a shared core slow each other down."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def llama128(tmp_path_factory) -> Path:
+    """A tiny LLaMA wide enough (128) for bitsandbytes' 4-bit blocks, unlike tiny_models'."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("llama128")
+    build_tokenizer(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256,
+                                 num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                 max_position_embeddings=512, pad_token_id=tok.pad_token_id,
+                                 eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+                     ).save_pretrained(folder)
+    return folder

@@ -3,21 +3,13 @@
 import json
 
 import pytest
-import torch
 
 from assistant.cli import main
 
 RECORDS = [{"instruction": "Какая столица России?", "input": None, "output": "Москва"},
            {"instruction": "Кто основал Петербург?", "input": "", "output": "Пётр Первый"}] * 3
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Another process may hold both cores: one torch thread avoids spin-wait contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -14,14 +14,7 @@ EXAMPLES = [Example("Вопрос: Какая столица России?\nОт
             Example("###Автор:\nПушкин\n\n###Название:\nЗима\n\n###Стихотворение:\n",
                     "Мороз и солнце; день чудесный!\n###Конец")]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Another process may hold both cores: one torch thread avoids spin-wait contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,7 @@ RECORDS = [{"instruction": "Какая столица России?", "input": N
            {"instruction": "Мороз и солнце?", "input": None, "output": "День чудесный"}] * 3
 LEARNING_RATES = {"lora": 0.05, "ia3": 1.0, "prompt-tuning": 1.0}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Another process may hold both cores: one torch thread avoids spin-wait contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -355,25 +348,6 @@ def test_listing_reads_manifests_and_flags_broken_folders(trained, tmp_path):
     assert isinstance(answers.train_loss, float) and answers.created.startswith("20")
     assert entries["prompts"].method == "prompt-tuning"
     assert "not an adapter folder" in entries["empty"].problem
-
-
-@pytest.fixture(scope="module")
-def llama128(tmp_path_factory):
-    """Wide enough (128) for bitsandbytes' 4-bit blocks, unlike the 32-wide shared fixture."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from tests.conftest import build_tokenizer
-
-    folder = tmp_path_factory.mktemp("llama128")
-    build_tokenizer(folder)
-    tok = AutoTokenizer.from_pretrained(folder)
-    torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256,
-                                 num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                                 max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-                                 eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
-                     ).save_pretrained(folder)
-    return folder
 
 
 @pytest.mark.parametrize("quantization,method", [("8bit", "lora"), ("4bit", "ia3")])

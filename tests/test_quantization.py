@@ -7,26 +7,8 @@ import torch
 
 from assistant.generation import PRESETS, Generator
 from assistant.runtime import load_model
-from tests.conftest import build_tokenizer
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-
-
-@pytest.fixture(scope="module")
-def llama128(tmp_path_factory):
-    """Wide enough (128) for 4-bit blocks, unlike the 32-wide shared fixture."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("llama128")
-    build_tokenizer(folder)
-    tok = AutoTokenizer.from_pretrained(folder)
-    torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256,
-                                 num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                                 max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-                                 eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
-                     ).save_pretrained(folder)
-    return folder
 
 
 @pytest.mark.parametrize("quantization,layer", [("8bit", "Linear8bitLt"), ("4bit", "Linear4bit")])
