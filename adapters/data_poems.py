@@ -10,6 +10,7 @@ poem followed by the end marker, so that generation learns where to stop.
 
 from __future__ import annotations
 
+import random
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -75,8 +76,13 @@ def read_poems(path: Path) -> tuple[list[Poem], int, int]:
 
 
 def poem_examples(path: Path, count_tokens: Callable[[str], int], max_tokens: int = 600,
-                  holdout_per_author: int = 0) -> PoemData:
-    """Examples in the seed's poem prompt, filtered as the seed did, with a per-author hold-out."""
+                  holdout_per_author: int = 0, max_per_author: int | None = None,
+                  seed: int = 42) -> PoemData:
+    """Examples in the seed's poem prompt, filtered as the seed did, with a per-author hold-out.
+
+    ``max_per_author`` caps each author's training poems (a seeded sample, in corpus
+    order), so that one prolific author does not drown the others' style.
+    """
     poems, files, not_poems = read_poems(path)
     data = PoemData(examples=[], files=files,
                     dropped={"not_a_poem": not_poems, "no_author_or_title": 0, "too_long": 0})
@@ -89,11 +95,14 @@ def poem_examples(path: Path, count_tokens: Callable[[str], int], max_tokens: in
         else:
             kept.append(poem)
     held = _held_out(kept, holdout_per_author)
+    capped = _over_cap([p for p in kept if id(p) not in held], max_per_author, seed)
+    if capped:
+        data.dropped["over_max_per_author"] = len(capped)
     for poem in kept:
         if id(poem) in held:
             data.holdout.append({"author": poem.author, "title": poem.title, "path": poem.path,
                                  "part": poem.part})
-        else:
+        elif id(poem) not in capped:
             data.examples.append(Example(prompt=build_poem_prompt(poem.author, poem.title),
                                          answer=poem.text + END_OF_POEM, group=poem.author))
     return data
@@ -108,3 +117,15 @@ def _held_out(poems: list[Poem], per_author: int) -> set[int]:
         by_author[poem.author].append(poem)
     return {id(p) for group in by_author.values() if len(group) > per_author
             for p in group[-per_author:]}
+
+
+def _over_cap(poems: list[Poem], cap: int | None, seed: int) -> set[int]:
+    """The poems left out so that no author keeps more than ``cap``: a seeded random choice."""
+    if cap is None:
+        return set()
+    by_author: dict[str, list[Poem]] = defaultdict(list)
+    for poem in poems:
+        by_author[poem.author].append(poem)
+    rng = random.Random(seed)
+    return {id(p) for group in by_author.values() if len(group) > cap
+            for p in rng.sample(group, len(group) - cap)}

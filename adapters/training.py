@@ -35,6 +35,7 @@ from adapters.training_data import (
     DataOptions,
     TrainingData,
     data_sha256,
+    data_sha256s,
     load_training_data,
 )
 
@@ -78,7 +79,7 @@ class TrainJob:
 
     base_reference: str
     base_path: Path
-    data_path: Path
+    data_paths: Sequence[Path]  # one or more data files, read in this order
     out_dir: Path
     options: TrainOptions
     resume: bool = False
@@ -113,10 +114,10 @@ def _train(job: TrainJob) -> TrainResult:
     say = job.progress or (lambda message: None)
     tokenizer = load_tokenizer(job.base_path)
     seq2seq = is_seq2seq_folder(job.base_path)
-    data = load_training_data(job.data_path, options.data, _token_counter(tokenizer))
+    data = load_training_data(job.data_paths, options.data, _token_counter(tokenizer))
     encoded, too_long = encode_all(data.examples, tokenizer, seq2seq, options.max_length)
     if not encoded:
-        raise TrainingDataError(f"every example in {job.data_path} is longer than --max-length "
+        raise TrainingDataError(f"every example in {_names(job.data_paths)} is longer than --max-length "
                                 f"{options.max_length} tokens; raise it")
     if too_long:
         data.dropped["too_long_for_max_length"] = too_long
@@ -125,7 +126,7 @@ def _train(job: TrainJob) -> TrainResult:
     say(f"data: {len(data.examples)} {data.format} examples{longer}, {len(train_set)} for "
         f"training, {len(eval_set)} for evaluation, {len(data.holdout)} held out")
     fingerprint = _fingerprint(job.base_path)
-    run = _run_identity(job, fingerprint, data_sha256(job.data_path))
+    run = _run_identity(job, fingerprint, data_sha256s(job.data_paths))
     checkpoints, resume_from = start_run(job.out_dir, run, job.resume)
     try:
         model, hyper = _adapted_model(job, tokenizer, seq2seq)
@@ -254,7 +255,8 @@ def _manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str, data: Tra
             "eval_steps": options.eval_steps, "early_stopping": options.early_stopping,
             "seed": options.seed, "gradient_checkpointing": options.gradient_checkpointing,
             "loss": "full logits" if options.full_logits else "answer positions only"},
-        "data": {"path": str(Path(job.data_path).expanduser().resolve()), "sha256": sha256,
+        "data": {"files": [{"path": str(Path(p).expanduser().resolve()), "sha256": data_sha256(p)}
+                           for p in job.data_paths], "sha256": sha256,
                  "format": data.format, "examples": len(data.examples), "dropped": data.dropped,
                  "options": asdict(options.data), "holdout": data.holdout},
         "splits": splits,
@@ -270,6 +272,10 @@ def _manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str, data: Tra
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "peft": peft.__version__},
     }
+
+
+def _names(paths: Sequence[Path]) -> str:
+    return ", ".join(str(p) for p in paths)
 
 
 def _stopped_early(trainer: Any) -> bool:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from adapters.errors import TrainingDataError
 from adapters.examples import Example
@@ -29,6 +29,7 @@ class DataOptions:
     holdout_articles: int = 0  # SQuAD: the last N articles are kept out
     holdout_per_author: int = 0  # poems: the last N poems of each author are kept out
     poem_max_tokens: int = 600  # poems: longer poems are left out, as in the seed
+    max_per_author: int | None = None  # poems: cap each author's training poems
     max_examples: int | None = None  # keep only the first N examples (quick runs)
 
 
@@ -42,10 +43,28 @@ class TrainingData:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
-def load_training_data(path: Path, options: DataOptions,
+def load_training_data(paths: Sequence[Path], options: DataOptions,
                        count_tokens: Callable[[str], int]) -> TrainingData:
-    """Read ``path`` into examples, or raise TrainingDataError saying what is wrong."""
-    path = Path(path).expanduser()
+    """Read every file in ``paths`` into one list of examples (``--data`` may repeat).
+
+    Raises TrainingDataError saying what is wrong with the first bad file.
+    """
+    parts = [_load_one(Path(path).expanduser(), options, count_tokens) for path in paths]
+    if not parts:
+        raise TrainingDataError("no training data given; pass --data FILE")
+    formats = list(dict.fromkeys(part.format for part in parts))
+    data = TrainingData("+".join(formats), [e for part in parts for e in part.examples],
+                        [h for part in parts for h in part.holdout], {})
+    for part in parts:
+        for reason, count in part.dropped.items():
+            data.dropped[reason] = data.dropped.get(reason, 0) + count
+    if options.max_examples is not None:
+        data.examples = data.examples[:options.max_examples]
+    return data
+
+
+def _load_one(path: Path, options: DataOptions,
+              count_tokens: Callable[[str], int]) -> TrainingData:
     if not path.exists():
         raise TrainingDataError(f"data file {path} does not exist; check the path")
     if options.format not in FORMATS:
@@ -56,7 +75,7 @@ def load_training_data(path: Path, options: DataOptions,
         from adapters.data_poems import poem_examples
 
         poems = poem_examples(path, count_tokens, options.poem_max_tokens,
-                              options.holdout_per_author)
+                              options.holdout_per_author, options.max_per_author, options.seed)
         data = TrainingData("poems", poems.examples, poems.holdout,
                             {k: v for k, v in poems.dropped.items() if v})
     elif kind == "squad":
@@ -70,12 +89,18 @@ def load_training_data(path: Path, options: DataOptions,
 
         examples, skipped = instruction_examples(document)
         data = TrainingData("instructions", examples, [], {"bad_record": skipped} if skipped else {})
-    if options.max_examples is not None:
-        data.examples = data.examples[:options.max_examples]
     if not data.examples:
         raise TrainingDataError(f"no training examples in {path} (read as {data.format}"
                                 f"{_dropped_note(data.dropped)}); check the file and --format")
     return data
+
+
+def data_sha256s(paths: Sequence[Path]) -> str:
+    """One digest for several data files: the file's own digest when there is one."""
+    digests = [data_sha256(path) for path in paths]
+    if len(digests) == 1:
+        return digests[0]
+    return hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
 
 
 def data_sha256(path: Path) -> str:

@@ -241,8 +241,8 @@ def _train_options(func):
     options = [
         click.option("--base", required=True,
                      help="Base model reference (HF id, folder or bundled name)."),
-        click.option("--data", type=click.Path(path_type=Path), required=True,
-                     help="Training data: a file or a folder of poems."),
+        click.option("--data", type=click.Path(path_type=Path), required=True, multiple=True,
+                     help="Training data: a file or a folder of poems (repeat to mix files)."),
         click.option("--out", type=click.Path(path_type=Path), help="Adapter folder to write."),
         click.option("--name", help="Write to LIRA_HOME/adapters/NAME instead of --out."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
@@ -288,6 +288,8 @@ def _train_options(func):
                      help="Poems: keep each author's last N poems out of training."),
         click.option("--poem-max-tokens", type=int, default=600, show_default=True,
                      help="Poems: leave out longer poems."),
+        click.option("--max-per-author", type=int,
+                     help="Poems: train on at most N poems of each author (a seeded sample)."),
         click.option("--max-examples", type=int, help="Use only the first N examples."),
     ]
     for option in reversed(options):
@@ -300,7 +302,7 @@ def _train_options(func):
 @_train_options
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @click.pass_context
-def train(ctx: click.Context, method: str, base: str, data: Path, out: Path | None,
+def train(ctx: click.Context, method: str, base: str, data: tuple[Path, ...], out: Path | None,
           name: str | None, resume: bool, overwrite: bool, as_json: bool, **flags) -> None:
     """Train a LoRA, IA3 or prompt-tuning adapter on a base model.
 

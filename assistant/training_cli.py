@@ -27,7 +27,7 @@ def adapters_home(settings: Settings) -> Path:
     return settings.home / "adapters"
 
 
-def run_train(settings: Settings, method: str, base: str, data: Path, out: Path | None,
+def run_train(settings: Settings, method: str, base: str, data: tuple[Path, ...], out: Path | None,
               name: str | None, resume: bool, overwrite: bool, as_json: bool, command: str,
               progress: Progress | None, **flags: Any) -> dict[str, Any]:
     """Train an adapter as `lira train` asks; returns its manifest."""
@@ -37,13 +37,15 @@ def run_train(settings: Settings, method: str, base: str, data: Path, out: Path 
 
     check_method(method)
     out_dir = _out_dir(settings, out, name)
-    if not Path(data).expanduser().exists():
-        from adapters.errors import TrainingDataError
+    paths = [Path(p).expanduser() for p in data]
+    for path in paths:
+        if not path.exists():
+            from adapters.errors import TrainingDataError
 
-        raise TrainingDataError(f"data file {data} does not exist; check the path")
+            raise TrainingDataError(f"data file {path} does not exist; check the path")
     options = train_options(method, settings.device, **flags)
     base_path = resolve(base, settings, progress)
-    job = TrainJob(base_reference=base, base_path=base_path, data_path=Path(data).expanduser(),
+    job = TrainJob(base_reference=base, base_path=base_path, data_paths=paths,
                    out_dir=out_dir, options=options, resume=resume, overwrite=overwrite,
                    command=command, progress=progress, stop=threading.Event())
     result = _run_stoppable(train, job)
@@ -76,6 +78,7 @@ def train_options(method: str, device: str, **flags: Any) -> Any:
                        holdout_articles=flags.pop("holdout_articles"),
                        holdout_per_author=flags.pop("holdout_per_author"),
                        poem_max_tokens=flags.pop("poem_max_tokens"),
+                       max_per_author=flags.pop("max_per_author"),
                        max_examples=flags.pop("max_examples"))
     return TrainOptions(method=method, adapter=adapter, data=data, device=device,
                         learning_rate=flags.pop("lr"), **flags)
@@ -126,7 +129,9 @@ def command_line(ctx: click.Context) -> str:
                 words.append(str(value))
             elif value is not None and value != param.default and value is not False:
                 flag = max(param.opts, key=len)
-                words += [flag] if value is True else [flag, str(value)]
+                values = value if isinstance(value, (tuple, list)) else [value]
+                for item in values:  # a repeated option is written once per value
+                    words += [flag] if item is True else [flag, str(item)]
     words[0] = "lira"
     return shlex.join(words)
 

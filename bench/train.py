@@ -62,7 +62,7 @@ def run_variant(variant: str, model: str, data: Path, steps: int, max_length: in
                                adapter=MethodOptions(rank=8, alpha=16,
                                                      target_modules=("q_proj", "v_proj")),
                                data=DataOptions(max_examples=4 * steps))
-        job = TrainJob(base_reference=model, base_path=base, data_path=data,
+        job = TrainJob(base_reference=model, base_path=base, data_paths=[data],
                        out_dir=Path(tmp) / "adapter", options=options,
                        callbacks=[step_timer(record)])
         result = train(job)

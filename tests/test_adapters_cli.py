@@ -49,6 +49,8 @@ def test_train_list_and_merge(run, tiny_models, data_file, lira_home, tmp_path):
     assert manifest["command"].startswith("lira --device cpu train lora --base ")
     assert "--max-steps 3" in manifest["command"] and "--name answers" in manifest["command"]
     assert "--epochs" not in manifest["command"]
+    assert manifest["data"]["files"] == [{"path": str(data_file.resolve()),
+                                          "sha256": manifest["data"]["sha256"]}]
     code, out, _ = run("adapters", "list", "--json")
     [entry] = json.loads(out)
     assert code == 0 and (entry["name"], entry["method"], entry["source"]) == (
@@ -96,3 +98,18 @@ def test_adapters_bad_inputs_are_one_line(run, tiny_models, tmp_path):
         task_type=TaskType.CAUSAL_LM, num_virtual_tokens=2)).save_pretrained(prompt)
     line = one_line_error(*run("adapters", "merge", prompt, "--out", tmp_path / "m")[::2])
     assert "cannot be merged" in line
+
+
+def test_repeated_data_files_are_mixed_and_recorded(run, tiny_models, data_file, tmp_path):
+    second = tmp_path / "more.jsonl"
+    second.write_text(json.dumps({"instruction": "Скажи да.", "output": "Да"}, ensure_ascii=False),
+                      encoding="utf-8")
+    code, out, err = run("--device", "cpu", "train", "lora", "--base", tiny_models["gpt2"],
+                         "--data", data_file, "--data", second, "--out", tmp_path / "mixed",
+                         "--max-steps", "1", "--eval-fraction", "0", "--json")
+    assert code == 0, err
+    manifest = json.loads(out)
+    assert [f["path"] for f in manifest["data"]["files"]] == [str(data_file.resolve()),
+                                                               str(second.resolve())]
+    assert manifest["data"]["examples"] == len(RECORDS) + 1
+    assert f"--data {data_file} --data {second}" in manifest["command"]

@@ -18,7 +18,7 @@ def words(text):  # a stand-in token count: words, so the poem length limit is e
 
 
 def load(path, **options):
-    return load_training_data(path, DataOptions(**options), words)
+    return load_training_data([path], DataOptions(**options), words)
 
 
 def write_jsonl(path, records):
@@ -110,6 +110,22 @@ def test_squad_holdout_keeps_the_last_articles_out(tmp_path):
         load(path, holdout_articles=3)
 
 
+def test_several_files_are_read_in_order_into_one_set(tmp_path):
+    squad = tmp_path / "squad.json"
+    squad.write_text(json.dumps({"data": [{"title": "A", "paragraphs": [
+        {"context": "Москва — столица России.", "qas": [
+            {"id": "1", "question": "Какая столица?", "answers": [{"text": "Москва"}]}]}]}]},
+        ensure_ascii=False), encoding="utf-8")
+    tasks = write_jsonl(tmp_path / "tasks.jsonl",
+                        [{"instruction": "Скажи привет.", "output": "Привет!"}, {"bad": 1}])
+    data = load_training_data([squad, tasks], DataOptions(), words)
+    assert data.format == "squad+instructions" and data.dropped == {"bad_record": 1}
+    assert [e.answer for e in data.examples] == ["Москва [1]", "Привет!"]
+    assert len(load_training_data([squad, tasks], DataOptions(max_examples=1), words).examples) == 1
+    with pytest.raises(TrainingDataError, match="empty"):
+        load_training_data([squad, write_jsonl(tmp_path / "empty.jsonl", [])], DataOptions(), words)
+
+
 # ----- poems ---------------------------------------------------------------------------------
 POEM = "Белеет парус одинокой\nВ тумане моря голубом!.."
 LONG = " ".join(["слово"] * 50)
@@ -182,6 +198,17 @@ def test_ruslit_folder_with_a_per_author_holdout(tmp_path):
             and len(trained) == 3)
     assert all(e.answer.startswith("Первая строка") and e.answer.endswith(END_OF_POEM)
                for e in data.examples)
+
+
+def test_max_per_author_caps_the_prolific_author_after_the_holdout(tmp_path):
+    tree = ruslit_tree(tmp_path)
+    data = load(tree, holdout_per_author=1, max_per_author=1)
+    assert data.dropped["over_max_per_author"] == 1
+    by_author = [e.group for e in data.examples]
+    assert sorted(by_author) == ["Александр Пушкин", "Михаил Лермонтов"]
+    assert len(data.holdout) == 2  # the hold-out is chosen before the cap
+    again = load(tree, holdout_per_author=1, max_per_author=1)
+    assert [e.prompt for e in again.examples] == [e.prompt for e in data.examples]
 
 
 def test_the_real_ruslit_pushkin_folder():

@@ -41,7 +41,7 @@ def make_job(tiny_models, kind, method, out, data_path, **options):
     options.setdefault("max_steps", 12)
     options.setdefault("eval_fraction", 0.0)
     options.setdefault("learning_rate", LEARNING_RATES[method])
-    return TrainJob(base_reference=f"tiny-{kind}", base_path=tiny_models[kind], data_path=data_path,
+    return TrainJob(base_reference=f"tiny-{kind}", base_path=tiny_models[kind], data_paths=[data_path],
                     out_dir=out, options=TrainOptions(
                         method=method, batch_size=3, warmup_steps=0, logging_steps=1,
                         device="cpu", adapter=MethodOptions(rank=4, alpha=8, virtual_tokens=4),
@@ -53,7 +53,7 @@ def training_batch(folder, data, seq2seq):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(folder)
-    examples = load_training_data(data, DataOptions(), lambda t: 0).examples
+    examples = load_training_data([data], DataOptions(), lambda t: 0).examples
     encoded, _ = encode_all(examples, tok, seq2seq, 512)
     return tok, Collator(tok.pad_token_id)(encoded)
 
@@ -134,7 +134,8 @@ def test_manifest_records_everything(tiny_models, tmp_path):
         0.05, 4, 3, 1, 0, "linear", 42, 0.25)
     assert hyper["loss"] == "answer positions only"
     assert manifest["data"]["sha256"] == data_sha256(data) and manifest["data"]["format"] == "squad"
-    assert manifest["data"]["path"] == str(data.resolve()) and manifest["data"]["examples"] == 6
+    assert manifest["data"]["files"] == [{"path": str(data.resolve()),
+                                          "sha256": data_sha256(data)}] and manifest["data"]["examples"] == 6
     assert manifest["data"]["holdout"] == [{"article": 2, "title": "Статья 2", "questions": 3}]
     assert manifest["data"]["options"]["holdout_articles"] == 1
     assert manifest["splits"] == {"train": 4, "eval": 2, "holdout": 1}
