@@ -86,14 +86,7 @@ def poem_examples(path: Path, count_tokens: Callable[[str], int], max_tokens: in
     poems, files, not_poems = read_poems(path)
     data = PoemData(examples=[], files=files,
                     dropped={"not_a_poem": not_poems, "no_author_or_title": 0, "too_long": 0})
-    kept: list[Poem] = []
-    for poem in poems:
-        if not poem.author or not _HAS_WORD.search(poem.title):  # "* * *" is no title
-            data.dropped["no_author_or_title"] += 1
-        elif count_tokens(poem.text) > max_tokens:
-            data.dropped["too_long"] += 1
-        else:
-            kept.append(poem)
+    kept = _filtered(poems, count_tokens, max_tokens, data.dropped)
     held = _held_out(kept, holdout_per_author)
     capped = _over_cap([p for p in kept if id(p) not in held], max_per_author, seed)
     if capped:
@@ -106,6 +99,29 @@ def poem_examples(path: Path, count_tokens: Callable[[str], int], max_tokens: in
             data.examples.append(Example(prompt=build_poem_prompt(poem.author, poem.title),
                                          answer=poem.text + END_OF_POEM, group=poem.author))
     return data
+
+
+def holdout_poems(path: Path, count_tokens: Callable[[str], int], max_tokens: int = 600,
+                  holdout_per_author: int = 1) -> list[Poem]:
+    """The poems ``poem_examples`` keeps out of training with the same settings, with texts."""
+    poems, _, _ = read_poems(path)
+    kept = _filtered(poems, count_tokens, max_tokens, {"no_author_or_title": 0, "too_long": 0})
+    held = _held_out(kept, holdout_per_author)
+    return [poem for poem in kept if id(poem) in held]
+
+
+def _filtered(poems: list[Poem], count_tokens: Callable[[str], int], max_tokens: int,
+              dropped: dict[str, int]) -> list[Poem]:
+    """The seed's filters: an author, a real title, at most ``max_tokens`` tokens."""
+    kept = []
+    for poem in poems:
+        if not poem.author or not _HAS_WORD.search(poem.title):  # "* * *" is no title
+            dropped["no_author_or_title"] += 1
+        elif count_tokens(poem.text) > max_tokens:
+            dropped["too_long"] += 1
+        else:
+            kept.append(poem)
+    return kept
 
 
 def _held_out(poems: list[Poem], per_author: int) -> set[int]:

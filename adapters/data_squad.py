@@ -55,6 +55,38 @@ def squad_examples(document: dict, seed: int, holdout_articles: int = 0) -> Squa
     return data
 
 
+@dataclass(frozen=True)
+class HeldOutQuestion:
+    """A question of a held-out article, in the training prompt, with its gold answers."""
+
+    question: str
+    prompt: str
+    answers: tuple[str, ...]
+    cited: int  # the number the gold passage has in the prompt
+    article: str
+
+
+def holdout_questions(document: dict, seed: int, holdout_articles: int) -> list[HeldOutQuestion]:
+    """The questions of the last ``holdout_articles`` articles, prompted as in training."""
+    articles = [a for a in document["data"] if isinstance(a, dict) and a.get("paragraphs")]
+    first = max(len(articles) - holdout_articles, 0)
+    rng = random.Random(seed)
+    items = []
+    for number in range(first, len(articles)):
+        article, title = articles[number], _article_title(articles[number], number)
+        contexts = [p.get("context", "") for p in article["paragraphs"]]
+        for index, paragraph in enumerate(article["paragraphs"]):
+            for qa in paragraph.get("qas", []):
+                answers = tuple(a.get("text", "").strip() for a in qa.get("answers", [])
+                                if isinstance(a, dict) and a.get("text", "").strip())
+                question = str(qa.get("question", "")).strip()
+                if question and answers and contexts[index].strip():
+                    example = _grounded_example(question, answers[0], index, contexts, title, rng)
+                    cited = int(example.answer.rsplit("[", 1)[1].rstrip("]"))
+                    items.append(HeldOutQuestion(question, example.prompt, answers, cited, title))
+    return items
+
+
 def _article_examples(article: dict, title: str, rng: random.Random, data: SquadData) -> None:
     contexts = [p.get("context", "") for p in article["paragraphs"]]
     for index, paragraph in enumerate(article["paragraphs"]):
