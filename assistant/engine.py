@@ -96,28 +96,27 @@ class Engine:
     def generator(self, profile: str = "chat", adapter: str | None = None) -> Generator:
         """The generator of a profile; ``adapter`` overrides it ('none' for the bare base)."""
         config = self._profile(profile)
-        adapter_ref = config.adapter if adapter is None else adapter
-        adapter_path = self.adapter_path(adapter_ref)
+        path = resolve(config.model, self.settings, self.progress)
+        adapter_path = self.adapter_path(config.adapter if adapter is None else adapter,
+                                         profile, path)
         key = (config.model, str(adapter_path), config.quantization)
         if key not in self._generators:
             from assistant.runtime import load_model
 
-            path = resolve(config.model, self.settings, self.progress)
-            self._say(f"loading {config.model}")
+            self._say(f"loading {config.model}"
+                      + (f" with adapter {adapter_path.name}" if adapter_path else ""))
             loaded = compute.run(load_model, path, config.model, self.settings.device,
                                  config.quantization, adapter_path)
             self._generators[key] = Generator(loaded)
         return self._generators[key]
 
-    def adapter_path(self, reference: str | None) -> Path | None:
-        """An adapter folder from a path, or a name under LIRA_HOME/adapters ('none': no adapter)."""
-        if reference in (None, "", NO_ADAPTER):
-            return None
-        path = Path(reference).expanduser()
-        named = self.settings.home / "adapters" / reference
-        if not path.exists() and "/" not in reference and named.is_dir():
-            return named  # `lira train --name NAME` puts adapters there
-        return path
+    def adapter_path(self, reference: str | None, profile: str = "chat",
+                     model_dir: Path | None = None) -> Path | None:
+        """The adapter folder a setting or flag names (None: the base alone); see adapter_choice."""
+        from assistant.adapter_choice import choose_adapter
+
+        config = self._profile(profile)
+        return choose_adapter(reference, profile, config.model, model_dir, self.settings.home).path
 
     def _profile(self, name: str) -> ModelProfile:
         if name not in ("chat", "poem"):

@@ -19,12 +19,15 @@ def profile_references(settings: Settings) -> list[tuple[str, str]]:
     return refs
 
 
+_PROFILES = {"chat adapter": "chat", "poem adapter": "poem"}
+
+
 def model_rows(settings: Settings) -> list[dict]:
     """One row per profile entry: role, reference, source and path."""
     rows = []
     for role, reference in profile_references(settings):
         if role.endswith("adapter"):
-            rows.append(_adapter_row(role, reference))
+            rows.append(_adapter_row(settings, role, reference))
             continue
         try:
             found = locate(reference, settings)
@@ -36,12 +39,18 @@ def model_rows(settings: Settings) -> list[dict]:
     return rows
 
 
-def _adapter_row(role: str, reference: str) -> dict:
-    if reference == "none":
-        return {"role": role, "reference": "none", "source": "base model alone", "path": None}
-    path = Path(reference).expanduser()
-    source = "local folder" if path.is_dir() else "missing"
-    return {"role": role, "reference": reference, "source": source, "path": str(path)}
+def _adapter_row(settings: Settings, role: str, reference: str) -> dict:
+    from assistant.adapter_choice import choose_adapter
+
+    profile = _PROFILES[role]
+    model = getattr(settings, profile).model
+    try:
+        model_dir = locate(model, settings).path
+    except ModelNotFound:
+        model_dir = None
+    choice = choose_adapter(reference, profile, model, model_dir, settings.home)
+    return {"role": role, "reference": reference, "source": choice.source,
+            "path": str(choice.path) if choice.path else None}
 
 
 def prepare_all(settings: Settings, progress: Callable[[str], None] | None) -> None:

@@ -30,7 +30,8 @@ class ModelProfile:
     """A base model plus an optional PEFT adapter, used for one job."""
 
     model: str = DEFAULT_GENERATOR
-    adapter: str | None = None
+    # auto: the adapter bundled for this profile when it fits the model (assistant.adapter_choice)
+    adapter: str | None = "auto"
     quantization: str = "none"  # none | 8bit | 4bit (bitsandbytes)
 
 
