@@ -67,6 +67,8 @@ class TrainOptions:
     gradient_checkpointing: bool = False
     device: str = "auto"
     full_logits: bool = False  # compute logits at every position (the slow, plain path)
+    test_data: tuple[Path, ...] = ()  # NLI: files kept for the test (see adapters/data_nli.py)
+    test_fraction: float = 0.1  # NLI: share of each set without a test file kept for the test
 
     @property
     def lr(self) -> float:
@@ -104,7 +106,9 @@ def train(job: TrainJob) -> TrainResult:
     with warnings.catch_warnings():
         # transformers 5 and peft warn about their own deprecated internals on every run.
         warnings.filterwarnings("ignore", category=FutureWarning)
-        return _train(job)
+        from adapters.nli_training import is_nli_job, train_nli
+
+        return train_nli(job) if is_nli_job(job) else _train(job)
 
 
 def _train(job: TrainJob) -> TrainResult:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 from adapters.errors import TrainingDataError
 from adapters.examples import Example
 
-FORMATS = ("auto", "instructions", "squad", "poems")
+FORMATS = ("auto", "instructions", "squad", "poems", "nli")
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,12 @@ def _file_sha256(path: Path) -> str:
 
 def _detect(path: Path, wanted: str) -> tuple[str, Any]:
     """The data's format and, for JSON formats, its parsed records."""
+    from adapters.data_nli import looks_like_nli
+
+    if wanted == "nli" or (wanted == "auto" and looks_like_nli(path)):
+        # NLI pairs train a classifier (adapters/nli_training.py), never prompt/answer examples.
+        raise TrainingDataError(f"{path} holds NLI pairs, which train a classifier on their own; "
+                                "give only NLI files to `lira train lora`")
     if path.is_dir() or path.suffix.lower() in (".xml", ".txt"):
         if wanted not in ("auto", "poems"):
             raise TrainingDataError(f"{path} holds poems (a folder, .xml or .txt), not {wanted}")

@@ -281,7 +281,7 @@ def _train_options(func):
                      help="Prompt tuning: number of virtual tokens."),
         click.option("--prompt-init", help="Prompt tuning: start from this text's embeddings."),
         click.option("--format", "data_format", default="auto", show_default=True,
-                     type=click.Choice(["auto", "instructions", "squad", "poems"])),
+                     type=click.Choice(["auto", "instructions", "squad", "poems", "nli"])),
         click.option("--holdout-articles", type=int, default=0, show_default=True,
                      help="SQuAD: keep the last N articles out of training."),
         click.option("--holdout-per-author", type=int, default=0, show_default=True,
@@ -291,6 +291,10 @@ def _train_options(func):
         click.option("--max-per-author", type=int,
                      help="Poems: train on at most N poems of each author (a seeded sample)."),
         click.option("--max-examples", type=int, help="Use only the first N examples."),
+        click.option("--test-data", type=click.Path(path_type=Path), multiple=True,
+                     help="NLI: a file kept for the test (repeat); its set is not split."),
+        click.option("--test-fraction", type=float, default=0.1, show_default=True,
+                     help="NLI: share of each set without a --test-data file kept for the test."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -1,0 +1,256 @@
+"""Training the NLI cross-encoder: a 3-way head and LoRA on an encoder, with the usual run.
+
+`lira train lora` takes this path when its data are NLI pairs (or ``--format
+nli``).  It shares the rest of the adapter machinery: the Trainer set-up,
+checkpoints and ``--resume``, progress lines, the manifest and the adapter
+folder.  What differs: the base is loaded as ``AutoModelForSequenceClassification``
+(the encoder inside a sentence-transformers folder), LoRA goes on the
+attention and feed-forward layers while the classifier and pooler are trained
+whole (peft ``modules_to_save``), long premises are cut rather than dropped,
+the loss treats two-way rows as "neutral or contradiction", and a test split
+is scored at the end (accuracy overall and per set, confusion matrices).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from adapters.checkpoints import finish_run, last_checkpoint, start_run
+from adapters.data_nli import LABELS, NOT_ENTAILMENT, NliData, looks_like_nli, nli_data
+from adapters.errors import TrainingDataError, TrainingError, TrainingInterrupted
+from adapters.manifest import MANIFEST_FILE
+from adapters.nli import (
+    NliModel,
+    encode_pairs,
+    encoder_folder,
+    load_classifier,
+    load_pair_tokenizer,
+    longest_pair,
+)
+from adapters.nli_metrics import nli_report
+
+if TYPE_CHECKING:
+    from adapters.training import TrainJob, TrainResult
+
+# LoRA's default layers: attention (query, key, value, its output) and both feed-forward ones.
+DEFAULT_TARGETS = ("query", "key", "value", "dense")
+HEAD_MODULES = ("classifier", "pooler")
+LOSS = "cross-entropy over 3 classes; two-way rows: -log(p_neutral + p_contradiction)"
+
+
+def is_nli_job(job: TrainJob) -> bool:
+    """Whether ``job`` trains the NLI classifier: ``--format nli``, or data all of NLI pairs."""
+    wanted = job.options.data.format
+    found = [looks_like_nli(Path(p).expanduser()) for p in job.data_paths]
+    nli = wanted == "nli" or (wanted == "auto" and bool(found) and all(found))
+    if wanted == "auto" and any(found) and not nli:
+        raise TrainingDataError("the data mix NLI pairs with other training data; an NLI "
+                                "classifier trains on NLI files alone")
+    if not nli and job.options.test_data:
+        raise TrainingError("--test-data is for NLI training; other data keep a test split with "
+                            "--holdout-articles or --holdout-per-author")
+    return nli
+
+
+def train_nli(job: TrainJob) -> TrainResult:
+    """Train and test the NLI classifier of ``job`` and write its adapter folder."""
+    from adapters.training import _check_options, _fingerprint, _run_identity
+    from adapters.training_data import data_sha256s
+
+    started = time.monotonic()
+    options = job.options
+    _check_options(job)
+    if options.method != "lora" or options.quantization != "none":
+        raise TrainingError("an NLI classifier trains with lora on an unquantized base")
+    say = job.progress or (lambda message: None)
+    folder = encoder_folder(job.base_path)
+    job = replace(job, base_path=folder)  # the manifest then names the folder the model came from
+    tokenizer = load_pair_tokenizer(folder)
+    data = nli_data(job.data_paths, options.test_data, options.test_fraction, options.seed)
+    if options.data.max_examples is not None:
+        data.train = data.train[:options.data.max_examples]
+    fingerprint = _fingerprint(folder)
+    run = _run_identity(job, fingerprint, data_sha256s([*job.data_paths, *options.test_data]))
+    checkpoints, resume_from = start_run(job.out_dir, run, job.resume)
+    try:
+        model, hyper = _adapted_classifier(job, folder)
+        max_length = longest_pair(tokenizer, model, options.max_length)
+        train_set, eval_set = _encoded_splits(job, data, tokenizer, max_length)
+        say(f"data: {len(data.train)} NLI pairs, {len(train_set)} for training, {len(eval_set)} "
+            f"for evaluation, {len(data.test)} for the test")
+        trainer, output = _fit(job, model, tokenizer, train_set, eval_set, checkpoints, resume_from)
+    except BaseException:
+        if last_checkpoint(checkpoints) is None:  # nothing worth resuming: leave no clutter
+            finish_run(checkpoints)
+        raise
+    _check_not_stopped(job, trainer, checkpoints)
+    eval_loss = trainer.evaluate()["eval_loss"] if eval_set else None
+    say(f"testing on {len(data.test)} pairs")
+    scorer = NliModel(model, tokenizer, max_length, options.batch_size)
+    report = nli_report(data.test, scorer.scores([(p.premise, p.hypothesis) for p in data.test]))
+    manifest = _nli_manifest(job, fingerprint, run["data_sha256"], data, hyper,
+                             (len(train_set), len(eval_set)), trainer, output, eval_loss,
+                             resume_from, started, max_length, report)
+    return _save(job, model, manifest, checkpoints, say)
+
+
+def nli_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+    """Cross-entropy on 3-way rows; -log(p_neutral + p_contradiction) on two-way rows.
+
+    Summed and divided by ``num_items_in_batch`` when the Trainer gives it (so
+    gradient accumulation weighs every row alike), else averaged.
+    """
+    import torch
+
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+    labels = labels.view(-1).to(logits.device)
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    three_way = labels < NOT_ENTAILMENT
+    picked = log_probs.gather(1, labels.clamp(max=len(LABELS) - 1).unsqueeze(1)).squeeze(1)
+    not_entailed = torch.logsumexp(log_probs[:, 1:], dim=-1)
+    loss = -torch.where(three_way, picked, not_entailed).sum()
+    return loss / (num_items_in_batch if num_items_in_batch is not None else len(labels))
+
+
+def _adapted_classifier(job: TrainJob, folder: Path) -> tuple[Any, dict[str, Any]]:
+    """The encoder with a 3-way head, wrapped in a fresh LoRA adapter, and its hyperparameters."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import set_seed
+
+    from adapters.base_model import pick_device
+    from adapters.methods import _positive
+
+    options, adapter = job.options, job.options.adapter
+    set_seed(options.seed)  # the head's and the adapter's initial weights depend on it
+    model = load_classifier(folder, pick_device(options.device))
+    _init_blank_pooler(model)
+    if options.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    heads = [name for name in HEAD_MODULES if _has_module(model, name)]
+    targets, excluded = _targets(model, adapter.target_modules or DEFAULT_TARGETS, heads)
+    _positive(rank=adapter.rank, alpha=adapter.alpha)
+    if not 0 <= adapter.dropout < 1:
+        raise TrainingError(f"--dropout must be in [0, 1), not {adapter.dropout}")
+    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=adapter.rank, lora_alpha=adapter.alpha,
+                        lora_dropout=adapter.dropout, target_modules=targets,
+                        exclude_modules=excluded or None, modules_to_save=heads)
+    return get_peft_model(model, config), {
+        "rank": adapter.rank, "alpha": adapter.alpha, "dropout": adapter.dropout,
+        "target_modules": targets, "modules_to_save": heads}
+
+
+def _init_blank_pooler(model: Any) -> None:
+    """Give an all-zero pooler (the bundled e5 has none) a random start, as BERT's own init would.
+
+    A zero pooler feeds the classifier zeros, and its trained copy would start
+    from a rank-one gradient; the trained pooler is saved with the adapter.
+    """
+    import torch
+
+    dense = getattr(getattr(getattr(model, "bert", None), "pooler", None), "dense", None)
+    if dense is not None and not dense.weight.any():
+        torch.nn.init.normal_(dense.weight, std=getattr(model.config, "initializer_range", 0.02))
+        torch.nn.init.zeros_(dense.bias)
+
+
+def _targets(model: Any, wanted: tuple[str, ...],
+             heads: list[str]) -> tuple[list[str], list[str]]:
+    """LoRA's target layer names and the head's own layers that share those names."""
+    from adapters.methods import _check_present, adapter_layers
+
+    layers = adapter_layers(model)
+    in_head = [n for n in layers if any(f".{h}." in f".{n}." for h in heads)]
+    body = [n for n in layers if n not in in_head]
+    _check_present(list(wanted), body)
+    excluded = [n for n in in_head if n.rsplit(".", 1)[-1] in wanted]
+    return list(wanted), excluded
+
+
+def _has_module(model: Any, name: str) -> bool:
+    return any(full == name or full.endswith("." + name)
+               for full, module in model.named_modules() if module is not None)
+
+
+def _encoded_splits(job: TrainJob, data: NliData, tokenizer: Any,
+                    max_length: int) -> tuple[list[PairRow], list[PairRow]]:
+    from adapters.training import split
+
+    ids = encode_pairs(tokenizer, [(p.premise, p.hypothesis) for p in data.train], max_length)
+    encoded = [PairRow(input_ids=row, labels=[pair.label]) for row, pair in zip(ids, data.train)]
+    return split(encoded, job.options.eval_fraction, job.options.seed)
+
+
+class PairRow(dict):
+    """An encoded pair: attributes for the Collator, a mapping for the length-grouped sampler."""
+
+    @property
+    def input_ids(self) -> list[int]:
+        return self["input_ids"]
+
+    @property
+    def labels(self) -> list[int]:
+        return self["labels"]
+
+
+def _fit(job: TrainJob, model: Any, tokenizer: Any, train_set: list, eval_set: list,
+         checkpoints: Path, resume_from: Path | None) -> tuple[Any, Any]:
+    from adapters.trainer import build_trainer
+
+    trainable, total = model.get_nb_trainable_parameters()
+    if job.progress:
+        job.progress(f"trainable parameters: {trainable:,} of {total:,} "
+                     f"({100 * trainable / total:.4f}%)")
+    trainer = build_trainer(job, model, False, tokenizer, train_set, eval_set, checkpoints)
+    trainer.compute_loss_func = nli_loss  # the Trainer then passes labels to it, not the model
+    # Pairs vary from 20 to 250 tokens: batches of like lengths halve the padding computed on.
+    trainer.args.train_sampling_strategy = "group_by_length"
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    return trainer, output
+
+
+def _check_not_stopped(job: TrainJob, trainer: Any, checkpoints: Path) -> None:
+    from adapters.training import _stopped_early
+
+    if job.stop is not None and job.stop.is_set() and _stopped_early(trainer):
+        raise TrainingInterrupted(f"stopped at step {trainer.state.global_step}; the checkpoint is "
+                                  f"in {checkpoints}; run the same command with --resume to go on")
+
+
+def _nli_manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str, data: NliData,
+                  hyper: dict[str, Any], sizes: tuple[int, int], trainer: Any, output: Any,
+                  eval_loss: float | None, resume_from: Path | None, started: float,
+                  max_length: int, report: dict[str, Any]) -> dict[str, Any]:
+    """The usual manifest, plus the task, its labels, the test files and the test's results."""
+    from adapters.training import _manifest
+    from adapters.training_data import TrainingData, data_sha256
+
+    trained = TrainingData("nli", list(data.train), [], dict(data.dropped))
+    splits = {"train": sizes[0], "eval": sizes[1], "test": len(data.test),
+              "test_origin": data.test_origin}
+    manifest = _manifest(job, fingerprint, sha256, trained, hyper, splits,
+                         trainer.model.get_nb_trainable_parameters(), trainer, output, eval_loss,
+                         resume_from, started)
+    manifest["task"] = "nli"
+    manifest["labels"] = list(LABELS)
+    manifest["hyperparameters"].update(max_length=max_length, loss=LOSS,
+                                       truncation="premise cut from its end; claim kept whole")
+    manifest["data"]["test_files"] = [
+        {"path": str(Path(p).expanduser().resolve()), "sha256": data_sha256(p)}
+        for p in job.options.test_data]
+    manifest["result"].update(report)
+    return manifest
+
+
+def _save(job: TrainJob, model: Any, manifest: dict[str, Any], checkpoints: Path,
+          say: Any) -> TrainResult:
+    from adapters.training import TrainResult, _write_adapter
+
+    _write_adapter(model, job, manifest)
+    finish_run(checkpoints)
+    accuracy = manifest["result"].get("test_accuracy")
+    say(f"test accuracy {accuracy:.4f}" if accuracy is not None else "no test split")
+    say(f"wrote {job.out_dir} ({MANIFEST_FILE} has the test results per set)")
+    return TrainResult(job.out_dir, manifest, model)
