@@ -1,0 +1,59 @@
+"""The checker's results: a verdict per claim and the answer's score."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from assistant.grounding.scoring import VERDICTS, Signals
+
+
+@dataclass
+class Evidence:
+    """The window that best matches a claim, and the source it is from."""
+
+    source: str
+    text: str
+    n: int  # the source's citation number
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "text": self.text}
+
+
+@dataclass
+class ClaimVerdict:
+    """One sentence of the answer, judged."""
+
+    text: str
+    verdict: str
+    score: float
+    evidence: Evidence | None
+    cites: list[int] = field(default_factory=list)
+    signals: Signals | None = None
+
+    def to_dict(self, details: bool = False) -> dict:
+        """``{"text", "verdict", "score", "evidence"}``; ``details`` adds cites and signals."""
+        out = {"text": self.text, "verdict": self.verdict, "score": round(self.score, 4),
+               "evidence": self.evidence.to_dict() if self.evidence else None}
+        if details:
+            out["cites"] = self.cites
+            out["signals"] = self.signals.to_dict() if self.signals else None
+        return out
+
+
+@dataclass
+class GroundingReport:
+    """All claims of an answer; ``score`` is 1.0 when every one is supported."""
+
+    score: float
+    sentences: list[ClaimVerdict]
+
+    def counts(self) -> dict[str, int]:
+        """How many claims got each verdict."""
+        found = Counter(s.verdict for s in self.sentences)
+        return {v: found.get(v, 0) for v in VERDICTS}
+
+    def to_dict(self, details: bool = False) -> dict:
+        """``{"score", "sentences": [...]}`` as `lira check --json` prints it."""
+        return {"score": round(self.score, 4),
+                "sentences": [s.to_dict(details) for s in self.sentences]}
