@@ -375,6 +375,54 @@ def eval_chrf(hyp: Path, ref: Path, as_json: bool) -> None:
         click.echo(f"{number:>5}  {score:6.2f}")
 
 
+def _grounding_options(func):
+    """Options shared by `lira check` and `lira eval check`: the models they use."""
+    func = click.option("--no-embeddings", is_flag=True,
+                        help="Go by facts and wording only (no embedder is loaded).")(func)
+    return click.option("--nli", help="An NLI classifier (model folder or cached Hub id) "
+                                      "to use as well.")(func)
+
+
+@cli.command("check")
+@click.option("--answer", help="The answer text to check.")
+@click.option("--answer-file", type=click.Path(path_type=Path), help="Read the answer from a file.")
+@click.option("--source-file", "source_files", type=click.Path(path_type=Path), multiple=True,
+              help="A source text (repeat for several).")
+@_grounding_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def check(settings, answer: str | None, answer_file: Path | None,
+          source_files: tuple[Path, ...], nli: str | None, no_embeddings: bool,
+          as_json: bool) -> None:
+    """Judge each sentence of an answer against the sources: supported, contradicted or
+    unsupported, with a score and the evidence (numbers, dates, names, quotations,
+    negation, wording and embeddings; an NLI model with --nli)."""
+    from assistant.check_cli import report_lines, run_check
+
+    report = run_check(settings, answer, answer_file, source_files, not no_embeddings, nli,
+                       _stage_printer(as_json))
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    click.echo("\n".join(report_lines(report)))
+
+
+@eval_group.command("check")
+@click.option("--claims", type=click.Path(path_type=Path), required=True,
+              help='JSONL: {"claim", "sources": [text, ...], "label"} per line.')
+@_grounding_options
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Also write report.json, summary.md and scores.png into this folder.")
+@click.pass_obj
+def eval_check(settings, claims: Path, nli: str | None, no_embeddings: bool,
+               out: Path | None) -> None:
+    """ROC-AUC (supported vs the rest, by score), accuracy and confusion of `lira check`."""
+    from assistant.eval_check import run_eval_check
+
+    _emit_json(run_eval_check(settings, claims, nli, not no_embeddings, out,
+                              _stage_printer(False)))
+
+
 def quiet_libraries() -> None:
     """Keep the ML libraries offline and their progress bars and chatter off our screen."""
     import logging

@@ -1,0 +1,75 @@
+"""`lira check`: an answer's sentences judged against source files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from assistant.grounding.errors import GroundingError
+from assistant.settings import Settings
+
+_MARKS = {"supported": ("✓", "green"), "contradicted": ("✗", "red"),
+          "unsupported": ("?", "yellow")}
+
+
+def read_text(path: Path, what: str) -> str:
+    """A text file's content in whatever encoding it has; one-line errors otherwise."""
+    from index.charsets import decode_text
+    from index.documents import Skip
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise GroundingError(f"no such {what} file: {path}") from None
+    except OSError as exc:
+        raise GroundingError(f"cannot read {what} file {path} ({exc.strerror or exc})") from None
+    try:
+        return decode_text(data)
+    except Skip as why:
+        raise GroundingError(f"{what} file {path} is not text ({why}); give a text file") from None
+
+
+def load_models(settings: Settings, use_embedder: bool, nli: str | None,
+                progress: Callable[[str], None] | None):
+    """The embedder (unless left out) and the NLI scorer (when named)."""
+    from assistant.engine import Engine
+    from assistant.grounding.nli import load_nli
+
+    embedder = Engine(settings, progress).embedder() if use_embedder else None
+    return embedder, (load_nli(nli, settings) if nli else None)
+
+
+def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
+              source_files: tuple[Path, ...], use_embedder: bool, nli: str | None,
+              progress: Callable[[str], None] | None):
+    """Read the inputs, load the models and check the answer."""
+    from assistant.grounding import SourceText, check_answer
+
+    if (answer is None) == (answer_file is None):
+        raise click.UsageError("give --answer TEXT or --answer-file FILE (one of them)")
+    if not source_files:
+        raise click.UsageError("give at least one --source-file FILE")
+    text = answer if answer is not None else read_text(answer_file, "answer")
+    if not text.strip():
+        raise GroundingError("the answer is empty; give the text to check")
+    sources = [SourceText(str(path), read_text(path, "source"), n)
+               for n, path in enumerate(source_files, 1)]
+    embedder, scorer = load_models(settings, use_embedder, nli, progress)
+    return check_answer(text, sources, embedder, scorer)
+
+
+def report_lines(report) -> list[str]:
+    """The text-mode report: a mark, verdict and score per sentence, its evidence, a total."""
+    lines = []
+    for sentence in report.sentences:
+        mark, colour = _MARKS[sentence.verdict]
+        head = click.style(f"{mark} {sentence.verdict:<12}", fg=colour, bold=True)
+        lines.append(f"{head} {sentence.score:.2f}  {sentence.text}")
+        if sentence.evidence:
+            lines.append(click.style(f"    {sentence.evidence.source}: {sentence.evidence.text}",
+                                     dim=True))
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in report.counts().items())
+    lines.append(f"score {report.score:.2f} ({counts})")
+    return lines
