@@ -1,0 +1,149 @@
+"""`lira poem`: write a poem in an author's style, or analyse the form of poems.
+
+Imported by the CLI at start, so only click and the standard library are
+imported here; models and the stress model load inside the commands.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+import click
+
+from assistant.errors import LiraError
+
+NEAR_MATCHES = 3
+NEAR_CUTOFF = 0.6
+
+
+class UnknownAuthor(LiraError):
+    """The author is not in the index."""
+
+
+def _echo_json(data: dict) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+# ----- lira poem analyze ------------------------------------------------------
+def analyze_cmd(source: str, as_json: bool) -> None:
+    """Analyse a poem file, stdin ('-'), or every record of a JSONL file."""
+    from assistant import stress
+    from assistant.poem_form import analyze_poem
+
+    if not stress.available():
+        click.echo("lira: silero-stress is not installed: rhymes compared by letters, "
+                   "no metre", err=True)
+    if source != "-" and source.endswith(".jsonl"):
+        for text in _jsonl_texts(Path(source)):
+            _echo_json(_analysis_or_error(text))
+        return
+    form = analyze_poem(_read_text(source))
+    if as_json:
+        _echo_json(form.to_dict())
+        return
+    metre = f"{form.metre}, {form.feet} feet" if form.metre else "not found"
+    click.echo(f"lines: {form.lines}\nstanzas: {form.stanzas}\n"
+               f"rhyme scheme: {form.rhyme_scheme}\nmetre: {metre}")
+
+
+def _analysis_or_error(text: str) -> dict:
+    from assistant.poem_form import EmptyPoem, analyze_poem
+
+    try:
+        return analyze_poem(text).to_dict()
+    except EmptyPoem as exc:
+        return {"error": str(exc)}  # one bad record does not stop the others
+
+
+def _read_text(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LiraError(f"cannot read {source}: {exc}; give a UTF-8 text file or '-' "
+                        "for stdin") from exc
+
+
+def _jsonl_texts(path: Path) -> Iterator[str]:
+    for number, line in enumerate(_read_text(str(path)).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LiraError(f"{path}:{number} is not JSON ({exc.msg}); "
+                            'write one {"text": ...} object a line') from exc
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise LiraError(f'{path}:{number} has no "text"; '
+                            'write one {"text": ...} object a line')
+        yield record["text"]
+
+
+# ----- lira poem --author A --title T -----------------------------------------
+def write_poem(settings, author: str | None, title: str | None, candidates: int, k: int,
+               index_name: str | None, adapter: str | None, max_new_tokens: int | None,
+               as_json: bool, progress: Callable[[str], None] | None) -> None:
+    """Generate ``candidates`` poems, print the best by form and fluency."""
+    from assistant.engine import Engine
+    from assistant.poem import prepare_poem
+    from assistant.poem_choice import best, generate_candidates
+
+    if not (author or "").strip() or not (title or "").strip():
+        raise click.UsageError("give --author and --title (or `lira poem analyze FILE`)")
+    engine = Engine(settings, progress)
+    check_author(engine, author, index_name)
+    prepared = prepare_poem(engine, author, title, k=k, index_name=index_name,
+                            adapter=adapter, max_new_tokens=max_new_tokens)
+    if prepared.note:
+        click.echo(f"lira: {prepared.note}", err=True)
+    generator = engine.generator("poem", adapter)
+    found = generate_candidates(generator, prepared.prompt, prepared.stream, candidates,
+                                progress)
+    index = best(found)
+    chosen = found[index]
+    if not as_json:
+        click.echo(chosen.text)
+        return
+    _echo_json({"poem": chosen.text, "author": author, "title": title,
+                "examples": [{"title": s.title, "path": s.path} for s in prepared.examples],
+                "form": chosen.form.to_dict(), "candidates": candidates,
+                "chosen": index, "scores": [c.scores() for c in found]})
+
+
+def check_author(engine, author: str, index_name: str | None) -> None:
+    """Raise UnknownAuthor, naming near matches, if the index knows other authors only.
+
+    An author matches as the search filter does: a case-insensitive part of a
+    name ("пушкин" finds "Александр Пушкин").  Without an index, or with no
+    authors in it, there is nothing to check.
+    """
+    from index.store import IndexStore
+
+    name = index_name or engine.settings.index_name
+    if not IndexStore.exists(engine.settings.index_dir(name)):
+        return
+    store = engine.open_index(name)
+    known = [a for a, _ in store.authors(kind="poem") or store.authors()]
+    wanted = author.strip().casefold()
+    if not known or any(wanted in a.casefold() for a in known):
+        return
+    near = near_matches(author, known)
+    hint = f"did you mean {', '.join(near)}?" if near else "`lira authors` lists them"
+    raise UnknownAuthor(f"no author '{author}' in index '{name}'; {hint}")
+
+
+def near_matches(author: str, known: list[str]) -> list[str]:
+    """Up to NEAR_MATCHES names like ``author``, by the whole name or any word of it."""
+    wanted = author.strip().casefold()
+
+    def likeness(name: str) -> float:
+        parts = [name.casefold()] + name.casefold().split()
+        return max(difflib.SequenceMatcher(None, wanted, part).ratio() for part in parts)
+
+    ranked = sorted(known, key=likeness, reverse=True)
+    return [n for n in ranked[:NEAR_MATCHES] if likeness(n) >= NEAR_CUTOFF]

@@ -1,0 +1,158 @@
+"""`lira poem analyze` on files, stdin and JSONL; `lira poem` end to end with tiny models."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from assistant.errors import GenerationError
+from assistant.poem_choice import Candidate, best, form_score
+from assistant.poem_cli import near_matches
+from assistant.poem_form import PoemForm, analyze_poem
+from tests.test_adapters_cli import one_line_error, run  # noqa: F401  (a fixture)
+from tests.test_poem_form import BLOK, BURYA, stress_model  # noqa: F401  (a fixture)
+from tests.test_poem_mode import POEMS
+
+
+def test_analyze_a_file(run, tmp_path, stress_model):
+    poem = tmp_path / "blok.txt"
+    poem.write_text(BLOK, encoding="utf-8")
+    code, out, _ = run("poem", "analyze", poem)
+    assert code == 0
+    assert out.splitlines() == ["lines: 8", "stanzas: 2", "rhyme scheme: ABAB ABAB",
+                                "metre: ямб, 4 feet"]
+    code, out, _ = run("poem", "analyze", poem, "--json")
+    assert json.loads(out) == {"lines": 8, "stanzas": 2, "rhyme_scheme": "ABAB ABAB",
+                               "metre": "ямб", "feet": 4}
+
+
+def test_analyze_stdin(run, monkeypatch, stress_model):
+    monkeypatch.setattr("sys.stdin", io.StringIO(BURYA))
+    code, out, _ = run("poem", "analyze", "-", "--json")
+    assert code == 0 and json.loads(out)["rhyme_scheme"] == "ABAB"
+    assert json.loads(out)["metre"] == "хорей"
+
+
+def test_analyze_jsonl_gives_one_result_a_line(run, tmp_path, stress_model):
+    records = tmp_path / "poems.jsonl"
+    records.write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False)
+                                 for t in (BLOK, BURYA, "  ")) + "\n\n", encoding="utf-8")
+    code, out, _ = run("poem", "analyze", records)
+    assert code == 0
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r.get("rhyme_scheme") for r in results] == ["ABAB ABAB", "ABAB", None]
+    assert "empty" in results[2]["error"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "the poem is empty"),
+    ("not json\n", "poems.jsonl:1 is not JSON"),
+    ('{"title": "x"}\n', 'poems.jsonl:1 has no "text"'),
+])
+def test_analyze_errors_are_one_line(run, tmp_path, content, message):
+    path = tmp_path / ("poems.jsonl" if content else "empty.txt")
+    path.write_text(content, encoding="utf-8")
+    assert message in one_line_error(*run("poem", "analyze", path)[::2])
+
+
+def test_analyze_a_missing_file(run, tmp_path):
+    assert "cannot read" in one_line_error(*run("poem", "analyze", tmp_path / "no.txt")[::2])
+
+
+@pytest.fixture
+def poem_env(run, monkeypatch, tiny_models, tiny_embedder_dir, tmp_path):
+    """Tiny models for every profile and an index 'poems' of a small JSONL corpus."""
+    monkeypatch.setenv("LIRA_POEM_MODEL", str(tiny_models["llama"]))
+    monkeypatch.setenv("LIRA_CHAT_MODEL", str(tiny_models["gpt2"]))
+    monkeypatch.setenv("LIRA_EMBEDDER", str(tiny_embedder_dir))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "poems.jsonl").write_text(
+        "\n".join(json.dumps(p, ensure_ascii=False) for p in POEMS), encoding="utf-8")
+    assert run("index", corpus, "--name", "poems", "--json")[0] == 0
+    import torch
+
+    torch.manual_seed(0)  # sampling: the same candidates on every run
+    return run
+
+
+def test_poem_json_picks_the_best_candidate(poem_env, stress_model):
+    code, out, _ = poem_env("poem", "--name", "poems", "--author", "Лермонтов", "--title",
+                            "Море", "--candidates", "2", "--max-new-tokens", "24", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert {"poem", "author", "title", "examples", "form", "candidates", "scores"} <= set(result)
+    assert result["author"] == "Лермонтов" and result["candidates"] == 2
+    assert result["examples"] == [{"title": "Парус", "path": result["examples"][0]["path"]}]
+    scores = [s["score"] for s in result["scores"]]
+    assert len(scores) == 2 and result["scores"][result["chosen"]]["score"] == max(scores)
+    assert result["form"] == analyze_poem(result["poem"]).to_dict()
+    assert all(s["stopped_by"] in ("eos", "stop string", "max tokens") for s in result["scores"])
+
+
+def test_poem_without_an_index_says_so(poem_env, stress_model):
+    code, out, err = poem_env("poem", "--name", "nothing", "--author", "Пушкин", "--title",
+                              "Осень", "--candidates", "1", "--max-new-tokens", "8")
+    assert code == 0 and out.strip()
+    assert "no index 'nothing': writing without style examples" in err
+
+
+def test_unknown_author_lists_near_matches(poem_env):
+    code, _, err = poem_env("poem", "--name", "poems", "--author", "Пушкен", "--title", "Осень")
+    line = one_line_error(code, err)
+    assert "no author 'Пушкен' in index 'poems'" in line and "Александр Пушкин" in line
+    assert "Михаил Лермонтов" not in line
+
+
+def test_poem_needs_author_and_title(run):
+    code, _, err = run("poem", "--author", "Пушкин")
+    assert code == 2 and "give --author and --title" in err
+
+
+def test_near_matches_by_any_word_of_a_name():
+    known = ["Александр Пушкин", "Михаил Лермонтов", "Александр Блок"]
+    assert near_matches("Пушкен", known) == ["Александр Пушкин"]
+    assert near_matches("лермонтав", known) == ["Михаил Лермонтов"]
+    assert near_matches("Гомер", known) == []
+
+
+def form(rhymed: float, metre_cost: float | None) -> PoemForm:
+    return PoemForm(lines=4, stanzas=1, rhyme_scheme="ABAB", metre="ямб" if metre_cost is not None
+                    else None, feet=4, rhymed=rhymed, metre_cost=metre_cost)
+
+
+def test_form_score_rewards_rhyme_and_regular_metre():
+    assert form_score(form(1.0, 0.0)) == 1.0
+    assert form_score(form(1.0, None)) == 0.5
+    assert form_score(form(0.5, 0.0)) > form_score(form(0.5, 0.5)) > form_score(form(0.5, None))
+
+
+def test_best_weighs_form_against_fluency():
+    rhymed = Candidate("a", "eos", form_score=1.0, fluency=-3.0)
+    fluent = Candidate("b", "eos", form_score=0.0, fluency=-1.0)
+    empty = Candidate("", "eos")
+    assert best([fluent, rhymed, empty]) == 1  # 1.0 - 0.6 beats 0.0 - 0.2
+    assert best([Candidate("c", "eos", form_score=0.0, fluency=-9.0), fluent]) == 1
+    with pytest.raises(GenerationError, match="empty poem in all 2"):
+        best([empty, empty])
+
+
+def test_fluency_is_the_mean_token_logprob(tiny_models):
+    import torch
+
+    from assistant.fluency import mean_logprob
+    from assistant.runtime import load_model
+
+    loaded = load_model(tiny_models["llama"], "tiny")
+    prompt, text = "Мороз и солнце;", " день чудесный!"
+    prompt_ids = loaded.tokenizer(prompt, return_tensors="pt")["input_ids"]
+    text_ids = loaded.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    ids = torch.cat([prompt_ids, text_ids], dim=1)
+    labels = ids.clone()
+    labels[:, :prompt_ids.shape[1]] = -100  # the loss covers the text's tokens only
+    with torch.no_grad():
+        loss = loaded.model(ids, labels=labels).loss
+    assert mean_logprob(loaded, prompt, text) == pytest.approx(-float(loss), abs=1e-4)
+    assert mean_logprob(loaded, prompt, "") is None
