@@ -106,7 +106,7 @@ class Engine:
             self._say(f"loading {config.model}"
                       + (f" with adapter {adapter_path.name}" if adapter_path else ""))
             loaded = compute.run(load_model, path, config.model, self.settings.device,
-                                 config.quantization, adapter_path)
+                                 config.quantization, adapter_path, self.settings.speed)
             self._generators[key] = Generator(loaded)
         return self._generators[key]
 

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from adapters.poem_template import END_OF_POEM
 from assistant import compute
 from assistant.errors import GenerationError
+from assistant.prompt_cache import PromptCache
 from assistant.runtime import LoadedModel
 
 
@@ -57,6 +58,7 @@ class GenerationStats:
     new_tokens: int = 0
     first_token_s: float | None = None
     total_s: float = 0.0
+    reused_tokens: int = 0  # prompt tokens whose keys/values came from the previous generation
     stopped_by: str = "eos"  # eos | stop string | max tokens | cancelled
 
     @property
@@ -78,6 +80,8 @@ class Generator:
 
     def __init__(self, loaded: LoadedModel):
         self.loaded = loaded
+        reuse = loaded.speed.reuse_cache and not loaded.is_seq2seq
+        self.prompt_cache = PromptCache() if reuse else None
 
     def count_tokens(self, text: str) -> int:
         return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -92,15 +96,17 @@ class Generator:
     def stream(self, prompt: str, preset: Preset,
                cancel: threading.Event | None = None) -> "TextStream":
         """An iterator of text pieces; ``.stats`` is complete once it is exhausted."""
-        return TextStream(self.loaded, prompt, preset, cancel or threading.Event())
+        return TextStream(self.loaded, prompt, preset, cancel or threading.Event(),
+                          self.prompt_cache)
 
 
 class TextStream:
     """Iterates over newly generated text while generate() runs in a thread."""
 
     def __init__(self, loaded: LoadedModel, prompt: str, preset: Preset,
-                 cancel: threading.Event):
+                 cancel: threading.Event, prompt_cache: PromptCache | None = None):
         self.loaded = loaded
+        self.prompt_cache = prompt_cache
         self.preset = preset
         self.cancel = cancel  # set by the caller to stop early
         self._halt = threading.Event()  # set by us: a stop string, or the caller left
@@ -156,14 +162,26 @@ class TextStream:
         try:
             with torch.inference_mode():
                 output = self.loaded.model.generate(
-                    **self._inputs, **self._generate_kwargs(),
+                    **self._inputs, **self._generate_kwargs(), **self._reused_cache(),
                     streamer=_QueueStreamer(ids_queue),
                     stopping_criteria=_halt_criteria(self.cancel, self._halt))
             self._record_stop_reason(output)
+            if self.prompt_cache is not None:
+                self.prompt_cache.remember(output[0].tolist())
         except BaseException as exc:  # surfaced in the caller's thread
+            if self.prompt_cache is not None:
+                self.prompt_cache.clear()
             errors.append(exc)
         finally:
             ids_queue.put(None)
+
+    def _reused_cache(self) -> dict[str, Any]:
+        """generate()'s cache: the previous generation's cache, cut to the shared prefix."""
+        if self.prompt_cache is None:
+            return {}
+        cache, shared = self.prompt_cache.take(self._inputs["input_ids"][0].tolist())
+        self.stats.reused_tokens = shared
+        return {"cache": cache}  # transformers 5 renamed past_key_values
 
     def _record_stop_reason(self, output: Any) -> None:
         if self.stats.stopped_by != "eos":

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import ModelLoadError, SettingsError
+from assistant.settings import SpeedSettings
 
 QUANTIZATIONS = ("none", "8bit", "4bit")
 
@@ -24,6 +25,8 @@ class LoadedModel:
     name: str
     adapter: str | None
     quantization: str
+    speed: SpeedSettings = field(default_factory=SpeedSettings)
+    speedups: tuple[str, ...] = ()  # what speed_up applied, for status lines and benchmarks
 
     @property
     def context_window(self) -> int:
@@ -37,7 +40,8 @@ class LoadedModel:
 
     def describe(self) -> str:
         adapter = Path(self.adapter).name if self.adapter else "no adapter"
-        return f"{self.name} + {adapter} ({self.device}, {self.quantization})"
+        extras = "".join(f", {s}" for s in self.speedups)
+        return f"{self.name} + {adapter} ({self.device}, {self.quantization}{extras})"
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -64,8 +68,11 @@ def is_seq2seq_config(path: Path) -> bool:
 
 
 def load_model(path: Path, name: str, device: str = "auto", quantization: str = "none",
-               adapter: Path | None = None) -> LoadedModel:
-    """Load a model folder for generation, optionally quantised and with an adapter."""
+               adapter: Path | None = None, speed: SpeedSettings | None = None) -> LoadedModel:
+    """Load a model folder for generation, optionally quantised and with an adapter.
+
+    ``speed`` turns on the speed-ups of assistant.speedups (None: none of them).
+    """
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
     if quantization not in QUANTIZATIONS:
@@ -90,8 +97,13 @@ def load_model(path: Path, name: str, device: str = "auto", quantization: str = 
 
         model = attach_adapter(model, adapter)
     model.eval()
+    speed = speed or SpeedSettings(merge_adapter=False, output_subset=False, int8=False,
+                                   reuse_cache=False)
+    from assistant.speedups import speed_up
+
+    model, applied = speed_up(model, tokenizer, speed, device, quantization, seq2seq)
     return LoadedModel(model, tokenizer, seq2seq, device, name,
-                       str(adapter) if adapter else None, quantization)
+                       str(adapter) if adapter else None, quantization, speed, tuple(applied))
 
 
 def _load_tokenizer(path: Path) -> Any:

@@ -36,12 +36,26 @@ class ModelProfile:
 
 
 @dataclass
+class SpeedSettings:
+    """Generation speed-ups; each one that can change numbers can be turned off.
+
+    bench/generation.py measures them; see the README's performance section.
+    """
+
+    merge_adapter: bool = True  # fold a LoRA/IA3 adapter into the weights at load
+    output_subset: bool = True  # CPU: logits only for the tokens Russian needs (vocab_subset)
+    int8: bool = True  # CPU: int8 weights for the transformer layers (not the output layer)
+    reuse_cache: bool = True  # reuse the previous turn's keys/values for a shared prefix
+
+
+@dataclass
 class Settings:
     """Everything Lira can be configured with; passed around, never global."""
 
     home: Path = field(default_factory=lambda: default_home())
     chat: ModelProfile = field(default_factory=ModelProfile)
     poem: ModelProfile = field(default_factory=ModelProfile)
+    speed: SpeedSettings = field(default_factory=SpeedSettings)
     embedder: str = DEFAULT_EMBEDDER
     device: str = "auto"  # auto | cpu | cuda
     index_name: str = "default"
@@ -101,14 +115,17 @@ def load_settings(flags: Mapping[str, Any] | None = None,
     return settings
 
 
+_SECTIONS = {"chat": ModelProfile, "poem": ModelProfile, "speed": SpeedSettings}
+
+
 def setting_keys() -> list[str]:
     """All dotted keys, in declaration order."""
     keys: list[str] = []
     for f in dataclasses.fields(Settings):
         if f.name == "home":
             keys.append("home")
-        elif f.name in ("chat", "poem"):
-            keys += [f"{f.name}.{p.name}" for p in dataclasses.fields(ModelProfile)]
+        elif f.name in _SECTIONS:
+            keys += [f"{f.name}.{p.name}" for p in dataclasses.fields(_SECTIONS[f.name])]
         else:
             keys.append(f.name)
     return keys

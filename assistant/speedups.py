@@ -1,0 +1,73 @@
+"""Making a loaded generator fast on a CPU: merged adapter, int8 layers, a smaller output layer.
+
+On a 2-core CPU a decode step of the bundled model is bound by reading weights:
+1.07 GB of float32 per token, 671 MB of it the output layer.  The speed-ups,
+each a setting (SpeedSettings) because each changes the numbers slightly:
+
+- merge_adapter: a LoRA/IA3 adapter folded into the base weights (no extra
+  matmuls per layer; a prerequisite for int8 weights);
+- int8: per-channel int8 weights for the transformer's Linear layers, with
+  activations quantised on the fly (torch's dynamic quantisation; the output
+  layer stays float32: int8 logits over a large vocabulary garble the text);
+- output_subset: logits only for the tokens Russian text needs (vocab_subset).
+
+bench/generation.py measures speed and agreement with the float32 path.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from assistant.settings import SpeedSettings
+
+MERGEABLE = ("LORA", "IA3")
+
+
+def merge_adapter(model: Any) -> tuple[Any, bool]:
+    """The model with its peft adapter folded in, when the method allows; else unchanged."""
+    config = getattr(model, "active_peft_config", None)
+    if config is None or str(getattr(config.peft_type, "value", config.peft_type)) not in MERGEABLE:
+        return model, False
+    return model.merge_and_unload(), True
+
+
+def quantize_layers(model: Any) -> int:
+    """Replace the transformer's Linear layers by int8 ones in place; returns how many."""
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    head = model.get_output_embeddings()
+    names = {name for name, module in model.named_modules()
+             if isinstance(module, torch.nn.Linear) and module is not head}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch deprecates the quantised tensor API, not its kernels
+        quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in names},
+                         dtype=torch.qint8, inplace=True)
+    return len(names)
+
+
+def speed_up(model: Any, tokenizer: Any, speed: SpeedSettings, device: str,
+             quantization: str, seq2seq: bool) -> tuple[Any, list[str]]:
+    """Apply the speed-ups that fit this model and device; returns the model and their names."""
+    applied = []
+    if speed.merge_adapter and quantization == "none":
+        model, merged = merge_adapter(model)
+        if merged:
+            applied.append("merged adapter")
+    if device != "cpu" or quantization != "none" or seq2seq or _has_adapter(model):
+        return model, applied
+    if speed.output_subset:
+        from assistant.vocab_subset import load_subset, restrict_output_layer
+
+        ids = load_subset(tokenizer)
+        if ids and restrict_output_layer(model, ids):
+            applied.append(f"output layer {len(ids):,} tokens")
+    if speed.int8:
+        applied.append(f"int8 x{quantize_layers(model)}")
+    return model, applied
+
+
+def _has_adapter(model: Any) -> bool:
+    # An adapter that could not be merged (prompt tuning) keeps peft's wrappers in place.
+    return getattr(model, "active_peft_config", None) is not None
