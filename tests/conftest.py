@@ -200,3 +200,25 @@ def llama128(tmp_path_factory) -> Path:
                                  eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
                      ).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def run(capsys, lira_home):
+    """Run `lira` in-process in an empty LIRA_HOME; returns (exit code, stdout, stderr)."""
+    from assistant.cli import main
+
+    def _run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+def one_line_error(code, err):
+    """The single `lira: error` line of a failed run (and no traceback); fails otherwise."""
+    assert code != 0, err
+    lines = [line for line in err.splitlines() if line.startswith("lira: error")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]

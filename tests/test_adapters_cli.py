@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from assistant.cli import main
+from tests.conftest import one_line_error
 
 RECORDS = [{"instruction": "Какая столица России?", "input": None, "output": "Москва"},
            {"instruction": "Кто основал Петербург?", "input": "", "output": "Пётр Первый"}] * 3
@@ -13,28 +13,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
-def run(capsys, lira_home):
-    def _run(*args):
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
-
-
-@pytest.fixture
 def data_file(tmp_path):
     path = tmp_path / "instructions.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in RECORDS), encoding="utf-8")
     return path
-
-
-def one_line_error(code, err):
-    assert code == 1, err
-    lines = [line for line in err.splitlines() if line.startswith("lira: error")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_train_list_and_merge(run, tiny_models, data_file, lira_home, tmp_path):

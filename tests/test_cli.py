@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from assistant.cli import main
+from tests.conftest import one_line_error
 
 
 @pytest.fixture
@@ -29,14 +30,6 @@ def docs(tmp_path):
     (folder / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
     (folder / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.", encoding="utf-8")
     return folder
-
-
-def one_line_error(code, err):
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.startswith("lira: error")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_help_is_fast_and_imports_nothing_heavy():

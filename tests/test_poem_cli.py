@@ -11,7 +11,7 @@ from assistant.errors import GenerationError
 from assistant.poem_choice import Candidate, best, form_score
 from assistant.poem_cli import near_matches
 from assistant.poem_form import PoemForm, analyze_poem
-from tests.test_adapters_cli import one_line_error, run  # noqa: F401  (a fixture)
+from tests.conftest import one_line_error
 from tests.test_poem_form import BLOK, BURYA, stress_model  # noqa: F401  (a fixture)
 from tests.test_poem_mode import POEMS
 
