@@ -73,12 +73,8 @@ def _candidates(claim: Claim, view: TextView, corpus: Corpus,
     """The best windows by alignment: the top few sentences and fewer pairs (embedding
     every window of a long source would cost more than the rest of the check)."""
     def rank(window: Window) -> float:
-        if view.content:
-            share = align(list(view.content), window.view.stems, window.view.prefixes).share
-        else:
-            facts = view.facts.facts
-            share = sum(map(window.view.facts.states, facts)) / len(facts) if facts else 0.0
-        return share + (config.cited_bonus if window.source.n in claim.cites else 0.0)
+        cited = config.cited_bonus if window.source.n in claim.cites else 0.0
+        return _wording(view, window) + cited
 
     pool: list[Window] = []
     for size, count in ((1, config.candidates), (2, max(1, config.candidates // 2))):
@@ -103,7 +99,7 @@ def _pick(claim: Claim, view: TextView, pool: list[Window], corpus: Corpus,
 def _preference(claim: Claim, window: Window, signals: Signals, config: GroundingConfig) -> float:
     """Tie-breakers: single sentences, cited sources, and windows that state the claim's facts."""
     facts = signals.facts
-    bonus = 0.1 * len(facts.matched) / facts.total if facts.total else 0.0
+    bonus = config.facts_bonus * len(facts.matched) / facts.total if facts.total else 0.0
     bonus += config.cited_bonus if window.source.n in claim.cites else 0.0
     return bonus - (config.pair_penalty if window.size > 1 else 0.0)
 
@@ -112,15 +108,21 @@ def _signals(claim: Claim, view: TextView, window: Window, corpus: Corpus,
              similarity: Similarity | None, config: GroundingConfig) -> Signals:
     facts = check_facts(view.facts, window.view.facts, [whole.facts for whole in corpus.whole],
                         replaced_slots(view.words, window.view.words))
-    if view.content:
-        alignment = align(list(view.content), window.view.stems, window.view.prefixes).share
-    else:  # a claim of names and figures only ("Лю Бинчжун и Яо Шу"): align its facts
-        alignment = len(facts.matched) / facts.total if facts.total else 0.0
+    alignment = _wording(view, window)
     cosine = similarity.cosine(claim.text, window.text) if similarity is not None else None
     return Signals(alignment=alignment, similarity=cosine,
                    relevance=relevance(alignment, cosine, config), facts=facts,
                    negation=negation_mismatch(view.polarity, window.view.polarity),
                    unbacked_negation=unbacked_negation(view.polarity, window.view.polarity))
+
+
+def _wording(view: TextView, window: Window) -> float:
+    """Content-word alignment; for a claim of names and figures only ("Лю Бинчжун и Яо
+    Шу") the share of its facts that the window states."""
+    if view.content:
+        return align(list(view.content), window.view.stems, window.view.prefixes).share
+    facts = view.facts.facts
+    return sum(map(window.view.facts.states, facts)) / len(facts) if facts else 0.0
 
 
 def _no_evidence(view: TextView, corpus: Corpus) -> Signals:

@@ -50,6 +50,7 @@ class GroundingConfig:
     sim_weight: float = 0.4
     pair_penalty: float = 0.05  # a two-sentence window must beat one sentence by this
     cited_bonus: float = 0.05  # windows of the sources the claim cites come first on ties
+    facts_bonus: float = 0.1  # times the share of the claim's facts a window states
     on_topic: float = 0.4
     midpoint: float = 0.55
     steepness: float = 10.0
