@@ -1,0 +1,234 @@
+"""Grounding checker on claims built from XQuAD-ru: ROC-AUC and accuracy per class.
+
+The claim set (written as JSONL in the `lira eval check` format, each claim's
+only source being its paragraph):
+
+- supported: the paragraph sentence that holds a question's answer span, and
+  rule-based paraphrases of it, each keeping the answer: a parenthesis
+  dropped; a subordinate clause (", который ...", ", где ...") dropped; a
+  leading subordinate clause ("Когда ..., B.") moved after the main one
+  ("B, когда ..."); or the sentence shortened to its comma/semicolon/dash
+  segment that holds the answer (at least five words).  Half the supported
+  claims are paraphrases where there are enough.
+- contradicted: the same sentence with the answer span replaced by another
+  question's answer of the same type from the same article: a year for a year
+  (1000-2099, maybe with "году"/"г."), a decade for a decade ("1970-х"), a
+  percentage for a percentage, a number for a number (figures, maybe with up
+  to two words: "230 миллионов долларов"), a name for a name (one to four
+  words, all capitalised); other answers are never swapped.
+- unsupported: a sentence (six words or more) from another article; with
+  ``--unsupported-from same-article`` from another paragraph of the same
+  article instead, a harder set: same topic and names, other facts.
+
+Classes are balanced (``--per-class``, fewer when an article set has fewer
+swappable answers) and every choice is seeded.  The checker runs without an
+NLI model, and also with one when ``--nli`` is given.
+
+    python bench/claims.py [--per-class 300] [--seed 13] [--out FILE] [--nli DIR]
+                           [--no-embeddings] [--unsupported-from same-article] [--home DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from assistant.cli import quiet_libraries
+
+quiet_libraries()
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+XQUAD = REPO.parent / "shared" / "data" / "xquad-ru" / "xquad.ru.dev36.json"
+
+_YEAR = r"(?:1\d{3}|20\d{2})"
+_TYPES = (("year", re.compile(rf"(?:в\s+)?{_YEAR}(?:\s*(?:год\w*|г\.))?")),
+          ("decade", re.compile(rf"{_YEAR}-[хе](?:\s+год\w*)?")),
+          ("percent", re.compile(r"(?:около\s+)?\d[\d\s.,]*\s*(?:%|процент\w*)")),
+          ("number", re.compile(r"(?:около\s+)?\d[\d\s.,]*(?:\s+[^\s\d]+){0,2}")))
+_CLAUSE = re.compile(r",\s+(?:котор\w+|где|куда|откуда|чей|чья|чьи|чьё)\b[^,;]*(?=[,;.!?]|$)")
+_LEADING = re.compile(r"^(Когда|Хотя|Если|Поскольку|После того как|Так как|Пока)\b([^,]+),\s+(.+?)([.!?]?)$")
+_SEGMENT = re.compile(r"[^,;:—–]+")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, stop, sentence) for each sentence of a paragraph (razdel)."""
+    from razdel import sentenize
+
+    return [(s.start, s.stop, s.text) for s in sentenize(text)]
+
+
+def answer_type(answer: str) -> str:
+    """year, decade, percent, number, name or other (others are not swapped)."""
+    text = answer.strip()
+    kind = next((kind for kind, pattern in _TYPES if pattern.fullmatch(text)), None)
+    if kind or re.search(r"\d", text):
+        return kind or "other"
+    tokens = text.split()
+    if 0 < len(tokens) <= 4 and all(t[:1].isupper() and t[:1].isalpha() for t in tokens):
+        return "name"
+    return "other"
+
+
+def paraphrases(sentence: str, answer: str) -> list[tuple[str, str]]:
+    """(variant, text) rewrites of ``sentence`` that keep ``answer``."""
+    found = []
+    dropped = re.sub(r"\s*\([^()]*\)", "", sentence)
+    if dropped != sentence and answer in dropped:
+        found.append(("parenthesis dropped", dropped))
+    clause = _CLAUSE.sub("", sentence)
+    if clause != sentence and answer in clause:
+        found.append(("clause dropped", clause))
+    if (lead := _LEADING.match(sentence)) and answer in sentence:
+        head, rest, main, end = lead.groups()
+        reordered = f"{main[0].upper()}{main[1:]}, {head.lower()}{rest}{end or '.'}"
+        found.append(("clauses reordered", reordered))
+    if short := _answer_segment(sentence, answer):
+        found.append(("shortened", short))
+    return [(v, " ".join(t.split())) for v, t in found if len(t.split()) >= 4]
+
+
+def _answer_segment(sentence: str, answer: str) -> str | None:
+    """The comma/semicolon/dash segment holding the answer, as a sentence of its own."""
+    segments = [m.group().strip() for m in _SEGMENT.finditer(sentence)]
+    holding = [s for s in segments if answer in s]
+    if len(segments) < 2 or not holding or len(holding[0].split()) < 5:
+        return None
+    short = holding[0].rstrip(".!?")
+    return short[0].upper() + short[1:] + "."
+
+
+def swapped(sentence: str, offset: int, answer: str, pool: list[str],
+            rng: random.Random) -> str | None:
+    """The sentence with the answer at ``offset`` replaced by another answer from ``pool``."""
+    choices = [a for a in pool if a.lower() != answer.lower() and a.lower() not in sentence.lower()
+               and answer.lower() not in a.lower()]
+    if not choices:
+        return None
+    return sentence[:offset] + rng.choice(choices) + sentence[offset + len(answer):]
+
+
+def article_items(article: dict, rng: random.Random) -> tuple[list, list]:
+    """Supported and contradicted candidates of one article."""
+    by_type = defaultdict(list)
+    for paragraph in article["paragraphs"]:
+        for qa in paragraph["qas"]:
+            text = qa["answers"][0]["text"]
+            by_type[answer_type(text)].append(text)
+    supported, contradicted = [], []
+    for paragraph in article["paragraphs"]:
+        context, spans = paragraph["context"], sentence_spans(paragraph["context"])
+        for qa in paragraph["qas"]:
+            answer = qa["answers"][0]
+            start, text = answer["answer_start"], answer["text"]
+            holder = next((s for s in spans if s[0] <= start and start + len(text) <= s[1]), None)
+            if holder is None or context[start:start + len(text)] != text:
+                continue
+            sentence, offset = holder[2], start - holder[0]
+            supported.append(("sentence", sentence, context))
+            supported += [(v, t, context) for v, t in paraphrases(sentence, text)]
+            kind = answer_type(text)
+            if kind != "other" and (claim := swapped(sentence, offset, text, by_type[kind], rng)):
+                contradicted.append((f"{kind} swapped", claim, context))
+    return supported, contradicted
+
+
+def build_claims(per_class: int, seed: int, same_article: bool = False) -> list[dict]:
+    """The balanced, seeded claim set."""
+    rng = random.Random(seed)
+    articles = json.loads(XQUAD.read_text(encoding="utf-8"))["data"]
+    supported, contradicted, sentences = [], [], []
+    for index, article in enumerate(articles):
+        found, wrong = article_items(article, rng)
+        supported += _unique(found)
+        contradicted += _unique(wrong)
+        sentences += [(index, p["context"], s) for p in article["paragraphs"]
+                      for _, _, s in sentence_spans(p["context"]) if len(s.split()) >= 6]
+    n = min(per_class, len(contradicted), len(supported))
+    originals = [s for s in supported if s[0] == "sentence"]
+    rewrites = [s for s in supported if s[0] != "sentence"]
+    chosen = rng.sample(rewrites, min(len(rewrites), n // 2))
+    chosen += rng.sample(originals, n - len(chosen))
+    rows = [_row(v, c, p, "supported") for v, c, p in chosen]
+    rows += [_row(v, c, p, "contradicted") for v, c, p in rng.sample(contradicted, n)]
+    rows += [_unsupported(rng, articles, sentences, c, same_article)
+             for _, _, c in rng.sample(supported, n)]
+    rng.shuffle(rows)
+    return rows
+
+
+def _unique(items: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    return list({(claim, paragraph): (v, claim, paragraph)
+                 for v, claim, paragraph in items}.values())
+
+
+def _unsupported(rng: random.Random, articles: list, sentences: list, paragraph: str,
+                 same_article: bool) -> dict:
+    home = next(i for i, a in enumerate(articles)
+                if any(p["context"] == paragraph for p in a["paragraphs"]))
+    pool = [s for s in sentences if (s[0] == home) == same_article and s[1] != paragraph]
+    variant = "same article" if same_article else "other article"
+    return _row(variant, rng.choice(pool)[2], paragraph, "unsupported")
+
+
+def _row(variant: str, claim: str, paragraph: str, label: str) -> dict:
+    return {"claim": claim, "sources": [paragraph], "label": label, "variant": variant}
+
+
+def run_checker(rows: list[dict], embedder, nli, title: str) -> dict:
+    """Judge the claims and print ROC-AUC, per-class and per-variant accuracy."""
+    from assistant.eval_check import LabelledClaim, evaluate
+
+    items = [LabelledClaim(r["claim"], r["sources"], r["label"]) for r in rows]
+    started = time.perf_counter()
+    metrics, judged = evaluate(items, embedder, nli)
+    seconds = time.perf_counter() - started
+    print(f"\n{title}: n={metrics['n']}  ROC-AUC={metrics['roc_auc']}  "
+          f"accuracy={metrics['accuracy']}  ({seconds:.0f} s)")
+    for label, accuracy in metrics["per_class"].items():
+        print(f"  {label:<13} accuracy {accuracy}   predicted as {metrics['confusion'][label]}")
+    hits, totals = Counter(), Counter()
+    for row, verdict in zip(rows, judged):
+        totals[row["variant"]] += 1
+        hits[row["variant"]] += verdict.verdict == row["label"]
+    for variant in sorted(totals):
+        print(f"    {variant:<20} {hits[variant]}/{totals[variant]}")
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-class", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--out", type=Path, default=REPO / ".cache" / "bench" / "claims.jsonl",
+                        help="where to write the claims (JSONL)")
+    parser.add_argument("--nli", help="also run with this NLI model (folder or bundled name)")
+    parser.add_argument("--no-embeddings", action="store_true", help="facts and wording only")
+    parser.add_argument("--unsupported-from", choices=("other-article", "same-article"),
+                        default="other-article", help="where unsupported sentences come from")
+    parser.add_argument("--home", type=Path, help="LIRA_HOME whose model cache to use")
+    args = parser.parse_args()
+    rows = build_claims(args.per_class, args.seed, args.unsupported_from == "same-article")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                        encoding="utf-8")
+    print(f"wrote {len(rows)} claims to {args.out}")
+    from assistant.check_cli import load_models
+    from assistant.settings import load_settings
+
+    settings = load_settings({"home": args.home})
+    embedder, _ = load_models(settings, not args.no_embeddings, None, None)
+    run_checker(rows, embedder, None, "without NLI")
+    if args.nli:
+        _, nli = load_models(settings, False, args.nli, None)
+        run_checker(rows, embedder, nli, f"with NLI {args.nli}")
+
+
+if __name__ == "__main__":
+    main()
