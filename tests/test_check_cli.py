@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from assistant.cli import main
 from assistant.eval_check import claim_metrics
+from tests.conftest import one_line_error
 
 SOURCE = ("Санкт-Петербург был основан 27 мая 1703 года царём Петром Первым. "
           "В 1712 году столица России была перенесена из Москвы в Петербург.")
@@ -17,22 +17,16 @@ ANSWER = ("Петербург основал Пётр Первый в 1703 го�
 
 
 @pytest.fixture
-def files(tmp_path, lira_home):
+def files(tmp_path):
     source, answer = tmp_path / "spb.txt", tmp_path / "answer.txt"
     source.write_text(SOURCE, encoding="utf-8")
     answer.write_text(ANSWER, encoding="utf-8")
     return source, answer
 
 
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_check_json_has_exactly_the_documented_shape(files, capsys, tiny_embedder_dir):
+def test_check_json_has_exactly_the_documented_shape(files, run, tiny_embedder_dir):
     source, answer = files
-    code, out, err = run(capsys, "--embedder", tiny_embedder_dir, "check",
+    code, out, err = run("--embedder", tiny_embedder_dir, "check",
                          "--answer-file", answer, "--source-file", source, "--json")
     assert code == 0, err
     report = json.loads(out)
@@ -48,9 +42,9 @@ def test_check_json_has_exactly_the_documented_shape(files, capsys, tiny_embedde
     assert 0 < report["score"] < 1
 
 
-def test_check_text_mode_marks_each_sentence(files, capsys):
+def test_check_text_mode_marks_each_sentence(files, run):
     source, _ = files
-    code, out, _ = run(capsys, "check", "--answer", ANSWER, "--source-file", source,
+    code, out, _ = run("check", "--answer", ANSWER, "--source-file", source,
                        "--no-embeddings")
     assert code == 0
     lines = out.splitlines()
@@ -68,22 +62,22 @@ def test_check_text_mode_marks_each_sentence(files, capsys):
     (["--answer", "   ", "--source-file", "{source}"], "the answer is empty"),
     (["--answer", "Текст.", "--source-file", "{binary}"], "is not text"),
 ])
-def test_check_bad_inputs_are_one_line_errors(files, capsys, tmp_path, args, message):
+def test_check_bad_inputs_are_one_line_errors(files, run, tmp_path, args, message):
     source, _ = files
     binary = tmp_path / "image.bin"
     binary.write_bytes(b"\x00\x01\x02" * 100)
     args = [a.format(tmp=tmp_path, source=source, binary=binary) for a in args]
-    code, out, err = run(capsys, "check", "--no-embeddings", *args)
-    assert code == 1 and out == ""
-    assert err.count("\n") == 1 and err.startswith("lira: error: ") and message in err
+    code, out, err = run("check", "--no-embeddings", *args)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert message in one_line_error(code, err)
 
 
-def test_check_needs_one_answer_and_a_source(files, capsys):
+def test_check_needs_one_answer_and_a_source(files, run):
     source, answer = files
-    assert run(capsys, "check", "--source-file", source)[0] == 2
-    assert run(capsys, "check", "--answer", "a", "--answer-file", answer,
+    assert run("check", "--source-file", source)[0] == 2
+    assert run("check", "--answer", "a", "--answer-file", answer,
                "--source-file", source)[0] == 2
-    code, _, err = run(capsys, "check", "--answer", "a")
+    code, _, err = run("check", "--answer", "a")
     assert code == 2 and "--source-file" in err
 
 
@@ -110,10 +104,10 @@ def write_claims(path, rows):
     return path
 
 
-def test_eval_check_reports_auc_accuracy_and_confusion(tmp_path, capsys, lira_home):
+def test_eval_check_reports_auc_accuracy_and_confusion(tmp_path, run):
     claims = write_claims(tmp_path / "claims.jsonl", CLAIMS)
     out_dir = tmp_path / "report"
-    code, out, err = run(capsys, "eval", "check", "--claims", claims, "--no-embeddings",
+    code, out, err = run("eval", "check", "--claims", claims, "--no-embeddings",
                          "--out", out_dir)
     assert code == 0, err
     result = json.loads(out)
@@ -148,18 +142,19 @@ def test_claim_metrics_by_hand():
     ('{"claim": "x", "sources": "text", "label": "supported"}', "claims.jsonl:2: need"),
     ('{"claim": "x", "sources": ["t"], "label": "true"}', "label must be one of"),
 ])
-def test_eval_check_bad_claims_name_the_line(tmp_path, capsys, lira_home, line, message):
+def test_eval_check_bad_claims_name_the_line(tmp_path, run, line, message):
     claims = tmp_path / "claims.jsonl"
     claims.write_text(json.dumps(CLAIMS[0], ensure_ascii=False) + "\n" + line + "\n",
                       encoding="utf-8")
-    code, out, err = run(capsys, "eval", "check", "--claims", claims, "--no-embeddings")
-    assert code == 1 and out == ""
-    assert err.count("\n") == 1 and message in err
+    code, out, err = run("eval", "check", "--claims", claims, "--no-embeddings")
+    assert out == "" and err.count("\n") == 1
+    assert message in one_line_error(code, err)
 
 
-def test_eval_check_empty_or_missing_file(tmp_path, capsys, lira_home):
+def test_eval_check_empty_or_missing_file(tmp_path, run):
     empty = tmp_path / "claims.jsonl"
     empty.write_text("\n", encoding="utf-8")
-    assert "holds no claims" in run(capsys, "eval", "check", "--claims", empty)[2]
-    assert "no such claims file" in run(capsys, "eval", "check", "--claims",
-                                        tmp_path / "none.jsonl")[2]
+    code, _, err = run("eval", "check", "--claims", empty)
+    assert "holds no claims" in one_line_error(code, err)
+    code, _, err = run("eval", "check", "--claims", tmp_path / "none.jsonl")
+    assert "no such claims file" in one_line_error(code, err)
