@@ -456,7 +456,11 @@ def check(settings, answer: str | None, answer_file: Path | None,
 @click.pass_obj
 def eval_check(settings, claims: Path, nli: str | None, no_embeddings: bool,
                out: Path | None) -> None:
-    """ROC-AUC (supported vs the rest, by score), accuracy and confusion of `lira check`."""
+    """Measure `lira check` on labelled claims.
+
+    Prints ROC-AUC (supported against the rest, by claim score), the 3-way
+    accuracy and the confusion counts as JSON.
+    """
     from assistant.eval_check import run_eval_check
 
     _emit_json(run_eval_check(settings, claims, nli, not no_embeddings, out,
