@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any, Callable, Sequence
 
 import click
 
 from assistant.engine import Engine, PreparedAnswer
-from assistant.rag import cited_numbers
+from assistant.rag import Source, cited_numbers
 
 
-def print_answer(prepared: PreparedAnswer, as_json: bool) -> None:
-    """Stream the answer to stdout (or collect it for JSON) and list its sources."""
+Check = Callable[[str, Sequence[Source]], Any]  # Engine.check_answer
+
+
+def print_answer(prepared: PreparedAnswer, as_json: bool, check: Check | None = None) -> None:
+    """Stream the answer to stdout (or collect it for JSON), list its sources and,
+    when ``check`` is given and there are sources, judge the answer against them."""
     if prepared.note and not as_json:
         click.echo(f"lira: {prepared.note}", err=True)
     if as_json:
         text = "".join(prepared.stream).strip()
-        click.echo(json.dumps(answer_json(prepared, text), ensure_ascii=False))
+        report = check(text, prepared.sources) if check and prepared.sources else None
+        click.echo(json.dumps(answer_json(prepared, text, report), ensure_ascii=False))
         return
     pieces = []
     for piece in prepared.stream:
@@ -25,12 +31,27 @@ def print_answer(prepared: PreparedAnswer, as_json: bool) -> None:
         sys.stdout.write(piece)
         sys.stdout.flush()
     click.echo()
-    for line in source_lines(prepared, "".join(pieces)):
+    text = "".join(pieces)
+    for line in source_lines(prepared, text):
         click.echo(line)
+    if check and prepared.sources and text.strip():
+        click.echo(check_line(check(text, prepared.sources)))
 
 
-def answer_json(prepared: PreparedAnswer, text: str) -> dict:
-    """The `lira ask --json` object."""
+def check_line(report: Any) -> str:
+    """'Проверка: 0.67 — подтверждено 2, не подтверждено 1' for a grounding report."""
+    counts = report.counts()
+    parts = [f"{LABELS[v]} {n}" for v, n in counts.items() if n]
+    return f"Проверка по источникам: {report.score:.2f}" + (f" — {', '.join(parts)}"
+                                                           if parts else "")
+
+
+LABELS = {"supported": "подтверждено", "contradicted": "противоречит",
+          "unsupported": "не подтверждено"}
+
+
+def answer_json(prepared: PreparedAnswer, text: str, report: Any = None) -> dict:
+    """The `lira ask --json` object; ``grounding`` is null when the answer was not checked."""
     stats = prepared.stream.stats
     return {
         "answer": text,
@@ -41,7 +62,9 @@ def answer_json(prepared: PreparedAnswer, text: str) -> dict:
         "note": prepared.note,
         "stats": {"prompt_tokens": stats.prompt_tokens, "new_tokens": stats.new_tokens,
                   "first_token_s": round(stats.first_token_s or 0.0, 3),
-                  "total_s": round(stats.total_s, 3), "stopped_by": stats.stopped_by},
+                  "total_s": round(stats.total_s, 3), "stopped_by": stats.stopped_by,
+                  "reused_tokens": stats.reused_tokens},
+        "grounding": report.to_dict() if report is not None else None,
     }
 
 

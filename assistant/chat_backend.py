@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from assistant.engine import Engine
 from assistant.errors import SettingsError
@@ -62,13 +62,14 @@ class ReplyRequest:
 class Grounding:
     """The badge an answer carries about how well its sources support it.
 
-    ``checked`` stays False until a grounding checker exists: the badge then
-    only reports retrieval scores.
+    ``checked`` is False for a badge of retrieval scores only (checks off, or a
+    stored answer); ``score`` is the check's score in [0, 1] when checked.
     """
 
     label: str
     detail: str = ""
     checked: bool = False
+    score: float | None = None
 
 
 @dataclass
@@ -223,8 +224,23 @@ class ChatBackend:
                             len(report.skipped), report.seconds)
 
     def grounding(self, answer: str, sources: Sequence[Source]) -> Grounding | None:
-        """The answer's grounding badge; for now, its retrieval scores."""
-        return retrieval_badge(sources)
+        """The answer's grounding badge: its check against the sources (slow: call it off
+        the UI thread), or its retrieval scores when checks are off."""
+        if not self.settings.check or not answer.strip():
+            return retrieval_badge(sources)
+        with self._models_lock:
+            report = self.engine.check_answer(answer, sources)
+        return grounding_badge(report)
+
+
+VERDICT_MARKS = {"supported": "✓", "contradicted": "✗", "unsupported": "?"}
+
+
+def grounding_badge(report: Any) -> Grounding:
+    """'опора 0.83' with one line per sentence and its verdict in the detail."""
+    lines = [f"{VERDICT_MARKS.get(s.verdict, '?')} {s.score:.2f} {s.text}" for s in report.sentences]
+    return Grounding(label=f"опора {report.score:.2f}", detail="\n".join(lines), checked=True,
+                     score=report.score)
 
 
 def retrieval_badge(sources: Sequence[Source]) -> Grounding | None:

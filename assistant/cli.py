@@ -180,18 +180,20 @@ def authors(settings, name: str | None, as_json: bool) -> None:
 @click.option("--no-rag", is_flag=True, help="Answer without retrieval.")
 @click.option("--adapter", help="Adapter folder, or 'none' for the bare base model.")
 @click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Answer length limit.")
+@click.option("--no-check", is_flag=True, help="Skip checking the answer against its sources.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
-        adapter: str | None, max_new_tokens: int | None, as_json: bool) -> None:
-    """Answer QUESTION from the index, citing sources as [n]."""
+        adapter: str | None, max_new_tokens: int | None, no_check: bool, as_json: bool) -> None:
+    """Answer QUESTION from the index, citing sources as [n], checked against them."""
     from assistant.answer_output import print_answer
     from assistant.engine import Engine
 
     engine = Engine(settings, _stage_printer(as_json))
     prepared = engine.prepare_answer(question, k=k, use_rag=not no_rag, index_name=name,
                                      adapter=adapter, max_new_tokens=max_new_tokens)
-    print_answer(prepared, as_json)
+    check = engine.check_answer if settings.check and not no_check else None
+    print_answer(prepared, as_json, check)
 
 
 @cli.command()

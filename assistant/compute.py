@@ -89,3 +89,13 @@ class ComputeEmbedder:
 
     def embed_queries(self, texts):
         return run(self.inner.embed_queries, texts)
+
+
+class ComputeEntailment:
+    """An entailment scorer (assistant.grounding.nli.EntailmentScorer) run on the compute thread."""
+
+    def __init__(self, scorer: Any):
+        self.inner = scorer
+
+    def scores(self, pairs):
+        return run(self.inner.scores, pairs)

@@ -49,6 +49,7 @@ class Engine:
         self._embedder = None
         self._generators: dict[tuple, Generator] = {}
         self._searchers: dict[str, object] = {}
+        self._nli: tuple[str | None, object] | None = None  # (reference, scorer) once loaded
 
     # ----- retrieval ---------------------------------------------------------
     def embedder(self):
@@ -122,6 +123,25 @@ class Engine:
         if name not in ("chat", "poem"):
             raise SettingsError(f"unknown profile '{name}'; use chat or poem")
         return getattr(self.settings, name)
+
+    # ----- checks ------------------------------------------------------------
+    def check_answer(self, answer: str, sources):
+        """The grounding report of ``answer`` against ``sources`` (assistant.grounding)."""
+        from assistant.grounding import check_answer
+
+        return check_answer(answer, sources, embedder=self.embedder(), nli=self.nli())
+
+    def nli(self):
+        """The configured entailment scorer, loaded once (None when there is none)."""
+        from assistant.answer_check import load_entailment, nli_reference
+
+        reference = nli_reference(self.settings)
+        if self._nli is None or self._nli[0] != reference:
+            if reference is not None:
+                self._say(f"loading NLI model {Path(reference).name}")
+            scorer = load_entailment(self.settings, reference) if reference else None
+            self._nli = (reference, scorer)
+        return self._nli[1]
 
     # ----- answers -----------------------------------------------------------
     def prepare_answer(self, question: str, k: int | None = None, use_rag: bool = True,

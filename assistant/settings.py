@@ -60,6 +60,8 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     index_name: str = "default"
     k: int = 4
+    check: bool = True  # judge each RAG answer against its sources (assistant.grounding)
+    nli: str | None = "auto"  # the entailment model of those checks; see assistant.answer_check
     max_new_tokens: int = 256
     temperature: float = 0.8
     # bench/retrieval.py --sweep 120,200,320 (XQuAD + 2 MB of RusLit): hybrid R@5 0.984 /

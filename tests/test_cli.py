@@ -74,6 +74,22 @@ def test_ask_plain_text_lists_sources(run, docs):
     assert code == 0 and "Источники:" in out and "[1]" in out and "[2]" in out
 
 
+def test_ask_json_carries_the_check_of_the_answer(run, docs):
+    run("index", docs)
+    code, out, err = run("ask", "Когда основан Петербург?", "--json", "--max-new-tokens", "12")
+    answer = json.loads(out)
+    assert code == 0, err
+    grounding = answer["grounding"]
+    assert grounding is not None and 0.0 <= grounding["score"] <= 1.0
+    for sentence in grounding["sentences"]:
+        assert sentence["verdict"] in ("supported", "contradicted", "unsupported")
+    code, out, _ = run("ask", "Когда основан Петербург?", "--json", "--max-new-tokens", "4",
+                       "--no-check")
+    assert json.loads(out)["grounding"] is None
+    code, out, _ = run("ask", "Когда?", "--no-rag", "--json", "--max-new-tokens", "4")
+    assert json.loads(out)["grounding"] is None  # nothing to check an answer against
+
+
 def test_no_rag_skips_retrieval(run, docs):
     run("index", docs)
     code, out, _ = run("ask", "Когда?", "--no-rag", "--json", "--max-new-tokens", "4")

@@ -15,13 +15,13 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
-from assistant.chat_backend import Backend, ReplyRequest, profile_of
+from assistant.chat_backend import Backend, ReplyRequest, profile_of, retrieval_badge
 from assistant.history import (
     HISTORY_FILE,
     AnswerStats,
@@ -304,10 +304,12 @@ class LiraApp(App[None]):
             stats.stopped_by = "error"
         self._store(self.history.finish_answer, job.message_id, job.text, stats,
                     message.error is None)
-        grounding = None
-        if job.view.sources and job.request.mode == "documents" and message.error is None:
-            grounding = self.backend.grounding(job.text, job.view.sources)
-        await job.view.finish(stats, grounding)
+        checking = bool(job.view.sources and job.request.mode == "documents"
+                        and message.error is None)
+        badge = retrieval_badge(job.view.sources) if checking else None
+        await job.view.finish(stats, badge)
+        if checking:
+            self._check_answer(job.view, job.text)
         if message.error is not None:
             self.notify(message.error, title="Ошибка", severity="error", timeout=10)
         if stats is not None and stats.new_tokens:
@@ -315,6 +317,17 @@ class LiraApp(App[None]):
             self.status.speed(stats)
         if self.job is job:
             self.job = None
+
+    @work(thread=True, group="checks")
+    def _check_answer(self, view, text: str) -> None:
+        """Judge a finished answer against its sources off the UI thread, then show the badge."""
+        try:
+            grounding = self.backend.grounding(text, view.sources)
+        except Exception as exc:  # noqa: BLE001  (a failed check must not end the chat)
+            self.call_from_thread(self.notify, f"Проверка не удалась: {exc}", severity="warning")
+            return
+        if grounding is not None:
+            self.call_from_thread(view.set_grounding, grounding)
 
     def _store(self, write: Callable, *args):
         """Run a history write; a failing disk costs the history, not the chat."""

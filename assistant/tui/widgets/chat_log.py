@@ -124,11 +124,16 @@ class AnswerView(Vertical):
             await self.body.update(self._markdown(self.text, final=True))
         self.show_facts()
 
+    def set_grounding(self, grounding: Grounding) -> None:
+        """Show the check of a finished answer (it arrives after the answer)."""
+        self.grounding = grounding
+        self.show_facts()
+
     def show_facts(self, interrupted: bool = False) -> None:
         """The line under the answer: grounding badge, examples, why it stopped."""
         parts: list[Content] = []
         if self.grounding is not None:
-            color = "$success" if self.grounding.checked else "$accent"
+            color = _badge_color(self.grounding)
             parts.append(Content.styled(f" {self.grounding.label} ", f"bold $text on {color}"))
         if self.mode == "poem" and self.sources:
             titles = ", ".join(f"«{s.title}»" for s in self.sources)
@@ -237,3 +242,10 @@ class ChatLog(VerticalScroll):
     def _clicked(self, event: AnswerView.Selected) -> None:
         event.stop()
         self.select(event.answer)
+
+
+def _badge_color(grounding: Grounding) -> str:
+    """Green for a well-supported answer, amber for a partly, red for a poorly supported one."""
+    if not grounding.checked or grounding.score is None:
+        return "$accent"
+    return "$success" if grounding.score >= 0.8 else "$warning" if grounding.score >= 0.5 else "$error"

@@ -1,0 +1,53 @@
+"""Checking answers against their sources with the embedder and NLI model the settings name.
+
+The ``nli`` setting is ``auto`` (Lira's own NLI adapter shipped in
+adapters/bundled/nli, when present), ``none`` (facts, wording and embeddings
+only), a Lira NLI adapter folder, or any sequence-classification NLI model
+(a folder or a cached Hub id) that assistant.grounding.nli can map to the
+three labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from adapters.registry import BUNDLED_DIR
+from assistant import compute
+from assistant.settings import Settings
+
+AUTO = "auto"
+
+
+def nli_reference(settings: Settings) -> str | None:
+    """The NLI model to load, or None for none."""
+    value = settings.nli
+    if value in (None, "", "none"):
+        return None
+    if value == AUTO:
+        bundled = BUNDLED_DIR / "nli"
+        return str(bundled) if (bundled / "lira-adapter.json").is_file() else None
+    return value
+
+
+def load_entailment(settings: Settings, reference: str) -> Any:
+    """An entailment scorer that runs on the compute thread."""
+    path = Path(reference).expanduser()
+    if (path / "lira-adapter.json").is_file():
+        scorer = compute.run(_lira_adapter, path, settings)
+    else:
+        from assistant.grounding.nli import load_nli
+
+        scorer = compute.run(load_nli, reference, settings)
+    return compute.ComputeEntailment(scorer)
+
+
+def _lira_adapter(path: Path, settings: Settings) -> Any:
+    from adapters.manifest import read_manifest
+    from adapters.nli import NliModel, NliOptions
+    from assistant.models import resolve
+    from assistant.runtime import pick_device
+
+    base = ((read_manifest(path) or {}).get("base") or {}).get("reference") or settings.embedder
+    return NliModel.load(path, resolve(base, settings),
+                         NliOptions(device=pick_device(settings.device)))
