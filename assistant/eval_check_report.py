@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from assistant.grounding.errors import GroundingError
+from assistant.eval_report import figure, write_report
 from assistant.grounding.scoring import VERDICTS
 
 _COLOURS = {"supported": "tab:green", "contradicted": "tab:red", "unsupported": "tab:orange"}
@@ -14,19 +13,12 @@ _COLOURS = {"supported": "tab:green", "contradicted": "tab:red", "unsupported": 
 def write_check_report(out: Path, metrics: dict, items: list, judged: list,
                        setup: dict) -> list[Path]:
     """Write the three files into ``out`` (created if needed); returns their paths."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GroundingError(f"cannot create {out} ({exc.strerror or exc}); "
-                             "give a writable --out folder") from None
     rows = [{"claim": i.claim, "label": i.label, **v.to_dict(details=True)}
             for i, v in zip(items, judged)]
-    paths = [out / "report.json", out / "summary.md", out / "scores.png"]
-    paths[0].write_text(json.dumps({**metrics, "setup": setup, "claims": rows},
-                                   ensure_ascii=False, indent=1), encoding="utf-8")
-    paths[1].write_text(summary_markdown(metrics, setup), encoding="utf-8")
-    plot_scores(paths[2], [i.label for i in items], [v.score for v in judged])
-    return paths
+    labels, scores = [i.label for i in items], [v.score for v in judged]
+    return write_report(out, {**metrics, "setup": setup, "claims": rows},
+                        summary_markdown(metrics, setup),
+                        {"scores.png": lambda path: plot_scores(path, labels, scores)})
 
 
 def summary_markdown(metrics: dict, setup: dict) -> str:
@@ -50,21 +42,13 @@ def summary_markdown(metrics: dict, setup: dict) -> str:
 
 def plot_scores(path: Path, labels: list[str], scores: list[float]) -> None:
     """A histogram of claim scores, one colour per gold label."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display here, and none wanted
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4))
-    bins = [i / 20 for i in range(21)]
-    for label in VERDICTS:
-        values = [s for g, s in zip(labels, scores) if g == label]
-        if values:
-            axes.hist(values, bins=bins, alpha=0.55, label=f"{label} ({len(values)})",
-                      color=_COLOURS[label])
-    axes.axvline(0.5, color="grey", linestyle="--", linewidth=1)
-    axes.set(xlabel="claim score", ylabel="claims", title="Grounding scores by gold label")
-    axes.legend(loc="upper center")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    with figure(path) as axes:
+        bins = [i / 20 for i in range(21)]
+        for label in VERDICTS:
+            values = [s for g, s in zip(labels, scores) if g == label]
+            if values:
+                axes.hist(values, bins=bins, alpha=0.55, label=f"{label} ({len(values)})",
+                          color=_COLOURS[label])
+        axes.axvline(0.5, color="grey", linestyle="--", linewidth=1)
+        axes.set(xlabel="claim score", ylabel="claims", title="Grounding scores by gold label")
+        axes.legend(loc="upper center")
