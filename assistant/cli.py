@@ -394,7 +394,7 @@ def adapters_merge(settings, adapter: Path, out: Path, base: str | None, overwri
 
 @cli.group("eval")
 def eval_group() -> None:
-    """Evaluate: chrF++ (more evaluations come with the eval issue)."""
+    """Evaluate: retrieval and answers, poems, grounding checks, chrF++."""
 
 
 @eval_group.command("chrf")
@@ -467,6 +467,36 @@ def eval_check(settings, claims: Path, nli: str | None, no_embeddings: bool,
 
     _emit_json(run_eval_check(settings, claims, nli, not no_embeddings, out,
                               _stage_printer(False)))
+
+
+@eval_group.command("rag")
+@click.option("--qa", type=click.Path(path_type=Path), required=True,
+              help="A SQuAD-format JSON file; each paragraph is indexed as a document.")
+@click.option("--distractors", type=click.Path(path_type=Path), multiple=True,
+              help="A folder of other documents to index as well (repeat for several).")
+@click.option("-k", "depth", type=click.IntRange(1, 50), default=10, show_default=True,
+              help="Documents ranked per question (recall@1..k, MRR@k).")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N questions.")
+@click.option("--adapter", help="Chat adapter folder or name, or 'none' for the bare base model.")
+@click.option("--no-answers", "answers", is_flag=True, flag_value=False, default=True,
+              help="Measure retrieval only: no answers, no grounding checks.")
+@click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Answer length limit.")
+@click.option("--nli", help="NLI model of the grounding check, or 'none' (default: the nli "
+                            "setting).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for report.json, summary.md and the plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_obj
+def eval_rag(settings, as_json: bool, **flags) -> None:
+    """Retrieval and grounded answers on a SQuAD file.
+
+    Indexes the paragraphs (and --distractors) into a throwaway index under
+    --out, then reports recall@k and MRR, the answers' exact match, token F1
+    and chrF++, and their grounding verdicts.
+    """
+    from assistant.eval_cli import rag_cmd
+
+    rag_cmd(settings, as_json, _stage_printer(as_json), **flags)
 
 
 def quiet_libraries() -> None:
