@@ -499,6 +499,36 @@ def eval_rag(settings, as_json: bool, **flags) -> None:
     rag_cmd(settings, as_json, _stage_printer(as_json), **flags)
 
 
+@eval_group.command("poetry")
+@click.option("--corpus", type=click.Path(path_type=Path), required=True,
+              help="A poem corpus: JSONL, PoetryCorpus XML/JSON or a RusLit folder.")
+@click.option("--authors", help="Only these authors, comma-separated (parts of names do).")
+@click.option("--holdout", type=click.IntRange(1),
+              help="Poems held out per author [default: the adapter's training hold-out, "
+                   "else 1].")
+@click.option("--limit", type=click.IntRange(1), help="At most N held-out poems per author.")
+@click.option("--adapter", help="Poem adapter folder or name (default: the poem profile's).")
+@click.option("--search", type=click.IntRange(0), default=0, show_default=True,
+              help="Try N sampling configurations (Optuna) on a dev split; report the best "
+                   "against the default preset on a test split.")
+@click.option("--seed", type=int, default=1234, show_default=True,
+              help="Sampling seed of the first poem, and of the split and the search.")
+@click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Poem length limit.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for report.json, summary.md and the plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_obj
+def eval_poetry(settings, authors: str | None, as_json: bool, **flags) -> None:
+    """Held-out poems written with the adapter and without, side by side.
+
+    chrF++ against the originals, rhyme-scheme agreement, line-count ratio,
+    self-stop rate and distinct-1/2, overall and per author.
+    """
+    from assistant.eval_cli import poetry_cmd
+
+    poetry_cmd(settings, authors, as_json, _stage_printer(as_json), **flags)
+
+
 def quiet_libraries() -> None:
     """Keep the ML libraries offline and their progress bars and chatter off our screen."""
     import logging

@@ -28,6 +28,19 @@ def rag_cmd(settings: Settings, as_json: bool, progress: Progress, **flags: Any)
             pages.summary_lines(report), as_json, progress)
 
 
+def poetry_cmd(settings: Settings, authors: str | None, as_json: bool, progress: Progress,
+               **flags: Any) -> None:
+    """Evaluate poems with and without the adapter; write --out; print the figures."""
+    from assistant import eval_poetry_report as pages
+    from assistant.eval_poetry import PoetryOptions, run_eval_poetry
+
+    wanted = tuple(a.strip() for a in (authors or "").split(",") if a.strip())
+    report = run_eval_poetry(settings, PoetryOptions(authors=wanted, quiet=as_json, **flags),
+                             progress)
+    _finish(pages.write_poetry_report(flags["out"], report), pages.figures(report),
+            pages.summary_lines(report), as_json, progress)
+
+
 def _finish(paths: list[Path], figures: dict, lines: list[str], as_json: bool,
             progress: Progress) -> None:
     if progress:
