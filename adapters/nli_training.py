@@ -5,10 +5,11 @@ nli``).  It shares the rest of the adapter machinery: the Trainer set-up,
 checkpoints and ``--resume``, progress lines, the manifest and the adapter
 folder.  What differs: the base is loaded as ``AutoModelForSequenceClassification``
 (the encoder inside a sentence-transformers folder), LoRA goes on the
-attention and feed-forward layers while the classifier and pooler are trained
-whole (peft ``modules_to_save``), long premises are cut rather than dropped,
-the loss treats two-way rows as "neutral or contradiction", and a test split
-is scored at the end (accuracy overall and per set, confusion matrices).
+attention and feed-forward layers while the head (classifier and pooler) is
+trained whole and faster (adapters/nli_head.py), long premises are cut rather
+than dropped, the loss treats two-way rows as "neutral or contradiction", and
+a test split is scored at the end (accuracy overall and per set, confusion
+matrices).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from adapters.nli import (
     load_pair_tokenizer,
     longest_pair,
 )
+from adapters.nli_head import (
+    HEAD_LR_FACTOR,
+    POOLER_SAMPLE,
+    head_modules,
+    head_optimizer,
+    init_blank_pooler,
+)
 from adapters.nli_metrics import nli_report
 
 if TYPE_CHECKING:
@@ -37,7 +45,6 @@ if TYPE_CHECKING:
 
 # LoRA's default layers: attention (query, key, value, its output) and both feed-forward ones.
 DEFAULT_TARGETS = ("query", "key", "value", "dense")
-HEAD_MODULES = ("classifier", "pooler")
 LOSS = "cross-entropy over 3 classes; two-way rows: -log(p_neutral + p_contradiction)"
 
 
@@ -76,9 +83,13 @@ def train_nli(job: TrainJob) -> TrainResult:
     run = _run_identity(job, fingerprint, data_sha256s([*job.data_paths, *options.test_data]))
     checkpoints, resume_from = start_run(job.out_dir, run, job.resume)
     try:
-        model, hyper = _adapted_classifier(job, folder)
+        model = _classifier(job, folder)
         max_length = longest_pair(tokenizer, model, options.max_length)
         train_set, eval_set = _encoded_splits(job, data, tokenizer, max_length)
+        blank = init_blank_pooler(model, train_set, tokenizer.pad_token_id, options.seed)
+        model, hyper = _with_lora(job, model)
+        hyper["pooler_start"] = (f"standardised <s> state of {POOLER_SAMPLE} training pairs"
+                                 if blank else "the base's pooler")
         say(f"data: {len(data.train)} NLI pairs, {len(train_set)} for training, {len(eval_set)} "
             f"for evaluation, {len(data.test)} for the test")
         trainer, output = _fit(job, model, tokenizer, train_set, eval_set, checkpoints, resume_from)
@@ -115,21 +126,28 @@ def nli_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
     return loss / (num_items_in_batch if num_items_in_batch is not None else len(labels))
 
 
-def _adapted_classifier(job: TrainJob, folder: Path) -> tuple[Any, dict[str, Any]]:
-    """The encoder with a 3-way head, wrapped in a fresh LoRA adapter, and its hyperparameters."""
-    from peft import LoraConfig, TaskType, get_peft_model
+def _classifier(job: TrainJob, folder: Path) -> Any:
+    """The encoder with a fresh 3-way head (seeded: the head's weights depend on it)."""
     from transformers import set_seed
 
     from adapters.base_model import pick_device
+
+    set_seed(job.options.seed)
+    model = load_classifier(folder, pick_device(job.options.device))
+    if job.options.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def _with_lora(job: TrainJob, model: Any) -> tuple[Any, dict[str, Any]]:
+    """``model`` wrapped in a fresh LoRA adapter with a trainable head, and its hyperparameters."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import set_seed
+
     from adapters.methods import _positive
 
-    options, adapter = job.options, job.options.adapter
-    set_seed(options.seed)  # the head's and the adapter's initial weights depend on it
-    model = load_classifier(folder, pick_device(options.device))
-    _init_blank_pooler(model)
-    if options.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    heads = [name for name in HEAD_MODULES if _has_module(model, name)]
+    adapter = job.options.adapter
+    heads = head_modules(model)
     targets, excluded = _targets(model, adapter.target_modules or DEFAULT_TARGETS, heads)
     _positive(rank=adapter.rank, alpha=adapter.alpha)
     if not 0 <= adapter.dropout < 1:
@@ -137,23 +155,10 @@ def _adapted_classifier(job: TrainJob, folder: Path) -> tuple[Any, dict[str, Any
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=adapter.rank, lora_alpha=adapter.alpha,
                         lora_dropout=adapter.dropout, target_modules=targets,
                         exclude_modules=excluded or None, modules_to_save=heads)
+    set_seed(job.options.seed)  # the adapter's initial weights depend on it
     return get_peft_model(model, config), {
         "rank": adapter.rank, "alpha": adapter.alpha, "dropout": adapter.dropout,
         "target_modules": targets, "modules_to_save": heads}
-
-
-def _init_blank_pooler(model: Any) -> None:
-    """Give an all-zero pooler (the bundled e5 has none) a random start, as BERT's own init would.
-
-    A zero pooler feeds the classifier zeros, and its trained copy would start
-    from a rank-one gradient; the trained pooler is saved with the adapter.
-    """
-    import torch
-
-    dense = getattr(getattr(getattr(model, "bert", None), "pooler", None), "dense", None)
-    if dense is not None and not dense.weight.any():
-        torch.nn.init.normal_(dense.weight, std=getattr(model.config, "initializer_range", 0.02))
-        torch.nn.init.zeros_(dense.bias)
 
 
 def _targets(model: Any, wanted: tuple[str, ...],
@@ -167,11 +172,6 @@ def _targets(model: Any, wanted: tuple[str, ...],
     _check_present(list(wanted), body)
     excluded = [n for n in in_head if n.rsplit(".", 1)[-1] in wanted]
     return list(wanted), excluded
-
-
-def _has_module(model: Any, name: str) -> bool:
-    return any(full == name or full.endswith("." + name)
-               for full, module in model.named_modules() if module is not None)
 
 
 def _encoded_splits(job: TrainJob, data: NliData, tokenizer: Any,
@@ -205,6 +205,7 @@ def _fit(job: TrainJob, model: Any, tokenizer: Any, train_set: list, eval_set: l
                      f"({100 * trainable / total:.4f}%)")
     trainer = build_trainer(job, model, False, tokenizer, train_set, eval_set, checkpoints)
     trainer.compute_loss_func = nli_loss  # the Trainer then passes labels to it, not the model
+    trainer.optimizer = head_optimizer(model, job.options.lr, job.options.weight_decay)
     # Pairs vary from 20 to 250 tokens: batches of like lengths halve the padding computed on.
     trainer.args.train_sampling_strategy = "group_by_length"
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -236,6 +237,7 @@ def _nli_manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str, data:
     manifest["task"] = "nli"
     manifest["labels"] = list(LABELS)
     manifest["hyperparameters"].update(max_length=max_length, loss=LOSS,
+                                       head_learning_rate=job.options.lr * HEAD_LR_FACTOR,
                                        truncation="premise cut from its end; claim kept whole")
     manifest["data"]["test_files"] = [
         {"path": str(Path(p).expanduser().resolve()), "sha256": data_sha256(p)}

@@ -110,13 +110,13 @@ def build_encoder(root, hidden):
 
 
 def nli_job(encoder, files, out, **options):
-    options.setdefault("max_steps", 80)
+    options.setdefault("max_steps", 150)
     return TrainJob(base_reference="tiny-encoder", base_path=encoder,
                     data_paths=[files["terra_train"], files["rcb_train"], files["wanli"]],
                     out_dir=out, options=TrainOptions(
                         method="lora", adapter=MethodOptions(rank=4, alpha=8, dropout=0.0),
-                        learning_rate=0.01, batch_size=8, warmup_steps=0, logging_steps=1,
-                        max_length=48, eval_fraction=0.1, eval_steps=40, device="cpu",
+                        learning_rate=0.003, batch_size=8, warmup_steps=0, logging_steps=1,
+                        max_length=48, eval_fraction=0.1, eval_steps=75, device="cpu",
                         test_data=(files["terra_val"], files["rcb_val"]), **options),
                     command="lira train lora --format nli ...")
 
@@ -233,7 +233,7 @@ def test_training_lowers_the_loss_and_reports_the_test(trained, nli_files):
     manifest = trained.manifest
     losses = [float(line.split("loss ")[1].split()[0]) for line in trained.lines
               if "  loss " in line]
-    assert len(losses) == 80 and sum(losses[-10:]) < 0.8 * sum(losses[:10])
+    assert len(losses) == 150 and sum(losses[-10:]) < 0.6 * sum(losses[:10])
     assert manifest["task"] == "nli" and manifest["labels"] == ["entailment", "neutral",
                                                                  "contradiction"]
     result = manifest["result"]
@@ -311,3 +311,23 @@ def test_lira_train_takes_nli_data_and_test_files(tiny_encoder, nli_files, tmp_p
     assert manifest["result"]["test_n"] == 12 + 12
     assert "--test-data" in manifest["command"] and "--format nli" in manifest["command"]
     assert "test accuracy" in err
+
+
+def test_a_blank_pooler_starts_as_a_standardiser_of_the_first_token(tiny_encoder, nli_files):
+    from adapters.nli import load_classifier
+    from adapters.nli_head import init_blank_pooler
+    from adapters.nli_training import PairRow
+
+    model = load_classifier(tiny_encoder / "0_Transformer")
+    tok = load_pair_tokenizer(tiny_encoder / "0_Transformer")
+    pairs = [(p.premise, p.hypothesis) for p in read_nli(nli_files["wanli"])[0]]
+    rows = [PairRow(input_ids=ids, labels=[0]) for ids in encode_pairs(tok, pairs, 48)]
+    assert not model.bert.pooler.dense.weight.any()
+    assert init_blank_pooler(model, rows, tok.pad_token_id, seed=0)
+    batch = tok([p for p, _ in pairs], [h for _, h in pairs], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        first = model.bert(input_ids=batch["input_ids"],
+                           attention_mask=batch["attention_mask"]).last_hidden_state[:, 0]
+        z = model.bert.pooler.dense(first)
+    assert z.mean(0).abs().max() < 1e-3 and z.std(0).sub(0.5).abs().max() < 1e-3
+    assert not init_blank_pooler(model, rows, tok.pad_token_id, seed=0)  # a set pooler stays
