@@ -298,6 +298,9 @@ def _write_adapter(model: Any, job: TrainJob, manifest: dict[str, Any]) -> None:
         model.active_peft_config.base_model_name_or_path = job.base_reference
         # Embeddings are never trained here; saying so spares peft a look-up of the base's config.
         model.save_pretrained(str(staging), safe_serialization=True, save_embedding_layers=False)
+        # peft adds an empty model-card template naming the local base path; the manifest
+        # is the adapter's documentation.
+        (staging / "README.md").unlink(missing_ok=True)
         write_manifest(staging, manifest)
         publish_permissions(staging)
         swap_into_place(staging, out)

@@ -73,12 +73,12 @@ def progress(total: int, label: str):
     return tqdm(total=total, desc=label, file=sys.stderr, leave=False)
 
 
-def run_chat(engine, adapter: Path, limit: int | None) -> dict:
+def run_chat(engine, adapter: Path, limit: int | None, with_base: bool = True) -> dict:
     from assistant.adapter_eval import answer_questions
 
     items = chat_items(manifest_of(adapter), limit)
     rows = {}
-    for label, choice in (("adapter", str(adapter)), ("base", "none")):
+    for label, choice in (("adapter", str(adapter)), ("base", "none"))[:2 if with_base else 1]:
         generator = engine.generator("chat", choice)
         started = time.perf_counter()
         with progress(len(items), f"chat/{label}") as bar:
@@ -109,7 +109,7 @@ def run_poet(engine, adapter: Path, limit: int | None, seed: int) -> dict:
 def print_table(name: str, rows: dict, keys: list[str]) -> None:
     print(f"\n{name} (n={rows['adapter']['n']})")
     print(f"{'':<10}" + "".join(f"{k:>20}" for k in keys))
-    for label in ("adapter", "base"):
+    for label in [key for key in ("adapter", "base") if key in rows]:
         print(f"{label:<10}" + "".join(f"{rows[label][k]:>20}" for k in keys))
 
 
@@ -122,15 +122,18 @@ def main() -> None:
     parser.add_argument("--poems", type=int, help="score only the first N held-out poems")
     parser.add_argument("--seed", type=int, default=1234, help="first poem's sampling seed")
     parser.add_argument("--json", type=Path, help="also write every figure and example here")
+    parser.add_argument("--no-base", action="store_true", help="chat: the adapter only")
     args = parser.parse_args()
 
     from assistant.engine import Engine
     from assistant.settings import load_settings
 
-    engine = Engine(load_settings())
+    settings = load_settings()
+    engine = Engine(settings)
+    print(f"speed settings: {settings.speed}")
     report = {}
     if args.only in (None, "chat"):
-        report["chat"] = run_chat(engine, args.chat_adapter, args.questions)
+        report["chat"] = run_chat(engine, args.chat_adapter, args.questions, not args.no_base)
         print_table("chat adapter, held-out XQuAD articles", report["chat"],
                     ["exact_match", "f1", "chrf", "cites_gold_passage", "wall_s"])
     if args.only in (None, "poet"):

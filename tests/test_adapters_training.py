@@ -97,7 +97,7 @@ def test_each_method_learns_and_reloads_with_the_same_outputs(tiny_models, data_
                 labels=batch["labels"])
         assert torch.allclose(model(**inputs).logits, reloaded(**inputs).logits, atol=1e-5)
     files = {p.name for p in result.out_dir.iterdir()}
-    assert {"adapter_config.json", "adapter_model.safetensors", MANIFEST_FILE} <= files
+    assert files == {"adapter_config.json", "adapter_model.safetensors", MANIFEST_FILE}
     assert not checkpoint_folder(result.out_dir).exists()  # removed once the run finished
     config = json.loads((result.out_dir / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == f"tiny-{kind}"
