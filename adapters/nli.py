@@ -35,6 +35,11 @@ class NliOptions:
     device: str = "cpu"
 
 
+def base_reference(adapter: Path = BUNDLED_NLI) -> str | None:
+    """The base an NLI adapter was trained on, as its manifest names it (for callers to resolve)."""
+    return ((read_manifest(Path(adapter)) or {}).get("base") or {}).get("reference")
+
+
 def encoder_folder(path: Path) -> Path:
     """The transformers model inside a sentence-transformers folder (or ``path`` itself)."""
     path = Path(path)

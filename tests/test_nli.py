@@ -23,7 +23,13 @@ from adapters.errors import (
     TrainingError,
 )
 from adapters.methods import MethodOptions
-from adapters.nli import NliModel, NliOptions, encode_pairs, load_pair_tokenizer
+from adapters.nli import (
+    NliModel,
+    NliOptions,
+    base_reference,
+    encode_pairs,
+    load_pair_tokenizer,
+)
 from adapters.nli_metrics import nli_report
 from adapters.nli_training import is_nli_job, nli_loss
 from adapters.training import TrainJob, TrainOptions, train
@@ -261,6 +267,7 @@ def test_reloaded_adapter_gives_the_same_probabilities(trained, tiny_encoder, nl
         assert got == pytest.approx(want, abs=1e-6)
     assert len({round(s["entailment"], 6) for s in scores}) > 1  # the pairs are told apart
     assert loaded.scores([]) == []
+    assert base_reference(trained.out_dir) == "tiny-encoder"
 
 
 def test_long_premises_are_cut_and_the_claim_kept_whole(tiny_encoder):
