@@ -82,10 +82,10 @@ def _load_accentor():
         import torch
     except ImportError as exc:
         raise StressUnavailable(f"torch is not installed ({exc})") from exc
-    threads = torch.get_num_threads()
+    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
     try:
-        # silero_stress sets torch to one thread when imported; generation in
-        # the same process must keep its own setting.
+        # silero_stress sets torch to one thread and turns autograd off when imported;
+        # generation and training on the same (compute) thread must keep their settings.
         from silero_stress import load_accentor
 
         accentor = load_accentor("ru")
@@ -94,6 +94,7 @@ def _load_accentor():
                                 "install it with `pip install silero-stress`") from exc
     finally:
         torch.set_num_threads(threads)
+        torch.set_grad_enabled(grad)
     if accentor is None:
         raise StressUnavailable("silero-stress has no Russian model")
     return accentor
