@@ -236,9 +236,9 @@ def _nli_manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str, data:
                          resume_from, started)
     manifest["task"] = "nli"
     manifest["labels"] = list(LABELS)
-    manifest["hyperparameters"].update(max_length=max_length, loss=LOSS,
-                                       head_learning_rate=job.options.lr * HEAD_LR_FACTOR,
-                                       truncation="premise cut from its end; claim kept whole")
+    manifest["hyperparameters"].update(
+        max_length=max_length, loss=LOSS, truncation="premise cut from its end; claim kept whole",
+        head_learning_rate=round(job.options.lr * HEAD_LR_FACTOR, 12))
     manifest["data"]["test_files"] = [
         {"path": str(Path(p).expanduser().resolve()), "sha256": data_sha256(p)}
         for p in job.options.test_data]

@@ -338,3 +338,23 @@ def test_a_blank_pooler_starts_as_a_standardiser_of_the_first_token(tiny_encoder
         z = model.bert.pooler.dense(first)
     assert z.mean(0).abs().max() < 1e-3 and z.std(0).sub(0.5).abs().max() < 1e-3
     assert not init_blank_pooler(model, rows, tok.pad_token_id, seed=0)  # a set pooler stays
+
+
+@pytest.mark.bundled
+def test_the_bundled_nli_adapter_reproduces_its_terra_result(bundled_models):
+    from adapters.manifest import read_manifest
+    from adapters.nli import BUNDLED_NLI
+    from adapters.nli_metrics import nli_report
+    from tests.conftest import SHARED_DATA
+
+    terra = SHARED_DATA / "nli" / "terra" / "val.jsonl"
+    if not terra.is_file():
+        pytest.skip("the shared NLI data are not here")
+    recorded = read_manifest(BUNDLED_NLI)["result"]["test_per_set"]["terra"]
+    model = NliModel.load(BUNDLED_NLI, bundled_models / base_reference(BUNDLED_NLI),
+                          NliOptions(batch_size=16))  # batched as in training
+    pairs = read_nli(terra)[0]
+    scores = model.scores([(p.premise, p.hypothesis) for p in pairs])
+    assert all(sum(s.values()) == pytest.approx(1.0) for s in scores)
+    assert nli_report(pairs, scores)["test_per_set"]["terra"]["accuracy"] == recorded["accuracy"]
+    assert recorded["accuracy"] > 0.6  # above the 50% of a majority guess
