@@ -35,16 +35,21 @@ def is_seq2seq_folder(path: Path) -> bool:
     return bool(config.get("is_encoder_decoder"))
 
 
-def load_tokenizer(path: Path) -> Any:
-    """The base's tokenizer, with a pad token (its EOS when it has none)."""
+def open_tokenizer(path: Path) -> Any:
+    """The tokenizer of a model folder, offline and without remote code, as it is."""
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True,
-                                                  trust_remote_code=False)
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True,
+                                             trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise TrainingError(f"cannot load the tokenizer of {path}: "
                             f"{str(exc).splitlines()[0][:200]}") from exc
+
+
+def load_tokenizer(path: Path) -> Any:
+    """The base's tokenizer, with a pad token (its EOS when it has none)."""
+    tokenizer = open_tokenizer(path)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.eos_token_id is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from adapters.base_model import open_tokenizer
 from adapters.data_nli import LABELS
 from adapters.errors import AdapterFolderError, TrainingError
 from adapters.loading import attach_adapter, inspect_adapter
@@ -59,14 +60,7 @@ def encoder_folder(path: Path) -> Path:
 
 def load_pair_tokenizer(folder: Path) -> Any:
     """The encoder's tokenizer; it must have a padding token to batch pairs."""
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
-                                                  trust_remote_code=False)
-    except (OSError, ValueError) as exc:
-        raise TrainingError(f"cannot load the tokenizer of {folder}: "
-                            f"{str(exc).splitlines()[0][:200]}") from exc
+    tokenizer = open_tokenizer(folder)
     if tokenizer.pad_token_id is None:
         raise TrainingError(f"the tokenizer of {folder} has no padding token")
     return tokenizer
