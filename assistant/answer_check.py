@@ -19,21 +19,33 @@ from assistant.settings import Settings
 AUTO = "auto"
 
 
-def nli_reference(settings: Settings) -> str | None:
-    """The NLI model to load, or None for none."""
-    value = settings.nli
+def nli_reference(settings: Settings, override: str | None = None) -> str | None:
+    """The NLI model to load (``override``, else the nli setting), or None for none.
+
+    A name of a Lira adapter (LIRA_HOME/adapters/NAME, else adapters/bundled/NAME)
+    becomes its folder; anything else is passed on as a model folder or Hub id.
+    """
+    value = settings.nli if override is None else override
     if value in (None, "", "none"):
         return None
     if value == AUTO:
         bundled = BUNDLED_DIR / "nli"
-        return str(bundled) if (bundled / "lira-adapter.json").is_file() else None
+        return str(bundled) if _is_lira_adapter(bundled) else None
+    if "/" not in value and "\\" not in value:
+        for folder in (settings.home / "adapters" / value, BUNDLED_DIR / value):
+            if _is_lira_adapter(folder):
+                return str(folder)
     return value
+
+
+def _is_lira_adapter(folder: Path) -> bool:
+    return (folder / "lira-adapter.json").is_file()
 
 
 def load_entailment(settings: Settings, reference: str) -> Any:
     """An entailment scorer that runs on the compute thread."""
     path = Path(reference).expanduser()
-    if (path / "lira-adapter.json").is_file():
+    if _is_lira_adapter(path):
         scorer = compute.run(_lira_adapter, path, settings)
     else:
         from assistant.grounding.nli import load_nli

@@ -33,12 +33,15 @@ def read_text(path: Path, what: str) -> str:
 
 def load_models(settings: Settings, use_embedder: bool, nli: str | None,
                 progress: Callable[[str], None] | None):
-    """The embedder (unless left out) and the NLI scorer (when named)."""
+    """The embedder (unless left out) and the NLI scorer (``nli``, else the nli setting)."""
+    from assistant.answer_check import load_entailment, nli_reference
     from assistant.engine import Engine
-    from assistant.grounding.nli import load_nli
 
     embedder = Engine(settings, progress).embedder() if use_embedder else None
-    return embedder, (load_nli(nli, settings) if nli else None)
+    reference = nli_reference(settings, nli)
+    if reference and progress:
+        progress(f"loading NLI model {Path(reference).name}")
+    return embedder, (load_entailment(settings, reference) if reference else None)
 
 
 def run_check(settings: Settings, answer: str | None, answer_file: Path | None,

@@ -421,8 +421,9 @@ def _grounding_options(func):
     """Options shared by `lira check` and `lira eval check`: the models they use."""
     func = click.option("--no-embeddings", is_flag=True,
                         help="Go by facts and wording only (no embedder is loaded).")(func)
-    return click.option("--nli", help="An NLI classifier (model folder or cached Hub id) "
-                                      "to use as well.")(func)
+    return click.option("--nli", help="NLI model: a Lira NLI adapter (folder or name), a "
+                                      "classifier folder or cached Hub id, or 'none' "
+                                      "(default: the nli setting, auto = the bundled one).")(func)
 
 
 @cli.command("check")
@@ -438,7 +439,7 @@ def check(settings, answer: str | None, answer_file: Path | None,
           as_json: bool) -> None:
     """Judge each sentence of an answer against the sources: supported, contradicted or
     unsupported, with a score and the evidence (numbers, dates, names, quotations,
-    negation, wording and embeddings; an NLI model with --nli)."""
+    negation, wording, embeddings and the NLI model)."""
     from assistant.check_cli import report_lines, run_check
 
     report = run_check(settings, answer, answer_file, source_files, not no_embeddings, nli,

@@ -100,6 +100,7 @@ def evaluate(items: list[LabelledClaim], embedder=None, nli=None, config=None) -
 def run_eval_check(settings, claims: Path, nli: str | None, use_embedder: bool,
                    out: Path | None, progress=None) -> dict:
     """The `lira eval check` command: ``{"n", "roc_auc", "accuracy", "confusion"}``."""
+    from assistant.answer_check import nli_reference
     from assistant.check_cli import load_models
     from assistant.eval_check_report import write_check_report
 
@@ -109,7 +110,7 @@ def run_eval_check(settings, claims: Path, nli: str | None, use_embedder: bool,
     if out is not None:
         setup = {"claims file": str(claims),
                  "embedder": settings.embedder if use_embedder else "none",
-                 "nli": nli or "none"}
+                 "nli": nli_reference(settings, nli) or "none"}
         for path in write_check_report(out, metrics, items, judged, setup):
             if progress:
                 progress(f"wrote {path}")

@@ -107,7 +107,7 @@ def write_claims(path, rows):
 def test_eval_check_reports_auc_accuracy_and_confusion(tmp_path, run):
     claims = write_claims(tmp_path / "claims.jsonl", CLAIMS)
     out_dir = tmp_path / "report"
-    code, out, err = run("eval", "check", "--claims", claims, "--no-embeddings",
+    code, out, err = run("eval", "check", "--claims", claims, "--no-embeddings", "--nli", "none",
                          "--out", out_dir)
     assert code == 0, err
     result = json.loads(out)
@@ -158,3 +158,21 @@ def test_eval_check_empty_or_missing_file(tmp_path, run):
     assert "holds no claims" in one_line_error(code, err)
     code, _, err = run("eval", "check", "--claims", tmp_path / "none.jsonl")
     assert "no such claims file" in one_line_error(code, err)
+
+
+def test_nli_reference_names_settings_and_adapter_folders(tmp_path):
+    from adapters.registry import BUNDLED_DIR
+    from assistant.answer_check import nli_reference
+    from assistant.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    assert nli_reference(settings) == str(BUNDLED_DIR / "nli")  # auto: the bundled adapter
+    assert nli_reference(settings, "none") is None
+    assert nli_reference(settings, "nli") == str(BUNDLED_DIR / "nli")
+    mine = tmp_path / "adapters" / "nli"  # an installed adapter of that name comes first
+    mine.mkdir(parents=True)
+    (mine / "lira-adapter.json").write_text("{}", encoding="utf-8")
+    assert nli_reference(settings, "nli") == str(mine)
+    assert nli_reference(settings, "cointegrated/rubert-nli") == "cointegrated/rubert-nli"
+    settings.nli = "none"
+    assert nli_reference(settings) is None and nli_reference(settings, "auto") is not None
