@@ -5,7 +5,8 @@ processed (the system text, earlier turns, often the same passages); only the
 tokens after the longest common prefix need a forward pass.  The cache keeps
 full-attention layers for every layer (sliding-window layers drop old states
 and could not be cut back to a shorter prefix); the model's attention masks
-still apply each layer's window, so the outputs are the same.
+still apply each layer's window, so the outputs are the same.  Its layers grow
+in place (assistant.growing_cache) rather than copying themselves every token.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ class PromptCache:
 
     def take(self, prompt_ids: Sequence[int]) -> tuple[Any, int]:
         """A cache for ``prompt_ids`` and how many of its tokens it already holds."""
-        from transformers import DynamicCache
+        from assistant.growing_cache import GrowingCache
 
         shared = min(_common_prefix(self._ids, prompt_ids), len(prompt_ids) - 1)
         if self._cache is None or shared < MIN_REUSE:
             self.clear()
-            self._cache = DynamicCache()  # no config: full layers, so it can be cut back
+            self._cache = GrowingCache()
             return self._cache, 0
         surplus = self._cache.get_seq_length() - shared
         if surplus > 0:

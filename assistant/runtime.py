@@ -97,8 +97,7 @@ def load_model(path: Path, name: str, device: str = "auto", quantization: str = 
 
         model = attach_adapter(model, adapter)
     model.eval()
-    speed = speed or SpeedSettings(merge_adapter=False, output_subset=False, int8=False,
-                                   reuse_cache=False)
+    speed = speed or SpeedSettings.off()
     from assistant.speedups import speed_up
 
     model, applied = speed_up(model, tokenizer, speed, device, quantization, seq2seq)

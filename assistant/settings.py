@@ -49,6 +49,11 @@ class SpeedSettings:
     int8: bool = False
     reuse_cache: bool = True  # reuse the previous turn's keys/values for a shared prefix
 
+    @classmethod
+    def off(cls, **on: bool) -> "SpeedSettings":
+        """Every speed-up off, except those named in ``on``."""
+        return cls(**{name: on.get(name, False) for name in cls.__dataclass_fields__})
+
 
 @dataclass
 class Settings:

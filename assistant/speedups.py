@@ -6,17 +6,19 @@ each a setting (SpeedSettings) because each changes the numbers slightly:
 
 - merge_adapter: a LoRA/IA3 adapter folded into the base weights (no extra
   matmuls per layer; a prerequisite for int8 weights);
-- int8: per-channel int8 weights for the transformer's Linear layers, with
-  activations quantised on the fly (torch's dynamic quantisation; the output
-  layer stays float32: int8 logits over a large vocabulary garble the text);
+- int8: per-channel int8 weights for the decoder's attention and MLP input
+  layers, smoothed first so activation outliers survive (int8_layers; the
+  output layer and down_proj stay float32);
 - output_subset: logits only for the tokens Russian text needs (vocab_subset).
+
+bfloat16 weights were tried and dropped: without bfloat16 instructions (AVX2
+only) torch's bfloat16 matmul made a decode step slower, not faster.
 
 bench/generation.py measures speed and agreement with the float32 path.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from assistant.settings import SpeedSettings
@@ -30,21 +32,6 @@ def merge_adapter(model: Any) -> tuple[Any, bool]:
     if config is None or str(getattr(config.peft_type, "value", config.peft_type)) not in MERGEABLE:
         return model, False
     return model.merge_and_unload(), True
-
-
-def quantize_layers(model: Any) -> int:
-    """Replace the transformer's Linear layers by int8 ones in place; returns how many."""
-    import torch
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    head = model.get_output_embeddings()
-    names = {name for name, module in model.named_modules()
-             if isinstance(module, torch.nn.Linear) and module is not head}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch deprecates the quantised tensor API, not its kernels
-        quantize_dynamic(model, {name: per_channel_dynamic_qconfig for name in names},
-                         dtype=torch.qint8, inplace=True)
-    return len(names)
 
 
 def speed_up(model: Any, tokenizer: Any, speed: SpeedSettings, device: str,
@@ -64,7 +51,11 @@ def speed_up(model: Any, tokenizer: Any, speed: SpeedSettings, device: str,
         if ids and restrict_output_layer(model, ids):
             applied.append(f"output layer {len(ids):,} tokens")
     if speed.int8:
-        applied.append(f"int8 x{quantize_layers(model)}")
+        from assistant.int8_layers import quantize_decoder
+
+        quantised = quantize_decoder(model, tokenizer)
+        if quantised:
+            applied.append(f"int8 x{quantised}")
     return model, applied
 
 

@@ -5,8 +5,10 @@ bundled gemma-3-270m and a ~1,000-token Russian prompt, 64 greedy tokens:
 
 - baseline: transformers float32, ``model.generate`` (no adapter, no speed-ups);
 - lira fp32: Lira's streaming path with the chat adapter and every speed-up off;
-- lira: Lira's path with the chat adapter and its speed settings (merged adapter,
-  int8 layers, the output-layer subset, prompt-cache reuse);
+- lira: Lira's path with the chat adapter and its speed settings, read like the
+  product reads them (LIRA_SPEED_* over lira.toml over the defaults: merged
+  adapter, output-layer subset, prompt-cache reuse, smoothed int8 layers when on),
+  so each speed-up can be measured on its own;
 - llama.cpp: the bundled q4_k_m GGUF, when ``llama_cpp`` is importable (optional).
 
 Columns: load s, prefill s (time to the first token), decode tok/s, time to
@@ -109,9 +111,10 @@ def run_lira(args: argparse.Namespace, fast: bool) -> dict:
     from assistant import compute
     from assistant.generation import PRESETS, Generator
     from assistant.runtime import load_model
-    from assistant.settings import SpeedSettings
+    from assistant.settings import SpeedSettings, load_settings
 
-    speed = SpeedSettings() if fast else SpeedSettings(False, False, False, False)
+    # The fast row takes the speed settings from LIRA_SPEED_* and lira.toml, to measure each one.
+    speed = load_settings().speed if fast else SpeedSettings.off()
     started = time.perf_counter()
     adapter = CHAT_ADAPTER if CHAT_ADAPTER.is_dir() else None
     loaded = compute.run(load_model, model_path(), "gemma-3-270m", args.device,
