@@ -125,7 +125,8 @@ def test_ivf_index_supports_filters_and_removal(monkeypatch):
     ids = np.arange(10, 2010, dtype=np.int64)
     monkeypatch.setattr(vectors, "IVF_THRESHOLD", 1000)
     built = vectors.FaissIndex.build(16, [(ids, data)], len(data))
-    assert built.kind == "ivf" and built.index.nprobe == int(built.index.nlist * 0.4)
+    assert built.kind == "ivf"
+    assert built.index.nprobe == int(built.index.nlist * vectors.IVF_PROBE_SHARE)
     top = built.search(data[:1], 5)[0]
     assert top[0][0] == 10  # a vector finds itself
     assert {i for i, _ in built.search(data[:1], 5, allowed=np.array([500, 600]))[0]} <= {500, 600}
