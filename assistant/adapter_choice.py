@@ -40,11 +40,15 @@ def choose_adapter(reference: str | None, profile: str, model: str, model_dir: P
     path = Path(reference).expanduser()
     if path.exists() or "/" in reference:
         return AdapterChoice(path, "local folder" if path.is_dir() else "missing")
-    for folder, source in ((home / "adapters" / reference, "installed"),
-                           (BUNDLED_DIR / reference, "bundled")):
+    for folder, source in named_locations(reference, home):
         if folder.is_dir():
             return AdapterChoice(folder, source)
     return AdapterChoice(path, "missing")
+
+
+def named_locations(name: str, home: Path) -> tuple[tuple[Path, str], ...]:
+    """Where an adapter given by name may be, in the order they are tried."""
+    return ((home / "adapters" / name, "installed"), (BUNDLED_DIR / name, "bundled"))
 
 
 def _bundled_default(profile: str, model: str, model_dir: Path | None) -> AdapterChoice:

@@ -32,7 +32,9 @@ def nli_reference(settings: Settings, override: str | None = None) -> str | None
         bundled = BUNDLED_DIR / "nli"
         return str(bundled) if _is_lira_adapter(bundled) else None
     if "/" not in value and "\\" not in value:
-        for folder in (settings.home / "adapters" / value, BUNDLED_DIR / value):
+        from assistant.adapter_choice import named_locations
+
+        for folder, _ in named_locations(value, settings.home):
             if _is_lira_adapter(folder):
                 return str(folder)
     return value

@@ -105,12 +105,13 @@ def run_eval_check(settings, claims: Path, nli: str | None, use_embedder: bool,
     from assistant.eval_check_report import write_check_report
 
     items = read_claims(claims)
-    embedder, scorer = load_models(settings, use_embedder, nli, progress)
+    reference = nli_reference(settings, nli)
+    embedder, scorer = load_models(settings, use_embedder, reference or "none", progress)
     metrics, judged = evaluate(items, embedder, scorer)
     if out is not None:
         setup = {"claims file": str(claims),
                  "embedder": settings.embedder if use_embedder else "none",
-                 "nli": nli_reference(settings, nli) or "none"}
+                 "nli": reference or "none"}
         for path in write_check_report(out, metrics, items, judged, setup):
             if progress:
                 progress(f"wrote {path}")

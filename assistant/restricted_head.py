@@ -12,18 +12,13 @@ class RestrictedHead(torch.nn.Module):
         super().__init__()
         index = torch.tensor(ids, dtype=torch.long, device=head.weight.device)
         self.register_buffer("ids", index, persistent=False)
-        # A Linear of its own (a copy, not a view: with tied weights the full matrix stays the
-        # input embedding), so other speed-ups can treat it like any Linear layer.
-        self.projection = torch.nn.Linear(head.in_features, len(ids), bias=head.bias is not None,
-                                          device="meta")
-        self.projection.weight = torch.nn.Parameter(head.weight.detach()[index].clone(),
-                                                    requires_grad=False)
-        if head.bias is not None:
-            self.projection.bias = torch.nn.Parameter(head.bias.detach()[index].clone(),
-                                                      requires_grad=False)
+        # A copy, not a view: with tied weights the full matrix stays the input embedding.
+        self.weight = torch.nn.Parameter(head.weight.detach()[index].clone(), requires_grad=False)
+        self.bias = (torch.nn.Parameter(head.bias.detach()[index].clone(), requires_grad=False)
+                     if head.bias is not None else None)
         self.vocab_size = head.weight.shape[0]
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        partial = self.projection(hidden)
+        partial = torch.nn.functional.linear(hidden, self.weight, self.bias)
         full = partial.new_full((*partial.shape[:-1], self.vocab_size), float("-inf"))
         return full.index_copy_(-1, self.ids, partial)
