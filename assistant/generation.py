@@ -161,19 +161,39 @@ class TextStream:
 
         try:
             with torch.inference_mode():
-                output = self.loaded.model.generate(
-                    **self._inputs, **self._generate_kwargs(), **self._reused_cache(),
-                    streamer=_QueueStreamer(ids_queue),
-                    stopping_criteria=_halt_criteria(self.cancel, self._halt))
-            self._record_stop_reason(output)
+                if self.loaded.decode_step is not None:
+                    sequence = self._decode(ids_queue)
+                else:
+                    sequence = self._generate(ids_queue)
+            self._record_stop_reason(len(sequence))
             if self.prompt_cache is not None:
-                self.prompt_cache.remember(output[0].tolist())
+                self.prompt_cache.remember(sequence)
         except BaseException as exc:  # surfaced in the caller's thread
             if self.prompt_cache is not None:
                 self.prompt_cache.clear()
             errors.append(exc)
         finally:
             ids_queue.put(None)
+
+    def _generate(self, ids_queue: queue.Queue) -> list[int]:
+        """transformers' generate; returns the output sequence's ids."""
+        output = self.loaded.model.generate(
+            **self._inputs, **self._generate_kwargs(), **self._reused_cache(),
+            streamer=_QueueStreamer(ids_queue),
+            stopping_criteria=_halt_criteria(self.cancel, self._halt))
+        return output[0].tolist()
+
+    def _decode(self, ids_queue: queue.Queue) -> list[int]:
+        """Lira's decode loop over the model's one-token step (assistant.decode_loop)."""
+        from assistant.decode_loop import decode
+        from assistant.growing_cache import GrowingCache
+
+        cache = self._reused_cache().get("cache")
+        if cache is None:  # no reuse: a fresh cache (an empty Cache is falsy, so no `or`)
+            cache = GrowingCache()
+        return decode(self.loaded.model, self.loaded.decode_step, self._inputs["input_ids"],
+                      cache, self.preset, lambda token: ids_queue.put([token]),
+                      lambda: self.cancel.is_set() or self._halt.is_set())
 
     def _reused_cache(self) -> dict[str, Any]:
         """generate()'s cache: the previous generation's cache, cut to the shared prefix."""
@@ -183,13 +203,13 @@ class TextStream:
         self.stats.reused_tokens = shared
         return {"cache": cache}  # transformers 5 renamed past_key_values
 
-    def _record_stop_reason(self, output: Any) -> None:
+    def _record_stop_reason(self, sequence_length: int) -> None:
         if self.stats.stopped_by != "eos":
             return
         if self.cancel.is_set():
             self.stats.stopped_by = "cancelled"
             return
-        new = output.shape[1] - (1 if self.loaded.is_seq2seq else self.stats.prompt_tokens)
+        new = sequence_length - (1 if self.loaded.is_seq2seq else self.stats.prompt_tokens)
         if new >= self.preset.max_new_tokens:
             self.stats.stopped_by = "max tokens"
 

@@ -27,6 +27,7 @@ class LoadedModel:
     quantization: str
     speed: SpeedSettings = field(default_factory=SpeedSettings)
     speedups: tuple[str, ...] = ()  # what speed_up applied, for status lines and benchmarks
+    decode_step: Any = None  # a one-token step for Lira's decode loop, when speed_up made one
 
     @property
     def context_window(self) -> int:
@@ -100,9 +101,13 @@ def load_model(path: Path, name: str, device: str = "auto", quantization: str = 
     speed = speed or SpeedSettings.off()
     from assistant.speedups import speed_up
 
-    model, applied = speed_up(model, tokenizer, speed, device, quantization, seq2seq)
+    model, applied, step = speed_up(model, tokenizer, speed, device, quantization, seq2seq)
+    from assistant.heap import release_free_heap
+
+    release_free_heap()
     return LoadedModel(model, tokenizer, seq2seq, device, name,
-                       str(adapter) if adapter else None, quantization, speed, tuple(applied))
+                       str(adapter) if adapter else None, quantization, speed, tuple(applied),
+                       step)
 
 
 def _load_tokenizer(path: Path) -> Any:

@@ -9,7 +9,11 @@ each a setting (SpeedSettings) because each changes the numbers slightly:
 - int8: per-channel int8 weights for the decoder's attention and MLP input
   layers, smoothed first so activation outliers survive (int8_layers; the
   output layer and down_proj stay float32);
-- output_subset: logits only for the tokens Russian text needs (vocab_subset).
+- output_subset: logits only for the tokens Russian text needs (vocab_subset);
+- output_int8: that subset held in int8, its best 64 logits recomputed in
+  float32 (restricted_head);
+- lean_decode: for Gemma 3, a one-token step over fused weights and Lira's own
+  decode loop instead of ``model.generate`` (gemma_step, decode_loop).
 
 bfloat16 weights were tried and dropped: without bfloat16 instructions (AVX2
 only) torch's bfloat16 matmul made a decode step slower, not faster.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from assistant.heap import release_free_heap
 from assistant.settings import SpeedSettings
 
 MERGEABLE = ("LORA", "IA3")
@@ -35,28 +40,43 @@ def merge_adapter(model: Any) -> tuple[Any, bool]:
 
 
 def speed_up(model: Any, tokenizer: Any, speed: SpeedSettings, device: str,
-             quantization: str, seq2seq: bool) -> tuple[Any, list[str]]:
-    """Apply the speed-ups that fit this model and device; returns the model and their names."""
+             quantization: str, seq2seq: bool) -> tuple[Any, list[str], Any]:
+    """Apply the speed-ups that fit this model and device.
+
+    Returns the model, the names of what was applied, and a one-token decode
+    step for assistant.decode_loop (None: use ``model.generate``).
+    """
     applied = []
     if speed.merge_adapter and quantization == "none":
         model, merged = merge_adapter(model)
         if merged:
             applied.append("merged adapter")
+            release_free_heap()  # the adapter's layers, before the output layer's packing
     if device != "cpu" or quantization != "none" or seq2seq or _has_adapter(model):
-        return model, applied
+        return model, applied, None
     if speed.output_subset:
         from assistant.vocab_subset import load_subset, restrict_output_layer
 
         ids = load_subset(tokenizer)
-        if ids and restrict_output_layer(model, ids):
-            applied.append(f"output layer {len(ids):,} tokens")
+        if ids and restrict_output_layer(model, ids, speed.output_int8):
+            kind = " int8" if speed.output_int8 else ""
+            applied.append(f"output layer {len(ids):,} tokens{kind}")
     if speed.int8:
         from assistant.int8_layers import quantize_decoder
 
         quantised = quantize_decoder(model, tokenizer)
         if quantised:
             applied.append(f"int8 x{quantised}")
-    return model, applied
+    step = _lean_step(model) if speed.lean_decode else None
+    if step is not None:
+        applied.append("lean decode")
+    return model, applied, step
+
+
+def _lean_step(model: Any) -> Any:
+    from assistant.gemma_step import GemmaStep
+
+    return GemmaStep(model) if GemmaStep.fits(model) else None
 
 
 def _has_adapter(model: Any) -> bool:

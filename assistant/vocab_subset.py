@@ -86,8 +86,9 @@ def load_subset(tokenizer: Any) -> list[int] | None:
     return record["ids"] if record.get("vocabulary_sha256") == digest else None
 
 
-def restrict_output_layer(model: Any, ids: list[int]) -> bool:
-    """Give ``model`` an output layer over ``ids`` only; False when the model cannot take one."""
+def restrict_output_layer(model: Any, ids: list[int], int8: bool = False) -> bool:
+    """Give ``model`` an output layer over ``ids`` only (int8 rows, best logits rescored in
+    float32, with ``int8``; see RestrictedHead); False when the model cannot take one."""
     import torch
 
     from assistant.restricted_head import RestrictedHead
@@ -97,5 +98,5 @@ def restrict_output_layer(model: Any, ids: list[int]) -> bool:
     if (head is None or not isinstance(head, torch.nn.Linear)
             or getattr(config, "final_logit_softcapping", None)):
         return False  # soft-capping would turn -inf into a finite logit
-    model.set_output_embeddings(RestrictedHead(head, ids))
+    model.set_output_embeddings(RestrictedHead(head, ids, int8))
     return True

@@ -121,6 +121,27 @@ def build_tiny_embedder(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_gemma(tmp_path_factory):
+    """A tiny Gemma 3 with a 4-token sliding window on its first layer, as the bundled one has,
+    and two query heads per key/value head."""
+    import torch
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    folder = tmp_path_factory.mktemp("gemma3")
+    build_tokenizer(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                              head_dim=16, sliding_window=4, max_position_embeddings=512,
+                              layer_types=["sliding_attention", "full_attention"],
+                              pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                              bos_token_id=tok.bos_token_id)
+    Gemma3ForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_embedder_dir(tmp_path_factory) -> Path:
     return build_tiny_embedder(tmp_path_factory.mktemp("tiny-embedder"))
 
@@ -195,7 +216,7 @@ def llama128(tmp_path_factory) -> Path:
     tok = AutoTokenizer.from_pretrained(folder)
     torch.manual_seed(0)
     LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256,
-                                 num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                                  max_position_embeddings=512, pad_token_id=tok.pad_token_id,
                                  eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
                      ).save_pretrained(folder)

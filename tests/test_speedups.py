@@ -17,25 +17,6 @@ GREEDY = PRESETS["answer"].with_overrides(max_new_tokens=12, repetition_penalty=
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def tiny_gemma(tmp_path_factory):
-    """A tiny Gemma 3 with a 4-token sliding window on its first layer, as the bundled one has."""
-    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
-
-    folder = tmp_path_factory.mktemp("gemma3")
-    build_tokenizer(folder)
-    tok = AutoTokenizer.from_pretrained(folder)
-    torch.manual_seed(0)
-    config = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                              num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                              head_dim=16, sliding_window=4, max_position_embeddings=512,
-                              layer_types=["sliding_attention", "full_attention"],
-                              pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                              bos_token_id=tok.bos_token_id)
-    Gemma3ForCausalLM(config).save_pretrained(folder, safe_serialization=True)
-    return folder
-
-
 def logits(loaded, text):
     ids = loaded.tokenizer(text, return_tensors="pt")["input_ids"]
     with torch.inference_mode():
@@ -142,6 +123,30 @@ def test_restricted_output_layer_matches_inside_and_is_minus_inf_outside(tiny_mo
         out = fast.model.generate(prompt, max_new_tokens=8, do_sample=sample, min_new_tokens=8,
                                   pad_token_id=fast.tokenizer.pad_token_id)
         assert set(out[0, prompt.shape[1]:].tolist()) <= set(ids)
+
+
+def test_int8_output_rows_keep_the_best_logits_exact(tiny_models, vocab_dir, monkeypatch):
+    from assistant import restricted_head
+
+    monkeypatch.setattr(restricted_head, "_ROWS_AT_ONCE", 3)  # several blocks of positions
+    full = load_model(tiny_models["llama"], "l", "cpu", speed=ALL_OFF)
+    ids = sorted(set(range(0, len(full.tokenizer), 2)) | set(full.tokenizer.all_special_ids))
+    vocab_subset.save_subset(ids, full.tokenizer, {})
+    fast = load_model(tiny_models["llama"], "l", "cpu",
+                      speed=SpeedSettings.off(output_subset=True, output_int8=True))
+    assert any(s.endswith("int8") for s in fast.speedups)
+    assert len(ids) > 2 * restricted_head.RESCORED
+    prompt = fast.tokenizer("Москва — столица России, а Петербург", return_tensors="pt")
+    with torch.inference_mode():
+        a = full.model(**prompt).logits[0]
+        b = fast.model(**prompt).logits[0]
+    inside = torch.tensor(ids)
+    assert torch.isneginf(b[:, [i for i in range(a.shape[1]) if i not in set(ids)]]).all()
+    for exact, approx in zip(a[:, inside], b[:, inside]):  # every position of the prompt
+        best = exact.topk(restricted_head.RESCORED // 2).indices
+        torch.testing.assert_close(approx[best], exact[best])  # the top is float32's own
+        assert (approx - exact).abs().max() < 0.05 * exact.abs().max()
+        assert int(approx.argmax()) == int(exact.argmax())
 
 
 # ----- int8 and merging ----------------------------------------------------------------------
