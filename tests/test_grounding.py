@@ -130,7 +130,7 @@ class FixedNLI:
 
 
 def test_an_nli_scorer_is_used_when_given():
-    claim = "Петербург основал царь Пётр Первый в 1703 году."
+    claim = "Петербург основал царь Пётр Первый в 1703 году, на болотах у Невы."
     contradicting = FixedNLI({"entailment": 0.02, "neutral": 0.08, "contradiction": 0.9})
     report = check_answer(claim, [SOURCE], nli=contradicting)
     assert report.sentences[0].verdict == CONTRADICTED
@@ -139,6 +139,14 @@ def test_an_nli_scorer_is_used_when_given():
     unsure = FixedNLI({"entailment": 0.0, "neutral": 1.0, "contradiction": 0.0})
     plain = check_answer(claim, [SOURCE]).sentences[0].score
     assert check_answer(claim, [SOURCE], nli=unsure).sentences[0].score < plain
+
+
+def test_nli_does_not_overrule_a_claim_worded_as_its_source():
+    claim = "Санкт-Петербург был основан 27 мая 1703 года царём Петром Первым."
+    contradicting = FixedNLI({"entailment": 0.02, "neutral": 0.08, "contradiction": 0.9})
+    sentence = check_answer(claim, [SOURCE], nli=contradicting).sentences[0]
+    assert sentence.verdict == SUPPORTED and contradicting.pairs
+    assert sentence.score == check_answer(claim, [SOURCE]).sentences[0].score
 
 
 def test_label_names_map_onto_three_labels():

@@ -11,14 +11,24 @@ The rules, in order:
    multiplies it by ``elsewhere_factor``; each fact the sources do not state
    by ``absent_factor``; a negation the window does not back by
    ``unbacked_factor``.
-3. With an NLI model the score becomes ``(1 - nli_weight) * score +
-   nli_weight * P(entailment)``.
+3. With an NLI model the score becomes ``(1 - w) * score + w * P(entailment)``
+   with ``w = nli_weight * (1 - alignment)``: the entailment model speaks
+   where the wording does not settle the matter.  A claim worded as its
+   evidence is judged by its facts; one in other words leans on entailment.
 4. A claim with an absent fact is never supported: its score is held below
    0.5 (an unverifiable number or name is the hallucination we look for).
 5. *Contradicted*: the window is about the claim (``r >= on_topic``) and a
    fact differs from the window's value in the same slot, or a word's
    negation differs, or the NLI model's top label is contradiction with
-   P >= 0.5.  The score is then at most ``contradiction_cap``.
+   P >= ``nli_contradiction`` on a claim not worded as its evidence
+   (alignment < ``nli_vote_below``).  The score is then at most
+   ``contradiction_cap``.
+
+Rules 3 and 5 were fitted on the even-numbered XQuAD articles of
+bench/claims.py's sets and checked on the odd ones: with a flat weight of 0.5
+and an unconditional vote, the bundled NLI adapter called 46 of 224 supported,
+near-verbatim claims contradictions (ROC-AUC 0.997 without NLI fell to 0.902);
+with these rules it adds a little (0.998 with, 0.997 without).
 6. Otherwise *supported* when the score is >= 0.5, else *unsupported*.
 
 The answer's score is the mean over its claims of 1 for a supported claim and
@@ -58,7 +68,9 @@ class GroundingConfig:
     absent_factor: float = 0.5
     unbacked_factor: float = 0.5
     absent_cap: float = 0.45
-    nli_weight: float = 0.5
+    nli_weight: float = 0.5  # times (1 - alignment)
+    nli_contradiction: float = 0.5
+    nli_vote_below: float = 0.9  # alignment under which the NLI model may call a contradiction
     contradiction_cap: float = 0.15
 
 
@@ -101,7 +113,8 @@ def decide(signals: Signals, config: GroundingConfig) -> tuple[str, float]:
     if signals.unbacked_negation:
         score *= config.unbacked_factor
     if signals.nli is not None:
-        score = (1 - config.nli_weight) * score + config.nli_weight * signals.nli[ENTAILMENT]
+        weight = config.nli_weight * (1 - signals.alignment)
+        score = (1 - weight) * score + weight * signals.nli[ENTAILMENT]
     if facts.absent:
         score = min(score, config.absent_cap)
     if _contradicted(signals, config):
@@ -112,10 +125,15 @@ def decide(signals: Signals, config: GroundingConfig) -> tuple[str, float]:
 def _contradicted(signals: Signals, config: GroundingConfig) -> bool:
     if signals.relevance < config.on_topic:
         return False
+    return bool(signals.facts.differs or signals.negation or _nli_contradicts(signals, config))
+
+
+def _nli_contradicts(signals: Signals, config: GroundingConfig) -> bool:
     nli = signals.nli
-    by_nli = nli is not None and nli[CONTRADICTION] >= 0.5 and \
+    if nli is None or signals.alignment >= config.nli_vote_below:
+        return False
+    return nli[CONTRADICTION] >= config.nli_contradiction and \
         nli[CONTRADICTION] == max(nli.values())
-    return bool(signals.facts.differs or signals.negation or by_nli)
 
 
 def answer_score(verdicts: list[tuple[str, float]]) -> float:
