@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 # With int8 rows, this many of the best logits of each position are recomputed in float32.
@@ -18,9 +20,12 @@ class RestrictedHead(torch.nn.Module):
     exactly from the head's own float rows, so the top of the distribution, all that
     greedy decoding and top-k / top-p sampling look at, is the float32 one; the rest is
     within int8 rounding (~0.07 on logits of spread ~1.3 for the bundled model).
+    ``read_rows``: where to read the float rows for quantising (assistant.file_rows: the
+    model's file, without mapping its pages), else the head's weight itself.
     """
 
-    def __init__(self, head: torch.nn.Linear, ids: list[int], int8: bool = False):
+    def __init__(self, head: torch.nn.Linear, ids: list[int], int8: bool = False,
+                 read_rows: Callable[[torch.Tensor], torch.Tensor] | None = None):
         super().__init__()
         index = torch.tensor(ids, dtype=torch.long, device=head.weight.device)
         self.register_buffer("ids", index, persistent=False)
@@ -30,7 +35,9 @@ class RestrictedHead(torch.nn.Module):
             # The full matrix stays with the model (the input embedding when tied): read, not copied.
             self._float_rows = head.weight.detach()
             self._float_bias = None if head.bias is None else head.bias.detach()
-            self._packed = _pack_int8(head.weight.detach(), index, head.bias)
+            weight = head.weight.detach()
+            self._packed = _pack_int8(read_rows or (lambda rows: weight[rows].float()),
+                                      index, weight.shape[1], head.bias)
             return
         # A copy, not a view: with tied weights the full matrix stays the input embedding.
         self.weight = torch.nn.Parameter(head.weight.detach()[index].clone(), requires_grad=False)
@@ -57,16 +64,17 @@ class RestrictedHead(torch.nn.Module):
         return logits.view(*hidden.shape[:-1], -1).to(hidden.dtype)
 
 
-def _pack_int8(weight: torch.Tensor, index: torch.Tensor, bias: torch.Tensor | None):
-    """fbgemm's packed per-row int8 form of ``weight[index]``, quantised a block of rows at a
-    time into one int8 matrix (so the float rows are never all copied at once: on the bundled
-    model a whole-matrix version raised the load's peak memory by 250 MB)."""
+def _pack_int8(read_rows: Callable[[torch.Tensor], torch.Tensor], index: torch.Tensor,
+               width: int, bias: torch.Tensor | None):
+    """fbgemm's packed per-row int8 form of the rows ``index``, quantised a block of rows at
+    a time into one int8 matrix (so the float rows are never all copied at once: on the
+    bundled model a whole-matrix version raised the load's peak memory by 250 MB)."""
     import warnings
 
-    values = torch.empty((len(index), weight.shape[1]), dtype=torch.int8)
+    values = torch.empty((len(index), width), dtype=torch.int8)
     scale = torch.empty(len(index), dtype=torch.float64)
     for start in range(0, len(index), 1024):
-        rows = weight[index[start:start + 1024]].float()
+        rows = read_rows(index[start:start + 1024])
         block_scale = rows.abs().amax(dim=1).clamp(min=1e-8) / 127
         rows.div_(block_scale[:, None]).round_().clamp_(-127, 127)
         values[start:start + len(rows)] = rows

@@ -101,7 +101,8 @@ def load_model(path: Path, name: str, device: str = "auto", quantization: str = 
     speed = speed or SpeedSettings.off()
     from assistant.speedups import speed_up
 
-    model, applied, step = speed_up(model, tokenizer, speed, device, quantization, seq2seq)
+    model, applied, step = speed_up(model, tokenizer, speed, device, quantization, seq2seq,
+                                    path)
     from assistant.heap import release_free_heap
 
     release_free_heap()

@@ -40,13 +40,16 @@ def merge_adapter(model: Any) -> tuple[Any, bool]:
 
 
 def speed_up(model: Any, tokenizer: Any, speed: SpeedSettings, device: str,
-             quantization: str, seq2seq: bool) -> tuple[Any, list[str], Any]:
-    """Apply the speed-ups that fit this model and device.
+             quantization: str, seq2seq: bool,
+             folder: Any = None) -> tuple[Any, list[str], Any]:
+    """Apply the speed-ups that fit this model (loaded from ``folder``) and device.
 
     Returns the model, the names of what was applied, and a one-token decode
     step for assistant.decode_loop (None: use ``model.generate``).
     """
     applied = []
+    if _adapter_touches_embeddings(model):
+        folder = None  # the file's embedding is no longer the model's
     if speed.merge_adapter and quantization == "none":
         model, merged = merge_adapter(model)
         if merged:
@@ -58,7 +61,7 @@ def speed_up(model: Any, tokenizer: Any, speed: SpeedSettings, device: str,
         from assistant.vocab_subset import load_subset, restrict_output_layer
 
         ids = load_subset(tokenizer)
-        if ids and restrict_output_layer(model, ids, speed.output_int8):
+        if ids and restrict_output_layer(model, ids, speed.output_int8, folder):
             kind = " int8" if speed.output_int8 else ""
             applied.append(f"output layer {len(ids):,} tokens{kind}")
     if speed.int8:
@@ -77,6 +80,16 @@ def _lean_step(model: Any) -> Any:
     from assistant.gemma_step import GemmaStep
 
     return GemmaStep(model) if GemmaStep.fits(model) else None
+
+
+def _adapter_touches_embeddings(model: Any) -> bool:
+    config = getattr(model, "active_peft_config", None)
+    if config is None:
+        return False
+    named = [getattr(config, key, None) for key in
+             ("target_modules", "modules_to_save", "trainable_token_indices")]
+    return any(value and any(word in str(value) for word in ("embed", "lm_head", "wte", "shared"))
+               for value in named) or bool(named[2])
 
 
 def _has_adapter(model: Any) -> bool:

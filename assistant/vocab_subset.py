@@ -86,9 +86,12 @@ def load_subset(tokenizer: Any) -> list[int] | None:
     return record["ids"] if record.get("vocabulary_sha256") == digest else None
 
 
-def restrict_output_layer(model: Any, ids: list[int], int8: bool = False) -> bool:
+def restrict_output_layer(model: Any, ids: list[int], int8: bool = False,
+                          folder: Any = None) -> bool:
     """Give ``model`` an output layer over ``ids`` only (int8 rows, best logits rescored in
-    float32, with ``int8``; see RestrictedHead); False when the model cannot take one."""
+    float32, with ``int8``; see RestrictedHead); False when the model cannot take one.
+    ``folder``: the model's folder, whose safetensors files the int8 rows are read from
+    when they hold the head's exact weight (assistant.file_rows)."""
     import torch
 
     from assistant.restricted_head import RestrictedHead
@@ -98,5 +101,10 @@ def restrict_output_layer(model: Any, ids: list[int], int8: bool = False) -> boo
     if (head is None or not isinstance(head, torch.nn.Linear)
             or getattr(config, "final_logit_softcapping", None)):
         return False  # soft-capping would turn -inf into a finite logit
-    model.set_output_embeddings(RestrictedHead(head, ids, int8))
+    read_rows = None
+    if int8 and folder is not None:
+        from assistant.file_rows import row_reader
+
+        read_rows = row_reader(folder, head.weight)
+    model.set_output_embeddings(RestrictedHead(head, ids, int8, read_rows))
     return True

@@ -149,6 +149,32 @@ def test_int8_output_rows_keep_the_best_logits_exact(tiny_models, vocab_dir, mon
         assert int(approx.argmax()) == int(exact.argmax())
 
 
+def test_int8_rows_are_read_from_the_file_only_while_it_holds_the_weight(tiny_models):
+    from assistant.file_rows import row_reader
+
+    head = load_model(tiny_models["llama"], "l", "cpu",
+                      speed=ALL_OFF).model.get_output_embeddings().weight
+    reader = row_reader(tiny_models["llama"], head)
+    index = torch.tensor([7, 3, 3, 8, 9, head.shape[0] - 1])  # any order, repeats, runs
+    assert reader is not None and torch.equal(reader(index), head.detach()[index])
+    with torch.no_grad():
+        head.mul_(1.01)  # as an adapter merged into the output layer would change it
+    assert row_reader(tiny_models["llama"], head) is None
+
+
+def test_an_adapter_on_the_embeddings_keeps_the_file_out(tiny_models):
+    from peft import LoraConfig, get_peft_model
+
+    from assistant import speedups
+
+    base = load_model(tiny_models["llama"], "l", "cpu", speed=ALL_OFF).model
+    wrapped = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "embed_tokens"]))
+    assert speedups._adapter_touches_embeddings(wrapped)
+    base = load_model(tiny_models["llama"], "l", "cpu", speed=ALL_OFF).model
+    plain = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    assert not speedups._adapter_touches_embeddings(plain)
+
+
 # ----- int8 and merging ----------------------------------------------------------------------
 def test_int8_layers_keep_the_logits_close(tiny_models, vocab_dir):
     full = load_model(tiny_models["llama"], "l", "cpu", speed=ALL_OFF)
