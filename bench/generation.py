@@ -7,8 +7,8 @@ bundled gemma-3-270m and a ~1,000-token Russian prompt, 64 greedy tokens:
 - lira fp32: Lira's streaming path with the chat adapter and every speed-up off;
 - lira: Lira's path with the chat adapter and its speed settings, read like the
   product reads them (LIRA_SPEED_* over lira.toml over the defaults: merged
-  adapter, output-layer subset, prompt-cache reuse, smoothed int8 layers when on),
-  so each speed-up can be measured on its own;
+  adapter, lean decode, output-layer subset in int8, prompt-cache reuse; smoothed
+  int8 layers when on), so each speed-up can be measured on its own;
 - llama.cpp: the bundled q4_k_m GGUF, when ``llama_cpp`` is importable (optional).
 
 Columns: load s, prefill s (time to the first token), decode tok/s, time to
