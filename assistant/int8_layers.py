@@ -24,6 +24,7 @@ left in float32 97.2%; first and last layers too 100%.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -51,21 +52,47 @@ CALIBRATION_TEXT = (
 )
 
 
+def pack_int8_rows(read_rows: Callable[[torch.Tensor], torch.Tensor], index: torch.Tensor,
+                   width: int, bias: torch.Tensor | None = None) -> Any:
+    """fbgemm's packed per-row int8 form of the float rows ``read_rows(index)``, quantised
+    a block of rows at a time into one int8 matrix (so the float rows are never all copied
+    at once: for the bundled model's output layer a whole-matrix version raised the load's
+    peak memory by 250 MB).  ``bias``: one value per row, or None."""
+    values = torch.empty((len(index), width), dtype=torch.int8)
+    scale = torch.empty(len(index), dtype=torch.float64)
+    for start in range(0, len(index), 1024):
+        rows = read_rows(index[start:start + 1024])
+        block_scale = rows.abs().amax(dim=1).clamp(min=1e-8) / 127
+        rows.div_(block_scale[:, None]).round_().clamp_(-127, 127)
+        values[start:start + len(rows)] = rows
+        scale[start:start + len(rows)] = block_scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch deprecates the quantised tensor API, not its kernels
+        quantised = torch._make_per_channel_quantized_tensor(
+            values, scale, torch.zeros_like(scale, dtype=torch.long), 0)
+        del values
+        return torch.ops.quantized.linear_prepack(
+            quantised, None if bias is None else bias.detach().float())
+
+
+def int8_matmul(x: torch.Tensor, packed: Any) -> torch.Tensor:
+    """``x`` times a pack_int8_rows matrix, transposed, with x quantised to 8 bits on the fly."""
+    return torch.ops.quantized.linear_dynamic(x, packed, False)  # False: 8-bit, not torch's 7
+
+
 class Int8Linear(torch.nn.Module):
     """A Linear layer with per-channel int8 weights and 8-bit dynamic activations."""
 
     def __init__(self, linear: torch.nn.Linear):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        weight = linear.weight.detach().float()
-        scales = weight.abs().amax(dim=1).clamp(min=1e-8) / 127
-        zeros = torch.zeros_like(scales, dtype=torch.long)
-        quantised = torch.quantize_per_channel(weight, scales.double(), zeros, 0, torch.qint8)
-        bias = None if linear.bias is None else linear.bias.detach().float()
-        self._packed = torch.ops.quantized.linear_prepack(quantised, bias)
+        weight = linear.weight.detach()
+        self._packed = pack_int8_rows(lambda rows: weight[rows].float(),
+                                      torch.arange(self.out_features), self.in_features,
+                                      linear.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.quantized.linear_dynamic(x, self._packed, False)  # False: 8-bit, not 7
+        return int8_matmul(x, self._packed)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"

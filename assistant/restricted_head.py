@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import torch
 
+from assistant.int8_layers import int8_matmul, pack_int8_rows
+
 # With int8 rows, this many of the best logits of each position are recomputed in float32.
 RESCORED = 64
 # Positions whose rescoring rows are gathered at once (bounds memory for long prompts).
@@ -33,11 +35,10 @@ class RestrictedHead(torch.nn.Module):
         self.int8 = int8
         if int8:
             # The full matrix stays with the model (the input embedding when tied): read, not copied.
-            self._float_rows = head.weight.detach()
-            self._float_bias = None if head.bias is None else head.bias.detach()
-            weight = head.weight.detach()
-            self._packed = _pack_int8(read_rows or (lambda rows: weight[rows].float()),
-                                      index, weight.shape[1], head.bias)
+            rows = self._float_rows = head.weight.detach()
+            bias = self._float_bias = None if head.bias is None else head.bias.detach()
+            self._packed = pack_int8_rows(read_rows or (lambda ids: rows[ids].float()), index,
+                                          rows.shape[1], None if bias is None else bias[index])
             return
         # A copy, not a view: with tied weights the full matrix stays the input embedding.
         self.weight = torch.nn.Parameter(head.weight.detach()[index].clone(), requires_grad=False)
@@ -52,7 +53,7 @@ class RestrictedHead(torch.nn.Module):
 
     def _rescored(self, hidden: torch.Tensor) -> torch.Tensor:
         flat = hidden.reshape(-1, hidden.shape[-1]).float()
-        logits = torch.ops.quantized.linear_dynamic(flat, self._packed, False)  # 8-bit, not 7
+        logits = int8_matmul(flat, self._packed)
         top = logits.topk(min(RESCORED, logits.shape[-1]), dim=-1).indices
         for start in range(0, flat.shape[0], _ROWS_AT_ONCE):
             rows = slice(start, start + _ROWS_AT_ONCE)
@@ -63,26 +64,3 @@ class RestrictedHead(torch.nn.Module):
             logits[rows].scatter_(-1, top[rows], exact)
         return logits.view(*hidden.shape[:-1], -1).to(hidden.dtype)
 
-
-def _pack_int8(read_rows: Callable[[torch.Tensor], torch.Tensor], index: torch.Tensor,
-               width: int, bias: torch.Tensor | None):
-    """fbgemm's packed per-row int8 form of the rows ``index``, quantised a block of rows at
-    a time into one int8 matrix (so the float rows are never all copied at once: on the
-    bundled model a whole-matrix version raised the load's peak memory by 250 MB)."""
-    import warnings
-
-    values = torch.empty((len(index), width), dtype=torch.int8)
-    scale = torch.empty(len(index), dtype=torch.float64)
-    for start in range(0, len(index), 1024):
-        rows = read_rows(index[start:start + 1024])
-        block_scale = rows.abs().amax(dim=1).clamp(min=1e-8) / 127
-        rows.div_(block_scale[:, None]).round_().clamp_(-127, 127)
-        values[start:start + len(rows)] = rows
-        scale[start:start + len(rows)] = block_scale
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch deprecates the quantised tensor API, not its kernels
-        quantised = torch._make_per_channel_quantized_tensor(
-            values, scale, torch.zeros_like(scale, dtype=torch.long), 0)
-        del values
-        return torch.ops.quantized.linear_prepack(
-            quantised, None if bias is None else bias.detach()[index].float())

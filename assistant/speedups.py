@@ -12,8 +12,8 @@ each a setting (SpeedSettings) because each changes the numbers slightly:
 - output_subset: logits only for the tokens Russian text needs (vocab_subset);
 - output_int8: that subset held in int8, its best 64 logits recomputed in
   float32 (restricted_head);
-- lean_decode: for Gemma 3, a one-token step over fused weights and Lira's own
-  decode loop instead of ``model.generate`` (gemma_step, decode_loop).
+- lean_decode: for Gemma 3, a one-token step over the layers' own weights and
+  Lira's own decode loop instead of ``model.generate`` (gemma_step, decode_loop).
 
 bfloat16 weights were tried and dropped: without bfloat16 instructions (AVX2
 only) torch's bfloat16 matmul made a decode step slower, not faster.
@@ -83,13 +83,15 @@ def _lean_step(model: Any) -> Any:
 
 
 def _adapter_touches_embeddings(model: Any) -> bool:
+    """True when the attached adapter trains or replaces token embeddings or the output layer."""
     config = getattr(model, "active_peft_config", None)
     if config is None:
         return False
-    named = [getattr(config, key, None) for key in
-             ("target_modules", "modules_to_save", "trainable_token_indices")]
-    return any(value and any(word in str(value) for word in ("embed", "lm_head", "wte", "shared"))
-               for value in named) or bool(named[2])
+    if getattr(config, "trainable_token_indices", None):
+        return True
+    modules = str([getattr(config, "target_modules", None),
+                   getattr(config, "modules_to_save", None)])
+    return any(word in modules for word in ("embed", "lm_head", "wte", "shared"))
 
 
 def _has_adapter(model: Any) -> bool:
