@@ -149,7 +149,7 @@ def test_int8_output_rows_keep_the_best_logits_exact(tiny_models, vocab_dir, mon
         assert int(approx.argmax()) == int(exact.argmax())
 
 
-def test_int8_rows_are_read_from_the_file_only_while_it_holds_the_weight(tiny_models):
+def test_int8_rows_are_read_from_the_file_only_while_it_holds_the_weight(tiny_models, tmp_path):
     from assistant.file_rows import row_reader
 
     head = load_model(tiny_models["llama"], "l", "cpu",
@@ -157,6 +157,12 @@ def test_int8_rows_are_read_from_the_file_only_while_it_holds_the_weight(tiny_mo
     reader = row_reader(tiny_models["llama"], head)
     index = torch.tensor([7, 3, 3, 8, 9, head.shape[0] - 1])  # any order, repeats, runs
     assert reader is not None and torch.equal(reader(index), head.detach()[index])
+    cut = tmp_path / "cut"  # a file that ends inside the head's last row is not read from
+    cut.mkdir()
+    data = next(tiny_models["llama"].glob("*.safetensors")).read_bytes()
+    end = reader.offset + reader.rows * reader.row_bytes
+    (cut / "model.safetensors").write_bytes(data[:end - 4])
+    assert row_reader(cut, head) is None
     with torch.no_grad():
         head.mul_(1.01)  # as an adapter merged into the output layer would change it
     assert row_reader(tiny_models["llama"], head) is None
