@@ -20,6 +20,7 @@ chat: $(STAMP)
 	$(BIN)/lira chat
 
 test: $(STAMP)
+	$(BIN)/ruff check
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

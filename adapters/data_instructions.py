@@ -11,7 +11,8 @@ so the adapter is trained on what the chat will send it.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from adapters.examples import Example
 from adapters.rag_prompt import build_plain_prompt

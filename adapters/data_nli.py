@@ -20,9 +20,10 @@ import csv
 import json
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from adapters.errors import TrainingDataError
 

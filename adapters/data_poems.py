@@ -13,9 +13,10 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from adapters.examples import Example
 from adapters.poem_template import END_OF_POEM, build_poem_prompt

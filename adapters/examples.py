@@ -8,8 +8,9 @@ The EOS at the end is part of the answer: it is how the model learns to stop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 IGNORE = -100  # the label value torch's cross-entropy skips
 

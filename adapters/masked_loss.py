@@ -14,8 +14,9 @@ leading positions (an offset) and are accounted for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from adapters.examples import IGNORE
 

@@ -10,8 +10,9 @@ instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from adapters.errors import TrainingError
 

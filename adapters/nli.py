@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from adapters.base_model import open_tokenizer
 from adapters.data_nli import LABELS

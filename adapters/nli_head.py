@@ -14,7 +14,8 @@ saved with the adapter (peft ``modules_to_save``).
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 HEAD_MODULES = ("classifier", "pooler")
 HEAD_LR_FACTOR = 10

@@ -8,7 +8,8 @@ training loss makes; its confusion matrix is two-way too.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from adapters.data_nli import LABELS, NOT_ENTAILMENT, NliPair
 

@@ -1,6 +1,6 @@
 """The poem prompt: the seed's instruction template, style examples and the end marker.
 
-Generation (assistant.poem) and adapter training both build their texts here,
+Generation (assistant.poetry.compose) and adapter training both build their texts here,
 so a model is trained on exactly the prompt it will later be given.  A training
 text is ``build_poem_prompt(...) + poem + END_OF_POEM``; generation stops at
 END_OF_POEM.
@@ -8,8 +8,8 @@ END_OF_POEM.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 # The seed's system text, word for word except for one typo fixed:
 # "дополниетльной" -> "дополнительной".

@@ -9,8 +9,8 @@ only from them and to cite them as [n].
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 OPEN, CLOSE = "<<<", ">>>"
 

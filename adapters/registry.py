@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from adapters.errors import AdapterError
 from adapters.loading import inspect_adapter
@@ -63,5 +64,5 @@ def describe_adapter(folder: Path, source: str = "installed") -> AdapterEntry:
 
 
 def _mtime(folder: Path) -> str:
-    stamp = datetime.fromtimestamp(folder.stat().st_mtime, tz=timezone.utc)
+    stamp = datetime.fromtimestamp(folder.stat().st_mtime, tz=UTC)
     return stamp.isoformat(timespec="seconds")

@@ -14,10 +14,11 @@ import random
 import threading
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from adapters.base_model import (
     is_seq2seq_folder,
@@ -271,7 +272,7 @@ def _manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str, data: Tra
                    "epochs": trainer.state.epoch, "stopped_early": _stopped_early(trainer),
                    "resumed_from": str(resume_from) if resume_from else None},
         "wall_time_s": round(time.monotonic() - started, 2),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": job.command,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "peft": peft.__version__},

@@ -6,21 +6,21 @@ queries pays for each load once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from assistant import compute
-from assistant.compute import ComputeEmbedder
 from assistant.errors import SettingsError
-from assistant.generation import PRESETS, Generator, TextStream
-from assistant.models import resolve
 from assistant.rag import (
     Source,
     build_plain_prompt,
     build_rag_prompt,
     sources_from_hits,
 )
+from assistant.runtime import compute
+from assistant.runtime.compute import ComputeEmbedder
+from assistant.runtime.generation import PRESETS, Generator, TextStream
+from assistant.runtime.models import resolve
 from assistant.settings import ModelProfile, Settings
 from index.errors import EmptyIndex, StoreError
 
@@ -38,6 +38,14 @@ class PreparedAnswer:
     stream: TextStream
     note: str | None = None
     retrieval: bool = field(default=False)
+
+
+def ingest_options(settings: Settings, layout: str = "auto"):
+    """Chunking and file limits from the settings (an index.ingest.IngestOptions)."""
+    from index.ingest import IngestOptions  # numpy and the store: not at start-up
+
+    return IngestOptions(chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
+                         max_file_bytes=int(settings.max_file_mb * 2**20), layout=layout)
 
 
 class Engine:
@@ -102,7 +110,7 @@ class Engine:
                                          profile, path)
         key = (config.model, str(adapter_path), config.quantization)
         if key not in self._generators:
-            from assistant.runtime import load_model
+            from assistant.runtime.loading import load_model
 
             self._say(f"loading {config.model}"
                       + (f" with adapter {adapter_path.name}" if adapter_path else ""))
@@ -114,7 +122,7 @@ class Engine:
     def adapter_path(self, reference: str | None, profile: str = "chat",
                      model_dir: Path | None = None) -> Path | None:
         """The adapter folder a setting or flag names (None: the base alone); see adapter_choice."""
-        from assistant.adapter_choice import choose_adapter
+        from assistant.runtime.adapter_choice import choose_adapter
 
         config = self._profile(profile)
         return choose_adapter(reference, profile, config.model, model_dir, self.settings.home).path
@@ -131,17 +139,22 @@ class Engine:
 
         return check_answer(answer, sources, embedder=self.embedder(), nli=self.nli())
 
-    def nli(self):
-        """The configured entailment scorer, loaded once (None when there is none)."""
-        from assistant.answer_check import load_entailment, nli_reference
+    def nli(self, override: str | None = None):
+        """The entailment scorer of the nli setting (or ``override``: a reference or 'none'),
+        loaded once (None when there is none)."""
+        from assistant.grounding.entailment import load_entailment, nli_reference
 
-        reference = nli_reference(self.settings)
+        reference = nli_reference(self.settings, override)
         if self._nli is None or self._nli[0] != reference:
             if reference is not None:
                 self._say(f"loading NLI model {Path(reference).name}")
             scorer = load_entailment(self.settings, reference) if reference else None
             self._nli = (reference, scorer)
         return self._nli[1]
+
+    def check_models(self, nli: str | None = None, use_embedder: bool = True):
+        """The embedder (None when left out) and entailment scorer a check uses."""
+        return (self.embedder() if use_embedder else None), self.nli(nli)
 
     # ----- answers -----------------------------------------------------------
     def prepare_answer(self, question: str, k: int | None = None, use_rag: bool = True,

@@ -8,7 +8,7 @@ then the instruction to answer only from them and to cite them as [n].
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 # The prompt itself lives in adapters.rag_prompt so that adapter training builds
 # exactly the prompt the product sends; these names stay importable from here.

@@ -11,16 +11,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from assistant.errors import SettingsError
 
 HOME_ENV = "LIRA_HOME"
 CONFIG_NAME = "lira.toml"
 
-# Bundled names; assistant.models resolves them to prepared folders.
+# Bundled names; assistant.runtime.models resolves them to prepared folders.
 DEFAULT_GENERATOR = "gemma-3-270m"
 DEFAULT_EMBEDDER = "multilingual-e5-small"
 
@@ -30,7 +31,7 @@ class ModelProfile:
     """A base model plus an optional PEFT adapter, used for one job."""
 
     model: str = DEFAULT_GENERATOR
-    # auto: the adapter bundled for this profile when it fits the model (assistant.adapter_choice)
+    # auto: the adapter bundled for this profile when it fits the model (assistant.runtime.adapter_choice)
     adapter: str | None = "auto"
     quantization: str = "none"  # none | 8bit | 4bit (bitsandbytes)
 
@@ -47,16 +48,16 @@ class SpeedSettings:
     # CPU: that subset in int8 with its 64 best logits recomputed in float32 (restricted_head):
     # a quarter of the output layer's memory and reading time; the top logits stay exact.
     output_int8: bool = True
-    # CPU: smoothed int8 weights for the decoder layers (assistant.int8_layers).  Off: 1.2x the
+    # CPU: smoothed int8 weights for the decoder layers (assistant.runtime.cpu.int8_layers).  Off: 1.2x the
     # decode speed, but the chat adapter's exact match fell 27.3 -> 24.2 on 132 held-out questions.
     int8: bool = False
     reuse_cache: bool = True  # reuse the previous turn's keys/values for a shared prefix
     # CPU, Gemma 3: Lira's own one-token step and decode loop instead of model.generate
-    # (assistant.gemma_step, assistant.decode_loop); logits agree with transformers' to ~3e-5.
+    # (assistant.runtime.cpu.gemma_step, assistant.runtime.decode_loop); logits agree with transformers' to ~3e-5.
     lean_decode: bool = True
 
     @classmethod
-    def off(cls, **on: bool) -> "SpeedSettings":
+    def off(cls, **on: bool) -> SpeedSettings:
         """Every speed-up off, except those named in ``on``."""
         return cls(**{name: on.get(name, False) for name in cls.__dataclass_fields__})
 
@@ -74,7 +75,7 @@ class Settings:
     index_name: str = "default"
     k: int = 4
     check: bool = True  # judge each RAG answer against its sources (assistant.grounding)
-    nli: str | None = "auto"  # the entailment model of those checks; see assistant.answer_check
+    nli: str | None = "auto"  # the entailment model of those checks; see assistant.grounding.entailment
     max_new_tokens: int = 256
     temperature: float = 0.8
     # bench/retrieval.py --sweep 120,200,320 (XQuAD + 2 MB of RusLit): hybrid R@5 0.984 /

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.cli import quiet_libraries
+from assistant.runtime.offline import quiet_libraries
 
 quiet_libraries()
 
@@ -74,7 +74,7 @@ def progress(total: int, label: str):
 
 
 def run_chat(engine, adapter: Path, limit: int | None, with_base: bool = True) -> dict:
-    from assistant.adapter_eval import answer_questions
+    from assistant.evals.adapter_eval import answer_questions
 
     items = chat_items(manifest_of(adapter), limit)
     rows = {}
@@ -90,7 +90,7 @@ def run_chat(engine, adapter: Path, limit: int | None, with_base: bool = True) -
 
 def run_poet(engine, adapter: Path, limit: int | None, seed: int) -> dict:
     from adapters.poem_template import build_poem_prompt
-    from assistant.adapter_eval import write_poems
+    from assistant.evals.adapter_eval import write_poems
 
     manifest = manifest_of(adapter)
     rows = {}

@@ -39,7 +39,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from assistant.cli import quiet_libraries
+from assistant.runtime.offline import quiet_libraries
 
 quiet_libraries()
 
@@ -183,7 +183,7 @@ def _row(variant: str, claim: str, paragraph: str, label: str) -> dict:
 
 def run_checker(rows: list[dict], embedder, nli, title: str) -> dict:
     """Judge the claims and print ROC-AUC, per-class and per-variant accuracy."""
-    from assistant.eval_check import LabelledClaim, evaluate
+    from assistant.evals.check import LabelledClaim, evaluate
 
     items = [LabelledClaim(r["claim"], r["sources"], r["label"]) for r in rows]
     started = time.perf_counter()
@@ -219,15 +219,14 @@ def main() -> None:
     args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                         encoding="utf-8")
     print(f"wrote {len(rows)} claims to {args.out}")
-    from assistant.check_cli import load_models
+    from assistant.engine import Engine
     from assistant.settings import load_settings
 
-    settings = load_settings({"home": args.home})
-    embedder, _ = load_models(settings, not args.no_embeddings, None, None)
+    engine = Engine(load_settings({"home": args.home}))
+    embedder = None if args.no_embeddings else engine.embedder()
     run_checker(rows, embedder, None, "without NLI")
     if args.nli:
-        _, nli = load_models(settings, False, args.nli, None)
-        run_checker(rows, embedder, nli, f"with NLI {args.nli}")
+        run_checker(rows, embedder, engine.nli(args.nli), f"with NLI {args.nli}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+from assistant.runtime.offline import quiet_libraries  # noqa: E402  (offline, no progress bars)
 
 quiet_libraries()
 REPO = Path(__file__).resolve().parent.parent

@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+from assistant.runtime.offline import quiet_libraries  # noqa: E402  (offline, no progress bars)
 
 quiet_libraries()
 
@@ -76,7 +76,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
     """transformers float32, plain generate, greedy."""
     import torch
 
-    from assistant.runtime import load_model
+    from assistant.runtime.loading import load_model
 
     started = time.perf_counter()
     loaded = load_model(model_path(), "gemma-3-270m", args.device, args.quantization)
@@ -108,9 +108,9 @@ def run_baseline(args: argparse.Namespace) -> dict:
 
 def run_lira(args: argparse.Namespace, fast: bool) -> dict:
     """Lira's Generator with the chat adapter, speed settings on or off."""
-    from assistant import compute
-    from assistant.generation import PRESETS, Generator
-    from assistant.runtime import load_model
+    from assistant.runtime import compute
+    from assistant.runtime.generation import PRESETS, Generator
+    from assistant.runtime.loading import load_model
     from assistant.settings import SpeedSettings, load_settings
 
     # The fast row takes the speed settings from LIRA_SPEED_* and lira.toml, to measure each one.
@@ -145,7 +145,7 @@ def run_llama_cpp(args: argparse.Namespace) -> dict:
     """The bundled q4_k_m GGUF through llama-cpp-python, when installed."""
     import llama_cpp  # noqa: F401  (only to fail fast when it is absent)
 
-    from assistant.gemma_bundle import _GGUF_NAME, _assemble, _source_package
+    from assistant.runtime.gemma_bundle import _GGUF_NAME, _assemble, _source_package
 
     with tempfile.TemporaryDirectory() as tmp:
         gguf = _assemble(_source_package(), Path(tmp) / _GGUF_NAME)
@@ -178,7 +178,7 @@ def run_random_shape(args: argparse.Namespace) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from assistant.runtime import _placement, pick_device
+    from assistant.runtime.loading import _placement, pick_device
 
     device = pick_device(args.device)
     config = random_config(args.random_shape)
@@ -223,7 +223,7 @@ def sync(device: str) -> None:
 
 
 def model_path() -> Path:
-    from assistant.models import resolve
+    from assistant.runtime.models import resolve
     from assistant.settings import load_settings
 
     return resolve("gemma-3-270m", load_settings())

@@ -76,9 +76,11 @@ def ivf_recall(store, queries) -> dict:
     ivf = FaissIndex._build_ivf(store.dim, list(store._stored_vectors()), store.chunk_count())
     agree, t_exact, t_ivf = [], 0.0, 0.0
     for q in queries:
-        t = time.perf_counter(); a = {i for i, _ in exact.search(q[None, :], 10)[0]}
+        t = time.perf_counter()
+        a = {i for i, _ in exact.search(q[None, :], 10)[0]}
         t_exact += time.perf_counter() - t
-        t = time.perf_counter(); b = {i for i, _ in ivf.search(q[None, :], 10)[0]}
+        t = time.perf_counter()
+        b = {i for i, _ in ivf.search(q[None, :], 10)[0]}
         t_ivf += time.perf_counter() - t
         agree.append(len(a & b) / 10)
     return {"kind_in_use": exact.kind, "ivf_recall@10_vs_exact": float(np.mean(agree)),
@@ -93,8 +95,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the built index in this LIRA_HOME")
     args = parser.parse_args()
 
-    from assistant.engine import Engine
-    from assistant.indexing import ingest_options
+    from assistant.engine import Engine, ingest_options
     from assistant.settings import load_settings
     from index.ingest import index_path
 

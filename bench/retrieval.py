@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+from assistant.runtime.offline import quiet_libraries  # noqa: E402  (offline, no progress bars)
 
 quiet_libraries()
 
@@ -70,8 +70,7 @@ def evaluate(searcher, questions: list[tuple[str, str]], mode: str) -> dict:
 
 
 def run(chunk_tokens: int, overlap: int, distractor_mb: float, home: Path | None) -> dict:
-    from assistant.engine import Engine
-    from assistant.indexing import ingest_options
+    from assistant.engine import Engine, ingest_options
     from assistant.settings import load_settings
     from index.ingest import index_path
 

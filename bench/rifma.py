@@ -33,15 +33,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+from assistant.runtime.offline import quiet_libraries  # noqa: E402  (offline, no progress bars)
 
 quiet_libraries()
 
-from assistant import stress  # noqa: E402
-from assistant.poem_form import analyze_poem  # noqa: E402
+from assistant.poetry import stress  # noqa: E402
+from assistant.poetry.form import analyze_poem  # noqa: E402
 
 RIFMA = REPO.parent / "shared" / "data" / "rifma" / "rifma.dev4002.json"
-TUNED_ON = 2000  # assistant/rhyme.py's rules were chosen looking at these poems only
+TUNED_ON = 2000  # assistant/poetry/rhyme.py's rules were chosen looking at these poems only
 
 
 def rhyming_pairs(scheme: str) -> set[tuple[int, int, int]]:

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+from assistant.runtime.offline import quiet_libraries  # noqa: E402  (offline, no progress bars)
 
 quiet_libraries()
 
@@ -49,7 +49,7 @@ def run_variant(variant: str, model: str, data: Path, steps: int, max_length: in
     from adapters.methods import MethodOptions
     from adapters.training import TrainJob, TrainOptions, train
     from adapters.training_data import DataOptions
-    from assistant.models import resolve
+    from assistant.runtime.models import resolve
     from assistant.settings import load_settings
 
     base = resolve(model, load_settings())

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.cli import quiet_libraries  # noqa: E402  (offline, no progress bars)
+from assistant.runtime.offline import quiet_libraries  # noqa: E402  (offline, no progress bars)
 
 quiet_libraries()
 
@@ -139,7 +139,7 @@ async def type_keys(app, pilot, count: int, keep_going) -> list[float]:
 
 
 async def interactive(flags: dict, keys: int, rounds: int) -> dict:
-    from assistant.chat_backend import ChatBackend
+    from assistant.chat.backend import ChatBackend
     from assistant.settings import load_settings
     from assistant.tui.app import LiraApp
 
@@ -182,8 +182,8 @@ async def interactive(flags: dict, keys: int, rounds: int) -> dict:
 
 def bare_decode(backend, settings) -> float:
     """Decode speed of the same answer streamed with no app around it."""
-    from assistant.chat_backend import build_chat_prompt
-    from assistant.generation import PRESETS
+    from assistant.chat.backend import build_chat_prompt
+    from assistant.runtime.generation import PRESETS
 
     generator = backend.engine.generator("chat")
     preset = PRESETS["chat"].with_overrides(max_new_tokens=settings.max_new_tokens)

@@ -6,7 +6,7 @@ questions and answers and the rulm instruction tasks.  Coverage is the share
 of those texts' tokens (as the full tokenizer splits them) inside the subset;
 a text outside it can still be written, in smaller pieces, but the model's
 first choice would be lost.  With --write, saves the subset into
-assistant/vocab (keyed by the tokenizer's vocabulary digest), where the
+assistant/runtime/cpu/vocab (keyed by the tokenizer's vocabulary digest), where the
 runtime finds it.
 
     python bench/vocab_subset.py [--min-count 2] [--write]
@@ -19,7 +19,7 @@ import json
 import time
 from pathlib import Path
 
-from assistant.cli import quiet_libraries
+from assistant.runtime.offline import quiet_libraries
 
 quiet_libraries()
 
@@ -65,14 +65,14 @@ def main() -> None:
     parser.add_argument("--model", default="gemma-3-270m")
     parser.add_argument("--min-count", type=int, default=2,
                         help="keep corpus tokens seen at least this often")
-    parser.add_argument("--write", action="store_true", help="save into assistant/vocab")
+    parser.add_argument("--write", action="store_true", help="save into assistant/runtime/cpu/vocab")
     args = parser.parse_args()
 
     from transformers import AutoTokenizer
 
-    from assistant.models import resolve
+    from assistant.runtime.cpu.vocab_subset import build_subset, save_subset
+    from assistant.runtime.models import resolve
     from assistant.settings import load_settings
-    from assistant.vocab_subset import build_subset, save_subset
 
     tokenizer = AutoTokenizer.from_pretrained(str(resolve(args.model, load_settings())))
     started = time.perf_counter()

@@ -9,8 +9,8 @@ unless it alone exceeds ``max_tokens``, so a poem's line stays whole.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

@@ -152,7 +152,7 @@ def _json_dump(obj: Any, path: Path) -> None:
 
 # --- tokenizer
 
-def _build_tokenizer(model: E5File) -> "Tokenizer":
+def _build_tokenizer(model: E5File) -> Tokenizer:
     """The XLM-R unigram tokenizer, wired to behave exactly like e5.c's."""
     from tokenizers import (
         AddedToken,
@@ -240,7 +240,7 @@ def _special_ids(model: E5File) -> list[int]:
     return ids
 
 
-def _save_tokenizer(tok: "Tokenizer", model: E5File, folder: Path) -> None:
+def _save_tokenizer(tok: Tokenizer, model: E5File, folder: Path) -> None:
     tok.save(str(folder / "tokenizer.json"))
     names = {i: model.pieces[i] for i in _special_ids(model)}
     mask = "<mask>" if "<mask>" in model.pieces else None
@@ -266,7 +266,7 @@ def _save_tokenizer(tok: "Tokenizer", model: E5File, folder: Path) -> None:
 
 # --- encoder weights
 
-def _state_dict(model: E5File) -> dict[str, "torch.Tensor"]:
+def _state_dict(model: E5File) -> dict[str, torch.Tensor]:
     import torch
 
     sd = {name: torch.from_numpy(array) for name, array in bert_weights(model).items()}
@@ -293,7 +293,7 @@ def _bert_config(model: E5File) -> Any:
     )
 
 
-def _save_encoder(model: E5File, weights: dict[str, "torch.Tensor"], folder: Path) -> None:
+def _save_encoder(model: E5File, weights: dict[str, torch.Tensor], folder: Path) -> None:
     import torch
     from safetensors.torch import save_file
     from transformers import BertModel

@@ -86,7 +86,7 @@ class E5File:
     norm_map: dict[int, str]
     tensors: dict[str, TensorEntry] = field(default_factory=dict)
 
-    def tensor(self, name: str) -> "np.ndarray":
+    def tensor(self, name: str) -> np.ndarray:
         """Return tensor ``name`` as a flat float32 array (Q4_0 dequantized)."""
         import numpy as np
 
@@ -211,26 +211,26 @@ def _check_entry(e: TensorEntry, file_size: int) -> None:
 
 def expected_shapes(h: Header) -> dict[str, tuple[int, int]]:
     """(dtype, element count) for every tensor the engine reads."""
-    H, F = h.hidden, h.intermediate
+    hid, ffn = h.hidden, h.intermediate
     shapes = {
-        "emb.word": (DTYPE_Q4, h.vocab * H),
-        "emb.pos": (DTYPE_F32, h.max_positions * H),
-        "emb.type": (DTYPE_F32, h.type_vocab * H),
-        "emb.ln.w": (DTYPE_F32, H),
-        "emb.ln.b": (DTYPE_F32, H),
+        "emb.word": (DTYPE_Q4, h.vocab * hid),
+        "emb.pos": (DTYPE_F32, h.max_positions * hid),
+        "emb.type": (DTYPE_F32, h.type_vocab * hid),
+        "emb.ln.w": (DTYPE_F32, hid),
+        "emb.ln.b": (DTYPE_F32, hid),
     }
     for layer in range(h.layers):
         p = f"l{layer}."
         for name in ("q", "k", "v", "ao"):
-            shapes[p + name + ".w"] = (DTYPE_Q4, H * H)
-            shapes[p + name + ".b"] = (DTYPE_F32, H)
-        shapes[p + "fi.w"] = (DTYPE_Q4, F * H)
-        shapes[p + "fi.b"] = (DTYPE_F32, F)
-        shapes[p + "fo.w"] = (DTYPE_Q4, H * F)
-        shapes[p + "fo.b"] = (DTYPE_F32, H)
+            shapes[p + name + ".w"] = (DTYPE_Q4, hid * hid)
+            shapes[p + name + ".b"] = (DTYPE_F32, hid)
+        shapes[p + "fi.w"] = (DTYPE_Q4, ffn * hid)
+        shapes[p + "fi.b"] = (DTYPE_F32, ffn)
+        shapes[p + "fo.w"] = (DTYPE_Q4, hid * ffn)
+        shapes[p + "fo.b"] = (DTYPE_F32, hid)
         for name in ("aln", "oln"):
-            shapes[p + name + ".w"] = (DTYPE_F32, H)
-            shapes[p + name + ".b"] = (DTYPE_F32, H)
+            shapes[p + name + ".w"] = (DTYPE_F32, hid)
+            shapes[p + name + ".b"] = (DTYPE_F32, hid)
     return shapes
 
 
@@ -245,11 +245,11 @@ def _check_tensors(model: E5File) -> None:
 
 # ------------------------------------------------------ BERT weight names
 
-def bert_weights(model: E5File) -> dict[str, "np.ndarray"]:
+def bert_weights(model: E5File) -> dict[str, np.ndarray]:
     """All encoder tensors, dequantized, under transformers' ``BertModel`` names."""
     h = model.header
 
-    def t(name: str, *shape: int) -> "np.ndarray":
+    def t(name: str, *shape: int) -> np.ndarray:
         return model.tensor(name).reshape(shape)
 
     sd = {

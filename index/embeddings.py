@@ -6,8 +6,8 @@ from the model folder's own prompts when it has them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -26,7 +26,7 @@ class Filters:
         return all(v is None for v in asdict(self).values())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Filters":
+    def from_dict(cls, data: dict[str, Any]) -> Filters:
         """Filters from a JSON object, ignoring unknown keys."""
         known = {k: data[k] for k in asdict(cls()) if data.get(k) not in (None, "")}
         for key in ("year_from", "year_to"):

@@ -8,7 +8,7 @@ so two processes opening the same file at once cannot apply one twice.
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 
 class SchemaTooNew(Exception):

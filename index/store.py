@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -107,7 +107,7 @@ class IndexStore:
         return (folder / CATALOG).is_file()
 
     @classmethod
-    def open(cls, folder: Path, create: bool = False) -> "IndexStore":
+    def open(cls, folder: Path, create: bool = False) -> IndexStore:
         """Open an index folder; with ``create`` make it if missing."""
         catalog = folder / CATALOG
         if not catalog.is_file():

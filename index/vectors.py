@@ -9,8 +9,9 @@ searched with enough probes to keep recall@10 close to exact.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class FaissIndex:
 
     @classmethod
     def build(cls, dim: int, batches: Iterable[tuple[np.ndarray, np.ndarray]],
-              count: int) -> "FaissIndex":
+              count: int) -> FaissIndex:
         """An index over ``count`` vectors given as (ids, vectors) batches."""
         import faiss
 
@@ -60,7 +61,7 @@ class FaissIndex:
 
     @classmethod
     def _build_ivf(cls, dim: int, batches: list[tuple[np.ndarray, np.ndarray]],
-                   count: int) -> "FaissIndex":
+                   count: int) -> FaissIndex:
         import faiss
 
         lists = int(np.sqrt(count))
@@ -75,7 +76,7 @@ class FaissIndex:
         return built
 
     @classmethod
-    def load(cls, path: Path) -> "FaissIndex | None":
+    def load(cls, path: Path) -> FaissIndex | None:
         """A saved index, or None if it is missing or unreadable."""
         import faiss
 

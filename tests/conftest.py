@@ -173,7 +173,7 @@ BUNDLED_CACHE = REPO / ".cache" / "test-models"
 @pytest.fixture(scope="session")
 def bundled_models() -> Path:
     """The bundled models, prepared once into .cache/test-models and kept between runs."""
-    from assistant.models import BUNDLED, prepare_bundled
+    from assistant.runtime.models import BUNDLED, prepare_bundled
     from assistant.settings import Settings
 
     settings = Settings(home=BUNDLED_CACHE.parent, model_cache=BUNDLED_CACHE)
@@ -243,3 +243,12 @@ def one_line_error(code, err):
     assert len(lines) == 1, err
     assert "Traceback" not in err
     return lines[0]
+
+
+@pytest.fixture(scope="module")
+def stress_model():
+    """Skips where silero-stress (the stress model of rhyme and metre) is not installed."""
+    from assistant.poetry import stress
+
+    if not stress.available():
+        pytest.skip("silero-stress is not installed")

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from adapters.manifest import base_fingerprint
-from assistant import adapter_choice
-from assistant.adapter_choice import choose_adapter
+from assistant.runtime import adapter_choice
+from assistant.runtime.adapter_choice import choose_adapter
 
 CONFIG = {"model_type": "gemma3_text", "vocab_size": 262144, "hidden_size": 640,
           "num_hidden_layers": 18}

@@ -7,9 +7,9 @@ import pytest
 from adapters.data_poems import holdout_poems, poem_examples
 from adapters.data_squad import holdout_questions, squad_examples
 from adapters.poem_template import build_poem_prompt
-from assistant.adapter_eval import answer_questions, first_line, score_answers, write_poems
-from assistant.answer_metrics import cited_numbers, exact_match, normalise_answer, token_f1
-from assistant.poem_metrics import distinct_n, line_count_ratio, self_stop_rate
+from assistant.evals.adapter_eval import answer_questions, first_line, score_answers, write_poems
+from assistant.evals.answer_metrics import cited_numbers, exact_match, normalise_answer, token_f1
+from assistant.evals.poem_metrics import distinct_n, line_count_ratio, self_stop_rate
 
 
 # ----- answer metrics ------------------------------------------------------------------------
@@ -87,8 +87,8 @@ def test_holdout_poems_match_the_training_holdout(tmp_path):
 # ----- scored runs on a tiny model -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_generator(tiny_models):
-    from assistant.generation import Generator
-    from assistant.runtime import load_model
+    from assistant.runtime.generation import Generator
+    from assistant.runtime.loading import load_model
 
     return Generator(load_model(tiny_models["llama"], "tiny-llama", "cpu"))
 
@@ -106,7 +106,7 @@ def test_answer_questions_scores_every_held_out_question(tiny_generator):
 
 def test_write_poems_is_reproducible_and_reports_stopping(tiny_generator):
     from adapters.data_poems import Poem
-    from assistant.generation import PRESETS
+    from assistant.runtime.generation import PRESETS
 
     poems = [Poem("Пушкин", "Осень", "Октябрь уж наступил\nУж роща отряхает", "p", 0),
              Poem("Блок", "Ночь", "Ночь, улица, фонарь, аптека", "b", 0)]

@@ -188,7 +188,7 @@ def test_resume_after_an_interruption_continues_the_step_count(tiny_models, data
     other.write_text(json.dumps(RECORDS[0], ensure_ascii=False), encoding="utf-8")
     with pytest.raises(TrainingError, match="another data sha256"):
         train(make_job(tiny_models, "llama", "lora", out, other, max_steps=6, eval_steps=2) |
-              _resume())
+              _Resume())
     seen = []
     job = make_job(tiny_models, "llama", "lora", out, data_file, max_steps=6, eval_steps=2)
     job.resume, job.callbacks = True, [steps_seen(seen)]
@@ -198,11 +198,11 @@ def test_resume_after_an_interruption_continues_the_step_count(tiny_models, data
     assert result.manifest["result"]["resumed_from"].endswith("checkpoint-2")
     assert not checkpoint_folder(out).exists()
     with pytest.raises(TrainingError, match="nothing to resume"):
-        train(make_job(tiny_models, "llama", "lora", tmp_path / "fresh", data_file) | _resume())
+        train(make_job(tiny_models, "llama", "lora", tmp_path / "fresh", data_file) | _Resume())
 
 
-class _resume:
-    """``job | _resume()``: the same job with --resume."""
+class _Resume:
+    """``job | _Resume()``: the same job with --resume."""
 
     def __ror__(self, job):
         job.resume = True
@@ -228,7 +228,7 @@ def test_stop_request_saves_a_checkpoint_then_resume_finishes(tiny_models, data_
         train(job)
     assert (checkpoint_folder(out) / "checkpoint-3").is_dir()
     result = train(make_job(tiny_models, "gpt2", "ia3", out, data_file, max_steps=5,
-                            eval_steps=100) | _resume())
+                            eval_steps=100) | _Resume())
     assert result.manifest["result"]["steps"] == 5
 
 
@@ -241,7 +241,7 @@ def test_early_stopping_ends_a_diverging_run(tiny_models, data_file, tmp_path):
 
 def test_bad_options_are_refused_before_loading(tiny_models, data_file, tmp_path):
     with pytest.raises(TrainingError, match="unknown method 'dora'"):
-        train(make_job(tiny_models, "gpt2", "lora", tmp_path / "a", data_file) | _method("dora"))
+        train(make_job(tiny_models, "gpt2", "lora", tmp_path / "a", data_file) | _Method("dora"))
     with pytest.raises(TrainingError, match="no layer named nope"):
         job = make_job(tiny_models, "gpt2", "lora", tmp_path / "b", data_file)
         job.options = TrainOptions(method="lora", adapter=MethodOptions(target_modules=("nope",)),
@@ -254,7 +254,7 @@ def test_bad_options_are_refused_before_loading(tiny_models, data_file, tmp_path
         train(make_job(tiny_models, "gpt2", "lora", tmp_path / "c", data_file))
 
 
-class _method:
+class _Method:
     def __init__(self, name):
         self.name = name
 
@@ -269,7 +269,7 @@ class _method:
 def test_an_adapter_for_another_base_is_refused(tiny_models, trained, tmp_path):
     from transformers import AutoConfig, GPT2LMHeadModel
 
-    from assistant.runtime import load_model
+    from assistant.runtime.loading import load_model
 
     adapter = trained[("gpt2", "lora")].out_dir
     with pytest.raises(AdapterMismatchError, match="trained on tiny-gpt2"):
@@ -307,7 +307,7 @@ def test_a_corrupt_adapter_folder_gives_a_clear_error(tiny_models, trained, tmp_
 @pytest.mark.parametrize("kind,method", [("gpt2", "lora"), ("gpt2", "ia3"), ("t5", "lora")])
 def test_merged_model_gives_the_adapters_logits(tiny_models, trained, tmp_path, kind, method):
     from adapters.merging import MERGE_FILE, merge_adapter
-    from assistant.runtime import load_model
+    from assistant.runtime.loading import load_model
 
     adapter = trained[(kind, method)].out_dir
     report = merge_adapter(adapter, tiny_models[kind], tmp_path / "merged")
@@ -355,7 +355,7 @@ def test_listing_reads_manifests_and_flags_broken_folders(trained, tmp_path):
 def test_quantized_base_trains_and_loads(llama128, data_file, tmp_path, quantization, method):
     import logging
 
-    from assistant.runtime import load_model
+    from assistant.runtime.loading import load_model
 
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     job = make_job({"llama": llama128}, "llama", method, tmp_path / "out", data_file, max_steps=3,

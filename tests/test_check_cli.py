@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant.eval_check import claim_metrics
+from assistant.evals.check import claim_metrics
 from tests.conftest import one_line_error
 
 SOURCE = ("Санкт-Петербург был основан 27 мая 1703 года царём Петром Первым. "
@@ -162,7 +162,7 @@ def test_eval_check_empty_or_missing_file(tmp_path, run):
 
 def test_nli_reference_names_settings_and_adapter_folders(tmp_path):
     from adapters.registry import BUNDLED_DIR
-    from assistant.answer_check import nli_reference
+    from assistant.grounding.entailment import nli_reference
     from assistant.settings import Settings
 
     settings = Settings(home=tmp_path)

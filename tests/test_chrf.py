@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from assistant.chrf import chrf_report, normalise
 from assistant.cli import main
 from assistant.errors import SettingsError
+from assistant.evals.chrf import chrf_report, normalise
 
 
 def test_identical_text_scores_100_and_formatting_does_not_count():

@@ -24,7 +24,7 @@ def squad_sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("xquad")
     questions = []
     paragraphs = [(a["title"], p) for a in data[:8] for p in a["paragraphs"][:3]]
-    for n, (title, paragraph) in enumerate(paragraphs):
+    for n, (_title, paragraph) in enumerate(paragraphs):
         path = folder / f"{n:02d}.txt"
         path.write_text(paragraph["context"], encoding="utf-8")
         questions.append((paragraph["qas"][0]["question"], path.name))
@@ -76,7 +76,7 @@ def test_chat_loop_in_a_real_process(bundled_settings, lira_home):
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_chat_app_with_bundled_models(bundled_settings, squad_sample, anyio_backend):
     """The Textual app over the real engine and bundled models: index, ask, stream, cite."""
-    from assistant.chat_backend import ChatBackend
+    from assistant.chat.backend import ChatBackend
     from assistant.tui.app import LiraApp
     from assistant.tui.widgets.chat_log import ChatLog
     from tests.test_tui import until

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from assistant.chrf import chrf_report
-from assistant.eval_errors import EvalError
-from assistant.form_agreement import PoemShape, compare_form, line_agreement, poem_shape
-from assistant.generation import PRESETS
-from assistant.poetry_holdout import HoldoutSetting, holdout_setting
-from assistant.sampling_search import SPACE, search_sampling, split_dev_test
+from assistant.evals.chrf import chrf_report
+from assistant.evals.errors import EvalError
+from assistant.evals.poetry_holdout import HoldoutSetting, holdout_setting
+from assistant.evals.sampling_search import SPACE, search_sampling, split_dev_test
+from assistant.poetry.form_agreement import PoemShape, compare_form, line_agreement, poem_shape
+from assistant.runtime.generation import PRESETS
 from tests.conftest import one_line_error
 
 PNG = b"\x89PNG\r\n\x1a\n"

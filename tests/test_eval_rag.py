@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant.retrieval_metrics import (
+from assistant.evals.retrieval_metrics import (
     gold_rank,
     mean_reciprocal_rank,
     ranked_documents,
@@ -73,7 +73,7 @@ def test_retrieval_metrics_collapse_chunks_to_documents():
 
 def test_rag_report_figures_records_and_files(rag_run, squad_file, tmp_path, lira_home,
                                               monkeypatch):
-    monkeypatch.setattr("assistant.eval_rag.QUERY_BATCH", 2)  # three batches of queries
+    monkeypatch.setattr("assistant.evals.rag.QUERY_BATCH", 2)  # three batches of queries
     out = tmp_path / "report"
     code, stdout, err = rag_run("eval", "rag", "--qa", squad_file, "-k", "3",
                                 "--max-new-tokens", "6", "--out", out, "--json")

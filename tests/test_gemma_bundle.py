@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant import gemma_bundle
 from assistant.errors import ModelLoadError, ModelNotFound
-from assistant.gemma_bundle import gemma_bundle_available, prepare_gemma
+from assistant.runtime import gemma_bundle
+from assistant.runtime.gemma_bundle import gemma_bundle_available, prepare_gemma
 
 RUSSIAN = "Москва — столица России. Ёжик в тумане, «кавычки» и 12 345 рублей.\nНовая строка."
 

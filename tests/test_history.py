@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from assistant import history as history_module
-from assistant.history import AnswerStats, History, HistoryError, ModelUsed
+from assistant.chat import history as history_module
+from assistant.chat.history import AnswerStats, History, HistoryError, ModelUsed
 from assistant.rag import Source
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from assistant.decode_loop import decode
-from assistant.gemma_step import GemmaStep
-from assistant.generation import PRESETS, Generator, Preset
-from assistant.growing_cache import GrowingCache
-from assistant.runtime import load_model
+from assistant.runtime.cpu.gemma_step import GemmaStep
+from assistant.runtime.decode_loop import decode
+from assistant.runtime.generation import PRESETS, Generator, Preset
+from assistant.runtime.growing_cache import GrowingCache
+from assistant.runtime.loading import load_model
 from assistant.settings import SpeedSettings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from assistant.errors import GenerationError
-from assistant.poem_choice import Candidate, best, form_score
-from assistant.poem_cli import near_matches
-from assistant.poem_form import PoemForm, analyze_poem
+from assistant.poetry.authors import near_matches
+from assistant.poetry.choice import Candidate, best, form_score
+from assistant.poetry.form import PoemForm, analyze_poem
 from tests.conftest import one_line_error
-from tests.test_poem_form import BLOK, BURYA, stress_model  # noqa: F401  (a fixture)
+from tests.test_poem_form import BLOK, BURYA
 from tests.test_poem_mode import POEMS
 
 
@@ -142,8 +142,8 @@ def test_best_weighs_form_against_fluency():
 def test_fluency_is_the_mean_token_logprob(tiny_models):
     import torch
 
-    from assistant.fluency import mean_logprob
-    from assistant.runtime import load_model
+    from assistant.poetry.fluency import mean_logprob
+    from assistant.runtime.loading import load_model
 
     loaded = load_model(tiny_models["llama"], "tiny")
     prompt, text = "Мороз и солнце;", " день чудесный!"

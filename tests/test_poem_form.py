@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import stress
-from assistant.poem_form import EmptyPoem, analyze_poem
-from assistant.rhyme import line_ending, rhyme, stanza_scheme
-from assistant.verse import Verse, parse_poem, parse_words
+from assistant.poetry import stress
+from assistant.poetry.form import EmptyPoem, analyze_poem
+from assistant.poetry.rhyme import line_ending, rhyme, stanza_scheme
+from assistant.poetry.verse import Verse, parse_poem, parse_words
 
 MOROZ = """Мороз и солнце; день чудесный!
 Еще ты дремлешь, друг прелестный —
@@ -58,13 +58,6 @@ VOLGA = """Выдь на Волгу: чей стон раздается
 PROSE = """Москва — столица России и крупнейший город страны.
 Петербург основан в тысяча семьсот третьем году Петром Первым.
 Кошка спит на диване, а собака гуляет во дворе у соседей."""
-
-
-@pytest.fixture(scope="module")
-def stress_model():
-    """The stress model, loaded once for this module."""
-    if not stress.available():
-        pytest.skip("silero-stress is not installed")
 
 
 @pytest.mark.parametrize("text, scheme, metre, feet", [

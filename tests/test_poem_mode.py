@@ -15,7 +15,7 @@ from adapters.poem_template import (
     build_poem_prompt,
     training_text,
 )
-from assistant.generation import PRESETS
+from assistant.runtime.generation import PRESETS
 from tests.conftest import REPO
 
 SEED = ("###Система:\nТы - поэт, который чётко следует инструкциям. Твоя задача - написать "
@@ -69,7 +69,7 @@ def test_the_template_module_does_not_import_assistant():
 
 
 def test_examples_are_dropped_to_fit_the_window():
-    from assistant.poem import _fitting_prompt
+    from assistant.poetry.compose import _fitting_prompt
     from assistant.rag import Source
 
     generator = SimpleNamespace(loaded=SimpleNamespace(context_window=400),
@@ -83,8 +83,8 @@ def test_examples_are_dropped_to_fit_the_window():
 @pytest.fixture
 def poem_engine(tiny_settings, tmp_path):
     """An Engine over tiny models with an index of a small JSONL poem corpus."""
+    from assistant.cli.indexing import run_index
     from assistant.engine import Engine
-    from assistant.indexing import run_index
 
     corpus = tmp_path / "poems"
     corpus.mkdir()
@@ -95,7 +95,7 @@ def poem_engine(tiny_settings, tmp_path):
 
 
 def test_style_examples_are_the_authors_own_poems(poem_engine):
-    from assistant.poem import find_examples
+    from assistant.poetry.compose import find_examples
 
     examples, note = find_examples(poem_engine, "пушкин", "Зимняя ночь", 2, "poems")
     assert note is None and len(examples) == 2
@@ -106,7 +106,7 @@ def test_style_examples_are_the_authors_own_poems(poem_engine):
 
 
 def test_prepare_poem_streams_with_examples_in_the_prompt(poem_engine):
-    from assistant.poem import prepare_poem
+    from assistant.poetry.compose import prepare_poem
 
     poem = prepare_poem(poem_engine, "Михаил Лермонтов", "Море", k=3, index_name="poems",
                         max_new_tokens=6)
@@ -119,7 +119,7 @@ def test_prepare_poem_streams_with_examples_in_the_prompt(poem_engine):
 
 def test_poem_without_an_index_has_no_examples(tiny_settings):
     from assistant.engine import Engine
-    from assistant.poem import prepare_poem
+    from assistant.poetry.compose import prepare_poem
 
     poem = prepare_poem(Engine(tiny_settings), "Пушкин", "Осень", index_name="nothing",
                         max_new_tokens=2)
@@ -130,7 +130,7 @@ def test_poem_without_an_index_has_no_examples(tiny_settings):
 def test_poem_needs_an_author_and_a_title(tiny_settings):
     from assistant.engine import Engine
     from assistant.errors import SettingsError
-    from assistant.poem import prepare_poem
+    from assistant.poetry.compose import prepare_poem
 
     with pytest.raises(SettingsError, match="no author"):
         prepare_poem(Engine(tiny_settings), " ", "Осень")

@@ -5,8 +5,8 @@ import logging
 import pytest
 import torch
 
-from assistant.generation import PRESETS, Generator
-from assistant.runtime import load_model
+from assistant.runtime.generation import PRESETS, Generator
+from assistant.runtime.loading import load_model
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 

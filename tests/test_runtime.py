@@ -9,8 +9,8 @@ import torch
 from adapters.errors import AdapterFolderError
 from adapters.loading import inspect_adapter
 from assistant.errors import GenerationError, ModelLoadError
-from assistant.generation import PRESETS, Generator, _cut_at_stop, _partial_stop_len
-from assistant.runtime import load_model
+from assistant.runtime.generation import PRESETS, Generator, _cut_at_stop, _partial_stop_len
+from assistant.runtime.loading import load_model
 
 PROMPT = "Москва — столица России. Вопрос: что такое"
 GREEDY = PRESETS["answer"].with_overrides(max_new_tokens=12, stop=(), repetition_penalty=1.0)
@@ -36,7 +36,7 @@ def make_adapter(base_dir, kind, method, out_dir):
     peft_model = get_peft_model(model, config)
     torch.manual_seed(1)
     with torch.no_grad():
-        for name, param in peft_model.named_parameters():
+        for _name, param in peft_model.named_parameters():
             if param.requires_grad:  # move off the identity so the adapter shows
                 param.add_(torch.randn_like(param) * 0.5)
     peft_model.save_pretrained(out_dir)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from assistant import vocab_subset
-from assistant.generation import PRESETS, Generator
-from assistant.runtime import load_model
+from assistant.runtime.cpu import vocab_subset
+from assistant.runtime.generation import PRESETS, Generator
+from assistant.runtime.loading import load_model
 from assistant.settings import SpeedSettings
 from tests.conftest import build_tokenizer
 
@@ -54,7 +54,7 @@ def test_cache_is_cut_back_when_the_prompt_changes_midway(tiny_gemma):
 def test_growing_cache_matches_concatenation_across_reallocation_and_crop(monkeypatch):
     from transformers.cache_utils import DynamicLayer
 
-    from assistant import growing_cache
+    from assistant.runtime import growing_cache
 
     monkeypatch.setattr(growing_cache, "SPARE_TOKENS", 2)
     growing, plain = growing_cache.GrowingLayer(), DynamicLayer()
@@ -126,7 +126,7 @@ def test_restricted_output_layer_matches_inside_and_is_minus_inf_outside(tiny_mo
 
 
 def test_int8_output_rows_keep_the_best_logits_exact(tiny_models, vocab_dir, monkeypatch):
-    from assistant import restricted_head
+    from assistant.runtime.cpu import restricted_head
 
     monkeypatch.setattr(restricted_head, "_ROWS_AT_ONCE", 3)  # several blocks of positions
     full = load_model(tiny_models["llama"], "l", "cpu", speed=ALL_OFF)
@@ -150,7 +150,7 @@ def test_int8_output_rows_keep_the_best_logits_exact(tiny_models, vocab_dir, mon
 
 
 def test_int8_rows_are_read_from_the_file_only_while_it_holds_the_weight(tiny_models, tmp_path):
-    from assistant.file_rows import row_reader
+    from assistant.runtime.cpu.file_rows import row_reader
 
     head = load_model(tiny_models["llama"], "l", "cpu",
                       speed=ALL_OFF).model.get_output_embeddings().weight
@@ -171,7 +171,7 @@ def test_int8_rows_are_read_from_the_file_only_while_it_holds_the_weight(tiny_mo
 def test_an_adapter_on_the_embeddings_keeps_the_file_out(tiny_models):
     from peft import LoraConfig, get_peft_model
 
-    from assistant import speedups
+    from assistant.runtime.cpu import speedups
 
     base = load_model(tiny_models["llama"], "l", "cpu", speed=ALL_OFF).model
     wrapped = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "embed_tokens"]))
@@ -215,7 +215,7 @@ def test_adapter_is_merged_then_quantised(tiny_models, tmp_path, vocab_dir):
 # ----- smoothed int8 -------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["gemma", "llama"])
 def test_smoothing_leaves_the_float_model_unchanged(kind, tiny_gemma, tiny_models):
-    from assistant.int8_layers import smooth_decoder
+    from assistant.runtime.cpu.int8_layers import smooth_decoder
 
     folder = tiny_gemma if kind == "gemma" else tiny_models["llama"]
     plain = load_model(folder, kind, "cpu", speed=ALL_OFF)
@@ -229,7 +229,7 @@ def test_smoothing_leaves_the_float_model_unchanged(kind, tiny_gemma, tiny_model
 
 def test_smoothed_int8_tames_an_outlier_channel(tiny_gemma):
     """One activation channel 40x the rest (as real LLMs have): smoothing halves the error."""
-    from assistant.int8_layers import Int8Linear, quantize_decoder
+    from assistant.runtime.cpu.int8_layers import Int8Linear, quantize_decoder
 
     def with_outlier():
         loaded = load_model(tiny_gemma, "g", "cpu", speed=ALL_OFF)

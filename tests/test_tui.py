@@ -12,7 +12,7 @@ import time
 import pytest
 from textual.widgets import Markdown, OptionList
 
-from assistant.history import History
+from assistant.chat.history import History
 from assistant.settings import Settings
 from assistant.tui.app import LiraApp
 from assistant.tui.screens.author import AuthorScreen

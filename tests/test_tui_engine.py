@@ -12,8 +12,8 @@ import time
 import pytest
 from textual.widgets import OptionList
 
-from assistant.chat_backend import ChatBackend, ReplyRequest, Turn, build_chat_prompt
-from assistant.history import History
+from assistant.chat.backend import ChatBackend, ReplyRequest, Turn, build_chat_prompt
+from assistant.chat.history import History
 from assistant.tui.app import LiraApp
 from assistant.tui.widgets.chat_log import ChatLog
 from assistant.tui.widgets.sources import SourcesPanel

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
-from assistant.chat_backend import (
+from assistant.chat.backend import (
     Grounding,
     IndexSummary,
     Reply,
     ReplyRequest,
     retrieval_badge,
 )
+from assistant.chat.history import ModelUsed
 from assistant.errors import GenerationError
-from assistant.generation import GenerationStats
-from assistant.history import ModelUsed
 from assistant.rag import Source
+from assistant.runtime.generation import GenerationStats
 from assistant.settings import Settings
 
 ANSWER = ["**Петербург** ", "основан ", "в 1703 году ", "Петром Первым [1]. ",

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from assistant.history import AnswerStats, ModelUsed, StoredMessage
+from assistant.chat.history import AnswerStats, ModelUsed, StoredMessage
 from assistant.rag import Source
 from assistant.tui.answer_markup import citation_number, link_citations, verse_lines
 from assistant.tui.commands import (
@@ -114,7 +114,7 @@ def test_export_has_questions_answers_and_quoted_sources():
 
 
 def test_the_app_module_imports_nothing_heavy():
-    probe = ("import sys, assistant.tui.app, assistant.chat_backend, assistant.cli; "
+    probe = ("import sys, assistant.tui.app, assistant.chat.backend, assistant.cli; "
              "print(sorted(m for m in ('torch', 'transformers', 'faiss', 'peft', 'numpy', "
              "'sentence_transformers') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,

@@ -137,7 +137,7 @@ def _add_entailment(nli: EntailmentScorer | None, claims: list[Claim],
     if nli is None:
         return
     placed = [(c, w, s) for c, (w, s) in zip(claims, picks) if w is not None]
-    for (claim, window, signals), probs in zip(
+    for (_claim, _window, signals), probs in zip(
             placed, nli.scores([(w.text, c.text) for c, w, _ in placed])):
         signals.nli = probs
 

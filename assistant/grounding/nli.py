@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from assistant import compute
 from assistant.grounding.errors import GroundingError
+from assistant.runtime import compute
 
 ENTAILMENT, NEUTRAL, CONTRADICTION = "entailment", "neutral", "contradiction"
 LABELS = (ENTAILMENT, NEUTRAL, CONTRADICTION)
@@ -88,8 +88,8 @@ class ClassifierNLI:
 
 def load_nli(reference: str, settings) -> EntailmentScorer:
     """An entailment scorer from a model folder, a cached Hub id or a bundled name."""
-    from assistant.models import resolve
-    from assistant.runtime import pick_device
+    from assistant.runtime.loading import pick_device
+    from assistant.runtime.models import resolve
 
     path = resolve(reference, settings)
     if not (path / "config.json").is_file():

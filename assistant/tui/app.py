@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -21,8 +21,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
-from assistant.chat_backend import Backend, ReplyRequest, profile_of, retrieval_badge
-from assistant.history import (
+from assistant.chat.backend import Backend, ReplyRequest, profile_of, retrieval_badge
+from assistant.chat.history import (
     HISTORY_FILE,
     AnswerStats,
     History,

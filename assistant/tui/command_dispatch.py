@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from assistant.tui.app import LiraApp
 
 
-async def run_slash_command(app: "LiraApp", command: SlashCommand) -> None:
+async def run_slash_command(app: LiraApp, command: SlashCommand) -> None:
     """Do what ``command`` asks of ``app``; bad arguments become a notification."""
     name, rest = command.name, command.rest
     if name == "index":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from assistant.history import StoredMessage
+from assistant.chat.history import StoredMessage
 from assistant.tui.session import MODE_LABELS
 
 

@@ -9,14 +9,15 @@ crash.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual.message import Message
 
-from assistant.chat_backend import Backend, IndexSummary, Reply, ReplyRequest
+from assistant.chat.backend import Backend, IndexSummary, Reply, ReplyRequest
+from assistant.chat.history import AnswerStats, ModelUsed
 from assistant.errors import USER_ERRORS
-from assistant.history import AnswerStats, ModelUsed
 
 Post = Callable[[Message], Any]
 

@@ -47,7 +47,7 @@ class Session:
 
     @classmethod
     def from_settings(cls, settings: Settings, mode: str, index_name: str | None = None,
-                      author: str | None = None, adapter: str | None = None) -> "Session":
+                      author: str | None = None, adapter: str | None = None) -> Session:
         session = cls(mode=mode, index_name=index_name or settings.index_name, k=settings.k,
                       max_new_tokens=settings.max_new_tokens,
                       temperature=settings.temperature, author=author)

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from assistant.history import Conversation, History
+from assistant.chat.history import Conversation, History
 from assistant.tui.session import MODE_LABELS
 
 

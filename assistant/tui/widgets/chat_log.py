@@ -11,8 +11,8 @@ from textual.message import Message
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from assistant.chat_backend import Grounding, Turn, retrieval_badge
-from assistant.history import AnswerStats, ModelUsed, StoredMessage
+from assistant.chat.backend import Grounding, Turn, retrieval_badge
+from assistant.chat.history import AnswerStats, ModelUsed, StoredMessage
 from assistant.rag import Source
 from assistant.tui.answer_markup import citation_number, link_citations, verse_lines
 from assistant.tui.session import MODE_LABELS
@@ -38,12 +38,12 @@ class AnswerView(Vertical):
     """One answer: a header, the Markdown body (streamed) and a line of facts under it."""
 
     class Selected(Message):
-        def __init__(self, answer: "AnswerView") -> None:
+        def __init__(self, answer: AnswerView) -> None:
             super().__init__()
             self.answer = answer
 
     class CitationOpened(Message):
-        def __init__(self, answer: "AnswerView", number: int) -> None:
+        def __init__(self, answer: AnswerView, number: int) -> None:
             super().__init__()
             self.answer = answer
             self.number = number
@@ -75,7 +75,7 @@ class AnswerView(Vertical):
 
     @classmethod
     def from_stored(cls, message: StoredMessage,
-                    question: StoredMessage | None) -> "AnswerView":
+                    question: StoredMessage | None) -> AnswerView:
         """An answer from the history, as it was left (complete or broken off)."""
         mode = message.mode if message.mode in MODE_LABELS else "chat"
         view = cls(question.text if question else "", mode, text=message.text,

@@ -26,13 +26,13 @@ class PromptArea(TextArea):
     class Submitted(Message):
         """The user sent ``text`` (already stripped; never empty)."""
 
-        def __init__(self, prompt: "PromptArea", text: str) -> None:
+        def __init__(self, prompt: PromptArea, text: str) -> None:
             super().__init__()
             self.prompt = prompt
             self.text = text
 
         @property
-        def control(self) -> "PromptArea":
+        def control(self) -> PromptArea:
             return self.prompt
 
     def __init__(self, placeholder: str = "", cursor_blink: bool = True, **kwargs) -> None:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
-from assistant.history import AnswerStats, ModelUsed
+from assistant.chat.history import AnswerStats, ModelUsed
 
 
 def model_label(model: ModelUsed) -> str:

@@ -1,0 +1,274 @@
+"""What the chat app asks of the models, behind one small interface.
+
+The Textual app talks only to a ``Backend``: load a model, start a reply,
+list authors, index a folder, judge grounding.  ``ChatBackend`` implements it
+over the Engine; the tests drive the app with a fake that streams fixed text.
+Every method blocks (model work runs on the compute thread), so the app
+calls them from thread workers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.chat.history import AnswerStats, ModelUsed
+from assistant.engine import Engine
+from assistant.errors import SettingsError
+from assistant.rag import Source
+from assistant.settings import Settings
+
+MODES = ("chat", "documents", "poem")
+IndexProgress = Callable[[int, int, int], None]  # files done, files in all, chunks
+
+SYSTEM_CHAT = ("Это разговор пользователя с Лирой — помощником, который отвечает по-русски, "
+               "кратко и по делу.")
+USER, ASSISTANT = "Пользователь", "Лира"
+
+
+def profile_of(mode: str) -> str:
+    """The settings profile (model + adapter) a mode generates with."""
+    if mode not in MODES:
+        raise SettingsError(f"unknown mode '{mode}'; use {', '.join(MODES)}")
+    return "poem" if mode == "poem" else "chat"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier exchange, replayed in chat mode's prompt."""
+
+    question: str
+    answer: str
+
+
+@dataclass
+class ReplyRequest:
+    """Everything one reply depends on; None means the setting's default."""
+
+    mode: str
+    text: str  # the question, or the poem's title
+    turns: Sequence[Turn] = ()
+    index_name: str | None = None
+    author: str | None = None
+    k: int | None = None
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    adapter: str | None = None
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """The badge an answer carries about how well its sources support it.
+
+    ``checked`` is False for a badge of retrieval scores only (checks off, or a
+    stored answer); ``score`` is the check's score in [0, 1] when checked.
+    """
+
+    label: str
+    detail: str = ""
+    checked: bool = False
+    score: float | None = None
+
+
+@dataclass
+class Reply:
+    """A reply being generated: its sources are known, its text streams."""
+
+    sources: list[Source]
+    stream: Iterable[str]
+    cancel_event: threading.Event
+    model: ModelUsed
+    note: str | None = None
+    retrieval: bool = False
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.stream)
+
+    def cancel(self) -> None:
+        """Stop generating at the next token."""
+        self.cancel_event.set()
+
+    def stats(self) -> AnswerStats:
+        raw = getattr(self.stream, "stats", None)
+        if raw is None:
+            return AnswerStats()
+        stopped = "cancelled" if self.cancel_event.is_set() else raw.stopped_by
+        return AnswerStats(raw.prompt_tokens, raw.new_tokens, raw.first_token_s, raw.total_s,
+                           stopped)
+
+
+@dataclass
+class IndexSummary:
+    """What a background indexing run did."""
+
+    name: str
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+class Backend(Protocol):
+    """The app's view of the models and indexes."""
+
+    settings: Settings
+
+    def load(self, mode: str, adapter: str | None = None) -> ModelUsed: ...
+
+    def reply(self, request: ReplyRequest) -> Reply: ...
+
+    def authors(self, index_name: str | None = None) -> list[tuple[str, int]]: ...
+
+    def index(self, path: Path, name: str | None, layout: str,
+              progress: IndexProgress) -> IndexSummary: ...
+
+    def grounding(self, answer: str, sources: Sequence[Source]) -> Grounding | None: ...
+
+
+class ChatBackend:
+    """The Backend over the Engine (real models)."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None):
+        self.settings = settings
+        self.engine = engine or Engine(settings)
+        # Engine caches models but is not thread-safe: two workers asking for the same
+        # model at once would load it twice.  A question asked during a load waits here.
+        self._models_lock = threading.Lock()
+
+    def load(self, mode: str, adapter: str | None = None) -> ModelUsed:
+        """Load the generator of ``mode`` (and the embedder, for documents)."""
+        with self._models_lock:
+            generator = self.engine.generator(profile_of(mode), adapter)
+            if mode == "documents":
+                self.engine.embedder()
+        return model_used(generator.loaded)
+
+    def reply(self, request: ReplyRequest) -> Reply:
+        """Retrieve what the mode needs, build its prompt and start generating."""
+        if not request.text.strip():
+            raise SettingsError("the message is empty")
+        with self._models_lock:
+            if request.mode == "documents":
+                return self._documents(request)
+            if request.mode == "poem":
+                return self._poem(request)
+            return self._chat(request)
+
+    def _documents(self, request: ReplyRequest) -> Reply:
+        prepared = self.engine.prepare_answer(
+            request.text, k=request.k, use_rag=True, index_name=request.index_name,
+            adapter=request.adapter, max_new_tokens=request.max_new_tokens)
+        generator = self.engine.generator("chat", request.adapter)
+        return Reply(prepared.sources, prepared.stream, prepared.stream.cancel,
+                     model_used(generator.loaded), prepared.note, prepared.retrieval)
+
+    def _poem(self, request: ReplyRequest) -> Reply:
+        from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
+
+        cancel = threading.Event()
+        prepared = prepare_poem(self.engine, request.author or "", request.text,
+                                k=request.k or DEFAULT_EXAMPLES, index_name=request.index_name,
+                                adapter=request.adapter, max_new_tokens=request.max_new_tokens,
+                                temperature=request.temperature, cancel=cancel)
+        generator = self.engine.generator("poem", request.adapter)
+        return Reply(prepared.examples, prepared.stream, cancel, model_used(generator.loaded),
+                     prepared.note, bool(prepared.examples))
+
+    def _chat(self, request: ReplyRequest) -> Reply:
+        from assistant.runtime.generation import PRESETS
+
+        generator = self.engine.generator("chat", request.adapter)
+        preset = PRESETS["chat"].with_overrides(
+            max_new_tokens=request.max_new_tokens or self.settings.max_new_tokens)
+        budget = generator.loaded.context_window - preset.max_new_tokens
+        prompt = build_chat_prompt(request.turns, request.text,
+                                   lambda text: generator.count_tokens(text) <= budget)
+        cancel = threading.Event()
+        return Reply([], generator.stream(prompt, preset, cancel), cancel,
+                     model_used(generator.loaded))
+
+    def authors(self, index_name: str | None = None) -> list[tuple[str, int]]:
+        """Authors of the poems in an index (none when it does not exist)."""
+        from index.store import IndexStore
+
+        folder = self.settings.index_dir(index_name)
+        if not IndexStore.exists(folder):
+            return []
+        store = self.engine.open_index(index_name)
+        try:
+            return store.authors(kind="poem")
+        finally:
+            store.close()
+
+    def index(self, path: Path, name: str | None, layout: str,
+              progress: IndexProgress) -> IndexSummary:
+        """Index ``path`` into ``name``; ``progress`` hears after every file."""
+        from assistant.engine import ingest_options
+        from index.ingest import index_path
+
+        with self._models_lock:
+            embedder = self.engine.embedder()
+        store = self.engine.open_index(name, create=True)
+        try:
+            report = index_path(path, store, embedder, ingest_options(self.settings, layout),
+                                progress)
+        finally:
+            store.close()
+        return IndexSummary(name or self.settings.index_name, report.added, report.updated,
+                            report.removed, report.unchanged, report.chunks,
+                            len(report.skipped), report.seconds)
+
+    def grounding(self, answer: str, sources: Sequence[Source]) -> Grounding | None:
+        """The answer's grounding badge: its check against the sources (slow: call it off
+        the UI thread), or its retrieval scores when checks are off."""
+        if not self.settings.check or not answer.strip():
+            return retrieval_badge(sources)
+        with self._models_lock:
+            report = self.engine.check_answer(answer, sources)
+        return grounding_badge(report)
+
+
+VERDICT_MARKS = {"supported": "✓", "contradicted": "✗", "unsupported": "?"}
+
+
+def grounding_badge(report: Any) -> Grounding:
+    """'опора 0.83' with one line per sentence and its verdict in the detail."""
+    lines = [f"{VERDICT_MARKS.get(s.verdict, '?')} {s.score:.2f} {s.text}" for s in report.sentences]
+    return Grounding(label=f"опора {report.score:.2f}", detail="\n".join(lines), checked=True,
+                     score=report.score)
+
+
+def retrieval_badge(sources: Sequence[Source]) -> Grounding | None:
+    """A badge of retrieval scores, until a grounding checker judges answers."""
+    if not sources:
+        return None
+    scores = ", ".join(f"{s.score:.3f}" for s in sources)
+    return Grounding(label=f"поиск: {max(s.score for s in sources):.3f}",
+                     detail=f"оценки поиска [1…{len(sources)}]: {scores}")
+
+
+def model_used(loaded) -> ModelUsed:
+    """The model, adapter and device of a LoadedModel, for history and the status bar."""
+    adapter = Path(loaded.adapter).name if loaded.adapter else ""
+    return ModelUsed(model=loaded.name, adapter=adapter, device=loaded.device)
+
+
+def build_chat_prompt(turns: Sequence[Turn], question: str,
+                      fits: Callable[[str], bool] = lambda text: True) -> str:
+    """A dialogue prompt with as many of the latest turns as ``fits`` allows."""
+    tail = f"{USER}: {question.strip()}\n{ASSISTANT}:"
+    kept = list(turns)
+    while True:
+        lines = [SYSTEM_CHAT, ""]
+        for turn in kept:
+            lines += [f"{USER}: {turn.question.strip()}", f"{ASSISTANT}: {turn.answer.strip()}"]
+        prompt = "\n".join(lines + [tail])
+        if not kept or fits(prompt):
+            return prompt
+        kept.pop(0)  # the oldest turn goes first

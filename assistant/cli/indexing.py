@@ -1,0 +1,60 @@
+"""Running an indexing job for the CLI and TUI, with a progress bar."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.engine import Engine, ingest_options
+from assistant.settings import Settings
+from index.ingest import IngestReport, index_path
+
+
+def run_index(settings: Settings, path: Path, name: str | None, quiet: bool,
+              progress: Callable[[str], None] | None = None,
+              layout: str = "auto") -> IngestReport:
+    """Index ``path`` into index ``name``, showing a bar unless ``quiet``."""
+    engine = Engine(settings, progress)
+    embedder = engine.embedder()
+    store = engine.open_index(name, create=True)
+    try:
+        with _ProgressBar(quiet) as update:
+            return index_path(path, store, embedder, ingest_options(settings, layout), update)
+    finally:
+        store.close()
+
+
+class _ProgressBar:
+    """A tqdm bar fed by the ingest progress callback (files, total, chunks)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+
+    def __enter__(self):
+        return None if self.quiet else self.update
+
+    def update(self, done: int, total: int, chunks: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
+        elapsed = self.bar.format_dict["elapsed"] or 1e-9
+        self.bar.set_postfix_str(f"{chunks} chunks, {chunks / elapsed:.1f} chunks/s", refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def summary_lines(report: IngestReport) -> list[str]:
+    """The human summary of an indexing run."""
+    lines = [f"added {report.added}, updated {report.updated}, removed {report.removed}, "
+             f"unchanged {report.unchanged}, skipped {len(report.skipped)}; "
+             f"{report.chunks} chunks in {report.seconds:.1f} s"]
+    lines += [f"  skipped {s['path']}: {s['reason']}" for s in report.skipped[:20]]
+    if len(report.skipped) > 20:
+        lines.append(f"  ... and {len(report.skipped) - 20} more (see --json)")
+    return lines

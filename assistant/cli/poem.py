@@ -1,0 +1,108 @@
+"""`lira poem`: write a poem in an author's style, or analyse the form of poems.
+
+Imported by the CLI at start, so only click and the standard library are
+imported here; models and the stress model load inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+
+from assistant.errors import LiraError
+
+
+def _echo_json(data: dict) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+# ----- lira poem analyze ------------------------------------------------------
+def analyze_cmd(source: str, as_json: bool) -> None:
+    """Analyse a poem file, stdin ('-'), or every record of a JSONL file."""
+    from assistant.poetry import stress
+    from assistant.poetry.form import analyze_poem
+
+    if not stress.available():
+        click.echo("lira: silero-stress is not installed: rhymes compared by letters, "
+                   "no metre", err=True)
+    if source != "-" and source.endswith(".jsonl"):
+        for text in _jsonl_texts(Path(source)):
+            _echo_json(_analysis_or_error(text))
+        return
+    form = analyze_poem(_read_text(source))
+    if as_json:
+        _echo_json(form.to_dict())
+        return
+    metre = f"{form.metre}, {form.feet} feet" if form.metre else "not found"
+    click.echo(f"lines: {form.lines}\nstanzas: {form.stanzas}\n"
+               f"rhyme scheme: {form.rhyme_scheme}\nmetre: {metre}")
+
+
+def _analysis_or_error(text: str) -> dict:
+    from assistant.poetry.form import EmptyPoem, analyze_poem
+
+    try:
+        return analyze_poem(text).to_dict()
+    except EmptyPoem as exc:
+        return {"error": str(exc)}  # one bad record does not stop the others
+
+
+def _read_text(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LiraError(f"cannot read {source}: {exc}; give a UTF-8 text file or '-' "
+                        "for stdin") from exc
+
+
+def _jsonl_texts(path: Path) -> Iterator[str]:
+    for number, line in enumerate(_read_text(str(path)).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LiraError(f"{path}:{number} is not JSON ({exc.msg}); "
+                            'write one {"text": ...} object a line') from exc
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise LiraError(f'{path}:{number} has no "text"; '
+                            'write one {"text": ...} object a line')
+        yield record["text"]
+
+
+# ----- lira poem --author A --title T -----------------------------------------
+def write_poem(settings, author: str | None, title: str | None, candidates: int, k: int,
+               index_name: str | None, adapter: str | None, max_new_tokens: int | None,
+               as_json: bool, progress: Callable[[str], None] | None) -> None:
+    """Generate ``candidates`` poems, print the best by form and fluency."""
+    from assistant.engine import Engine
+    from assistant.poetry.authors import check_author
+    from assistant.poetry.choice import best, generate_candidates
+    from assistant.poetry.compose import prepare_poem
+
+    if not (author or "").strip() or not (title or "").strip():
+        raise click.UsageError("give --author and --title (or `lira poem analyze FILE`)")
+    engine = Engine(settings, progress)
+    check_author(engine, author, index_name)
+    prepared = prepare_poem(engine, author, title, k=k, index_name=index_name,
+                            adapter=adapter, max_new_tokens=max_new_tokens)
+    if prepared.note:
+        click.echo(f"lira: {prepared.note}", err=True)
+    generator = engine.generator("poem", adapter)
+    found = generate_candidates(generator, prepared.prompt, prepared.stream, candidates,
+                                progress)
+    index = best(found)
+    chosen = found[index]
+    if not as_json:
+        click.echo(chosen.text)
+        return
+    _echo_json({"poem": chosen.text, "author": author, "title": title,
+                "examples": [{"title": s.title, "path": s.path} for s in prepared.examples],
+                "form": chosen.form.to_dict(), "candidates": candidates,
+                "chosen": index, "scores": [c.scores() for c in found]})
