@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +154,8 @@ def env_name(key: str) -> str:
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
+    import tomllib  # a few ms of parser set-up that `lira --help` need not pay
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -7,11 +7,42 @@ from pathlib import Path
 
 import click
 
-from assistant.grounding.errors import GroundingError
+from assistant.cli.root import cli, emit_json, stage_printer
 from assistant.settings import Settings
 
 _MARKS = {"supported": ("✓", "green"), "contradicted": ("✗", "red"),
           "unsupported": ("?", "yellow")}
+
+
+def grounding_options(func):
+    """Options shared by `lira check` and `lira eval check`: the models they use."""
+    func = click.option("--no-embeddings", is_flag=True,
+                        help="Go by facts and wording only (no embedder is loaded).")(func)
+    return click.option("--nli", help="NLI model: a Lira NLI adapter (folder or name), a "
+                                      "classifier folder or cached Hub id, or 'none' "
+                                      "(default: the nli setting, auto = the bundled one).")(func)
+
+
+@cli.command("check")
+@click.option("--answer", help="The answer text to check.")
+@click.option("--answer-file", type=click.Path(path_type=Path), help="Read the answer from a file.")
+@click.option("--source-file", "source_files", type=click.Path(path_type=Path), multiple=True,
+              help="A source text (repeat for several).")
+@grounding_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def check(settings, answer: str | None, answer_file: Path | None,
+          source_files: tuple[Path, ...], nli: str | None, no_embeddings: bool,
+          as_json: bool) -> None:
+    """Judge each sentence of an answer against the sources: supported, contradicted or
+    unsupported, with a score and the evidence (numbers, dates, names, quotations,
+    negation, wording, embeddings and the NLI model)."""
+    report = run_check(settings, answer, answer_file, source_files, not no_embeddings, nli,
+                       stage_printer(as_json))
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    click.echo("\n".join(report_lines(report)))
 
 
 def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
@@ -19,7 +50,7 @@ def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
               progress: Callable[[str], None] | None):
     """Read the inputs, load the models and check the answer."""
     from assistant.engine import Engine
-    from assistant.grounding import SourceText, check_answer
+    from assistant.grounding import GroundingError, SourceText, check_answer
     from assistant.grounding.inputs import read_text
 
     if (answer is None) == (answer_file is None):

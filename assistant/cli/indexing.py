@@ -1,4 +1,4 @@
-"""Running an indexing job for the CLI and TUI, with a progress bar."""
+"""`lira index`: index a folder (re-runs sync what changed), with a progress bar."""
 
 from __future__ import annotations
 
@@ -6,15 +6,45 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.engine import Engine, ingest_options
+import click
+
+from assistant.cli.root import cli, emit_json, stage_printer
 from assistant.settings import Settings
-from index.ingest import IngestReport, index_path
+from index.errors import IndexFailure
+
+
+@cli.command("index")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="Index name (default: the index_name setting).")
+@click.option("--layout", type=click.Choice(["auto", "ruslit"]), default="auto",
+              show_default=True,
+              help="ruslit: plain text starts with an author line and a title line.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def index_cmd(settings, path: Path, name: str | None, layout: str, as_json: bool) -> None:
+    """Index the documents under PATH; re-running it syncs what changed.
+
+    Reads .txt .md .html .fb2 .epub .pdf .docx, and poem corpora (.xml, .json,
+    .jsonl); other files are skipped and listed.
+    """
+    report = run_index(settings, path, name, layout=layout,
+                       quiet=as_json or not sys.stderr.isatty(),
+                       progress=stage_printer(as_json))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo("\n".join(summary_lines(report)))
+    if report.added + report.updated + report.unchanged == 0:
+        raise IndexFailure(f"nothing indexed under {path}: no readable documents")
 
 
 def run_index(settings: Settings, path: Path, name: str | None, quiet: bool,
               progress: Callable[[str], None] | None = None,
-              layout: str = "auto") -> IngestReport:
+              layout: str = "auto"):
     """Index ``path`` into index ``name``, showing a bar unless ``quiet``."""
+    from assistant.engine import Engine, ingest_options
+    from index.ingest import index_path
+
     engine = Engine(settings, progress)
     embedder = engine.embedder()
     store = engine.open_index(name, create=True)
@@ -49,7 +79,7 @@ class _ProgressBar:
             self.bar.close()
 
 
-def summary_lines(report: IngestReport) -> list[str]:
+def summary_lines(report) -> list[str]:
     """The human summary of an indexing run."""
     lines = [f"added {report.added}, updated {report.updated}, removed {report.removed}, "
              f"unchanged {report.unchanged}, skipped {len(report.skipped)}; "

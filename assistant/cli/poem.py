@@ -13,7 +13,44 @@ from pathlib import Path
 
 import click
 
+from assistant.cli.root import cli, stage_printer
 from assistant.errors import LiraError
+
+
+@cli.group("poem", invoke_without_command=True)
+@click.option("--author", help="Write in this author's style (a name as `lira authors` lists).")
+@click.option("--title", help="The poem's title.")
+@click.option("--candidates", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="Poems to generate; the best by form and fluency is printed.")
+@click.option("-k", "examples", type=click.IntRange(0, 10), default=3, show_default=True,
+              help="The author's poems shown to the model as style examples.")
+@click.option("--name", help="Index to take the examples from.")
+@click.option("--adapter", help="Adapter folder, or 'none' for the bare base model.")
+@click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Poem length limit.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with the form and scores.")
+@click.pass_context
+def poem(ctx: click.Context, author: str | None, title: str | None, candidates: int,
+         examples: int, name: str | None, adapter: str | None, max_new_tokens: int | None,
+         as_json: bool) -> None:
+    """Write a poem in an author's style: `lira poem --author A --title T`.
+
+    Or analyse a poem's form: `lira poem analyze FILE`.
+    """
+    if ctx.invoked_subcommand is None:
+        write_poem(ctx.obj, author, title, candidates, examples, name, adapter, max_new_tokens,
+                   as_json, stage_printer(as_json))
+
+
+@poem.command("analyze")
+@click.argument("source", metavar="FILE|-")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def poem_analyze(source: str, as_json: bool) -> None:
+    """Lines, stanzas, rhyme scheme (RIFMA letters) and metre of a poem.
+
+    FILE is a text file (stanzas separated by blank lines) or '-' for stdin; a
+    .jsonl file of {"text": ...} records gives one JSON result per line.
+    """
+    analyze_cmd(source, as_json)
 
 
 def _echo_json(data: dict) -> None:

@@ -16,9 +16,118 @@ from typing import Any
 
 import click
 
+from assistant.cli.root import cli, stage_printer
 from assistant.errors import ModelNotFound, SettingsError
-from assistant.runtime import compute
 from assistant.settings import Settings
+
+
+def _train_options(func):
+    """The many options of `lira train`, grouped: run, loop, adapter, data."""
+    options = [
+        click.option("--base", required=True,
+                     help="Base model reference (HF id, folder or bundled name)."),
+        click.option("--data", type=click.Path(path_type=Path), required=True, multiple=True,
+                     help="Training data: a file or a folder of poems (repeat to mix files)."),
+        click.option("--out", type=click.Path(path_type=Path), help="Adapter folder to write."),
+        click.option("--name", help="Write to LIRA_HOME/adapters/NAME instead of --out."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
+        click.option("--epochs", type=float, default=3.0, show_default=True),
+        click.option("--max-steps", type=int, help="Stop after this many optimizer steps."),
+        click.option("--lr", type=float,
+                     help="Learning rate [default: lora 2e-4, ia3 3e-3, prompt-tuning 3e-2]."),
+        click.option("--batch-size", type=int, default=1, show_default=True),
+        click.option("--grad-accum", type=int, default=1, show_default=True,
+                     help="Gradient accumulation steps."),
+        click.option("--warmup-steps", type=int, default=2, show_default=True,
+                     help="Linear warm-up, then linear decay."),
+        click.option("--weight-decay", type=float, default=0.0, show_default=True),
+        click.option("--max-length", type=int, default=1024, show_default=True,
+                     help="Longest example in tokens; longer ones are left out."),
+        click.option("--eval-fraction", type=float, default=0.1, show_default=True,
+                     help="Share of examples kept for evaluation (0: none)."),
+        click.option("--eval-steps", type=int, default=100, show_default=True,
+                     help="Evaluate and checkpoint every N steps."),
+        click.option("--early-stopping", type=int, default=0, show_default=True,
+                     help="Stop after N evaluations without improvement (0: never)."),
+        click.option("--seed", type=int, default=42, show_default=True),
+        click.option("--logging-steps", type=int, default=10, show_default=True),
+        click.option("--quantization", type=click.Choice(["none", "8bit", "4bit"]), default="none",
+                     show_default=True, help="Load the base in 8 or 4 bits (QLoRA)."),
+        click.option("--gradient-checkpointing", is_flag=True, help="Trade compute for memory."),
+        click.option("--full-logits", is_flag=True,
+                     help="Compute logits at every position (slower; for comparison)."),
+        click.option("--rank", type=int, default=8, show_default=True, help="LoRA rank."),
+        click.option("--alpha", type=int, default=16, show_default=True, help="LoRA alpha."),
+        click.option("--dropout", type=float, default=0.05, show_default=True, help="LoRA dropout."),
+        click.option("--target-modules", help="Comma-separated layer names (default: detected)."),
+        click.option("--feedforward-modules", help="IA3 feed-forward layers (default: detected)."),
+        click.option("--virtual-tokens", type=int, default=20, show_default=True,
+                     help="Prompt tuning: number of virtual tokens."),
+        click.option("--prompt-init", help="Prompt tuning: start from this text's embeddings."),
+        click.option("--format", "data_format", default="auto", show_default=True,
+                     type=click.Choice(["auto", "instructions", "squad", "poems", "nli"])),
+        click.option("--holdout-articles", type=int, default=0, show_default=True,
+                     help="SQuAD: keep the last N articles out of training."),
+        click.option("--holdout-per-author", type=int, default=0, show_default=True,
+                     help="Poems: keep each author's last N poems out of training."),
+        click.option("--poem-max-tokens", type=int, default=600, show_default=True,
+                     help="Poems: leave out longer poems."),
+        click.option("--max-per-author", type=int,
+                     help="Poems: train on at most N poems of each author (a seeded sample)."),
+        click.option("--max-examples", type=int, help="Use only the first N examples."),
+        click.option("--test-data", type=click.Path(path_type=Path), multiple=True,
+                     help="NLI: a file kept for the test (repeat); its set is not split."),
+        click.option("--test-fraction", type=float, default=0.1, show_default=True,
+                     help="NLI: share of each set without a --test-data file kept for the test."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@click.argument("method", metavar="{lora,ia3,prompt-tuning}")
+@_train_options
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.pass_context
+def train(ctx: click.Context, method: str, base: str, data: tuple[Path, ...], out: Path | None,
+          name: str | None, resume: bool, overwrite: bool, as_json: bool, **flags) -> None:
+    """Train a LoRA, IA3 or prompt-tuning adapter on a base model.
+
+    DATA is instruction JSONL (instruction/input/output, or rulm seed tasks with
+    instances), a SQuAD file (grounded answers citing [n]) or a poem corpus
+    (a file or a RusLit folder).  Writes peft's safetensors adapter and
+    lira-adapter.json into --out (or LIRA_HOME/adapters/NAME).
+    """
+    run_train(ctx.obj, method, base, data, out, name, resume, overwrite, as_json,
+              command_line(ctx), stage_printer(False), **flags)
+
+
+@cli.group("adapters")
+def adapters_group() -> None:
+    """List installed adapters, or merge one into its base model."""
+
+
+@adapters_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def adapters_list(settings, as_json: bool) -> None:
+    """Adapters in LIRA_HOME/adapters (and bundled ones) with their manifests."""
+    list_adapters_cmd(settings, as_json)
+
+
+@adapters_group.command("merge")
+@click.argument("adapter", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for the merged model.")
+@click.option("--base", help="Base model (default: the one the adapter records).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.pass_obj
+def adapters_merge(settings, adapter: Path, out: Path, base: str | None, overwrite: bool) -> None:
+    """Merge a LoRA or IA3 ADAPTER into its base and save a full model folder."""
+    merge_cmd(settings, adapter, out, base, overwrite, stage_printer(False))
+
 
 Progress = Callable[[str], None]
 
@@ -111,6 +220,7 @@ def merge_cmd(settings: Settings, adapter: Path, out: Path, base: str | None, ov
     """Merge an adapter into its base and print how much the logits moved."""
     from adapters.loading import inspect_adapter
     from adapters.merging import merge_adapter
+    from assistant.runtime import compute
 
     info = inspect_adapter(adapter)
     base_path = _merge_base(settings, info, base, progress)
@@ -147,6 +257,8 @@ def _contexts(ctx: click.Context) -> list[click.Context]:
 
 def _run_stoppable(fn: Callable, job: Any) -> Any:
     """Run ``fn(job)`` on the compute thread; the first Ctrl+C stops it at a checkpoint."""
+    from assistant.runtime import compute
+
     future = compute.submit(fn, job)
     try:
         return future.result()

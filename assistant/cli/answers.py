@@ -1,0 +1,75 @@
+"""`lira ask` and `lira chat`: answers from the shell, and the chat (the app or --plain)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from assistant.cli.root import cli, stage_printer
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--name", help="Index name.")
+@click.option("-k", type=click.IntRange(1, 20), help="Passages to retrieve.")
+@click.option("--no-rag", is_flag=True, help="Answer without retrieval.")
+@click.option("--adapter", help="Adapter folder, or 'none' for the bare base model.")
+@click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Answer length limit.")
+@click.option("--no-check", is_flag=True, help="Skip checking the answer against its sources.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
+        adapter: str | None, max_new_tokens: int | None, no_check: bool, as_json: bool) -> None:
+    """Answer QUESTION from the index, citing sources as [n], checked against them."""
+    from assistant.cli.answer_output import print_answer
+    from assistant.engine import Engine
+
+    engine = Engine(settings, stage_printer(as_json))
+    prepared = engine.prepare_answer(question, k=k, use_rag=not no_rag, index_name=name,
+                                     adapter=adapter, max_new_tokens=max_new_tokens)
+    check = engine.check_answer if settings.check and not no_check else None
+    print_answer(prepared, as_json, check)
+
+
+@cli.command()
+@click.option("--name", help="Index name (documents and poem modes).")
+@click.option("--mode", type=click.Choice(["chat", "documents", "poem"]),
+              help="Start in this mode (default: documents if the index exists, else chat).")
+@click.option("--no-rag", is_flag=True, help="Chat without retrieval (same as --mode chat).")
+@click.option("--author", help="Poem mode: write in this author's style.")
+@click.option("--adapter", help="Adapter folder, or 'none'.")
+@click.option("--resume", is_flag=True, help="Continue the last conversation.")
+@click.option("--theme", type=click.Choice(["dark", "light"]), default="dark",
+              show_default=True, help="Colour theme (Ctrl+T switches).")
+@click.option("--plain", is_flag=True,
+              help="A line-by-line loop instead of the app (also used when stdin is not a "
+                   "terminal); an empty line or Ctrl+D quits.")
+@click.pass_obj
+def chat(settings, name: str | None, mode: str | None, no_rag: bool, author: str | None,
+         adapter: str | None, resume: bool, theme: str, plain: bool) -> None:
+    """Chat in the terminal: the Textual app (F1 inside for keys), or --plain."""
+    if plain or not sys.stdin.isatty():
+        from assistant.cli.answer_output import chat_loop
+        from assistant.engine import Engine
+
+        chat_loop(Engine(settings, stage_printer(False)), name, not no_rag, adapter)
+        return
+    from assistant.chat.backend import ChatBackend
+    from assistant.tui.app import LiraApp
+
+    if mode is None:
+        # index.store.CATALOG, named here because importing index.store pulls in numpy
+        # and the app's first paint should not wait for it.
+        has_index = (settings.index_dir(name) / "catalog.sqlite").is_file()
+        mode = ("poem" if author else "chat" if no_rag or not has_index else "documents")
+    app = LiraApp(settings, ChatBackend(settings), mode=mode, index_name=name, author=author,
+                  adapter=adapter, resume=resume, theme=theme)
+    app.run()
+    if app.unfinished_work():
+        # A model load or an indexing run cannot be interrupted, and its thread would keep
+        # the process alive; everything it wrote is committed transactionally already.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(app.return_code or 0)

@@ -1,0 +1,79 @@
+"""The root of the `lira` command line: global options, and errors as one line.
+
+Only click is imported at start, so `lira --help` stays fast; everything heavy
+is imported by the command that needs it.  Lira's own errors end as one line
+on stderr and a non-zero exit code; --debug shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.errors import USER_ERRORS
+from assistant.runtime.offline import quiet_libraries
+from assistant.settings import load_settings
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as one line of JSON."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=None))
+
+
+def stage_printer(quiet: bool):
+    """A progress callback that prints stage messages to stderr."""
+    if quiet:
+        return None
+    return lambda message: click.echo(f"lira: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(path_type=Path), help="Lira's data folder (LIRA_HOME).")
+@click.option("--embedder", help="Embedding model reference.")
+@click.option("--model", "chat_model", help="Chat model reference (HF id, folder or bundled name).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where models run.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, embedder: str | None, chat_model: str | None,
+        device: str | None, debug: bool) -> None:
+    """Lira (Лира): answers grounded in your Russian documents, in the terminal."""
+    ctx.obj = load_settings({"home": home, "embedder": embedder, "chat.model": chat_model,
+                             "device": device, "debug": debug or None})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and turn errors into one line."""
+    quiet_libraries()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("LIRA_DEBUG", "") not in ("", "0")
+    try:
+        cli.main(args=args, prog_name="lira", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("lira: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except USER_ERRORS as exc:
+        return _report(exc, debug, f"lira: error: {exc}")
+    except Exception as exc:  # a bug: still one line unless --debug
+        return _report(exc, debug, f"lira: unexpected error: {type(exc).__name__}: {exc} "
+                                   "(run with --debug for the traceback)")
+    return 0
+
+
+def _report(exc: BaseException, debug: bool, line: str) -> int:
+    if debug:
+        traceback.print_exception(exc)
+    click.echo(line.splitlines()[0] if line else "lira: error", err=True)
+    return EXIT_ERROR
