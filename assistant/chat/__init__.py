@@ -1,1 +1,9 @@
-"""TODO."""
+"""The chat behind the TUI: its backend, modes and conversation history.
+
+backend (ChatBackend: replies in chat, documents and poem modes, indexing jobs,
+authors; the TUI talks to models only through it), history (conversations in
+SQLite with numbered migrations).
+
+May import ``assistant.engine``, ``runtime``, ``poetry``, ``grounding``,
+``index`` and ``adapters``; never the front ends.
+"""
