@@ -13,6 +13,10 @@ class AdapterMismatchError(AdapterError):
     """An adapter was built for another base model."""
 
 
+class BaseModelError(AdapterError):
+    """A base model folder, its tokenizer, or the device or quantisation asked for cannot be used."""
+
+
 class TrainingDataError(AdapterError):
     """Training data is missing, empty or not in a format Lira reads."""
 

@@ -145,10 +145,10 @@ def run_llama_cpp(args: argparse.Namespace) -> dict:
     """The bundled q4_k_m GGUF through llama-cpp-python, when installed."""
     import llama_cpp  # noqa: F401  (only to fail fast when it is absent)
 
-    from assistant.runtime.gemma_bundle import _GGUF_NAME, _assemble, _source_package
+    from assistant.runtime.gemma_bundle import assemble_gguf
 
     with tempfile.TemporaryDirectory() as tmp:
-        gguf = _assemble(_source_package(), Path(tmp) / _GGUF_NAME)
+        gguf = assemble_gguf(Path(tmp))
         started = time.perf_counter()
         llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=4096, n_threads=os.cpu_count(),
                               verbose=False)
@@ -178,13 +178,14 @@ def run_random_shape(args: argparse.Namespace) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from assistant.runtime.loading import _placement, pick_device
+    from adapters.base_model import compute_dtype
+    from assistant.runtime.loading import pick_device
 
     device = pick_device(args.device)
     config = random_config(args.random_shape)
     started = time.perf_counter()
     with torch.device(device if args.quantization == "none" else "cpu"):
-        model = AutoModelForCausalLM.from_config(config, dtype=_placement(device, "none")["dtype"])
+        model = AutoModelForCausalLM.from_config(config, dtype=compute_dtype(device))
     load_s = time.perf_counter() - started
     ids = torch.randint(100, config.vocab_size - 100, (1, args.prompt_tokens), device=device)
     with torch.inference_mode():
