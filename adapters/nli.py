@@ -10,13 +10,12 @@ encode pairs with the same function, so they see the same inputs.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.base_model import open_tokenizer
+from adapters.base_model import open_tokenizer, quiet_load
 from adapters.data_nli import LABELS
 from adapters.errors import AdapterFolderError, TrainingError
 from adapters.loading import attach_adapter, inspect_adapter
@@ -76,15 +75,11 @@ def load_classifier(folder: Path, device: str = "cpu") -> Any:
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the head is new on purpose: no "newly initialized" notice
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_load("an encoder", folder):
             model = AutoModelForSequenceClassification.from_pretrained(
                 str(folder), num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
                 label2id={name: i for i, name in enumerate(LABELS)}, dtype=torch.float32,
                 local_files_only=True, trust_remote_code=False, use_safetensors=True)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise TrainingError(f"cannot load an encoder from {folder}: "
-                            f"{str(exc).splitlines()[0][:200]}") from exc
     finally:
         hf_logging.set_verbosity(level)
     return model.to(device)
