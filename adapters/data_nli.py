@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.data_files import dropped_note, read_json
 from adapters.errors import TrainingDataError
 
 LABELS = ("entailment", "neutral", "contradiction")
@@ -110,9 +111,7 @@ def read_nli(path: Path) -> tuple[list[NliPair], dict[str, int]]:
         else:
             pairs.append(pair)
     if not pairs:
-        from adapters.training_data import _dropped_note
-
-        raise TrainingDataError(f"no labelled NLI pairs in {path}{_dropped_note(dropped)}; "
+        raise TrainingDataError(f"no labelled NLI pairs in {path}{dropped_note(dropped)}; "
                                 "expected premise/hypothesis/label records or ru-WaNLI's "
                                 "text/label CSV")
     return pairs, dropped
@@ -197,9 +196,7 @@ def _csv_records(path: Path) -> list[dict[str, Any]]:
 
 
 def _json_records(path: Path) -> list[Any]:
-    from adapters.training_data import _read_json
-
-    document = _read_json(path)
+    document = read_json(path)
     return document if isinstance(document, list) else [document]
 
 

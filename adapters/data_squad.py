@@ -45,7 +45,7 @@ def squad_examples(document: dict, seed: int, holdout_articles: int = 0) -> Squa
     rng = random.Random(seed)
     data = SquadData(examples=[])
     for number, article in enumerate(articles):
-        title = _article_title(article, number)
+        title = article_title(article, number)
         if number >= cut:
             data.holdout.append({"article": number, "title": title,
                                  "questions": sum(len(p.get("qas", []))
@@ -73,7 +73,7 @@ def holdout_questions(document: dict, seed: int, holdout_articles: int) -> list[
     rng = random.Random(seed)
     items = []
     for number in range(first, len(articles)):
-        article, title = articles[number], _article_title(articles[number], number)
+        article, title = articles[number], article_title(articles[number], number)
         contexts = [p.get("context", "") for p in article["paragraphs"]]
         for index, paragraph in enumerate(article["paragraphs"]):
             for qa in paragraph.get("qas", []):
@@ -113,6 +113,7 @@ def _grounded_example(question: str, answer: str, gold: int, contexts: list[str]
                    group=title)
 
 
-def _article_title(article: dict, number: int) -> str:
+def article_title(article: dict, number: int) -> str:
+    """A SQuAD article's title, underscores made spaces ("Статья N" for the N-th without one)."""
     title = str(article.get("title") or "").replace("_", " ").strip()
     return title or f"Статья {number + 1}"

@@ -9,12 +9,16 @@ SQuAD; records with ``instruction`` are instructions (or seed tasks).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.data_files import dropped_note, read_json
+from adapters.data_instructions import instruction_examples, is_instruction_record
+from adapters.data_nli import looks_like_nli
+from adapters.data_poems import poem_examples
+from adapters.data_squad import is_squad, squad_examples
 from adapters.errors import TrainingDataError
 from adapters.examples import Example
 
@@ -73,26 +77,20 @@ def _load_one(path: Path, options: DataOptions,
                                 f"use one of {', '.join(FORMATS)}")
     kind, document = _detect(path, options.format)
     if kind == "poems":
-        from adapters.data_poems import poem_examples
-
         poems = poem_examples(path, count_tokens, options.poem_max_tokens,
                               options.holdout_per_author, options.max_per_author, options.seed)
         data = TrainingData("poems", poems.examples, poems.holdout,
                             {k: v for k, v in poems.dropped.items() if v})
     elif kind == "squad":
-        from adapters.data_squad import squad_examples
-
         squad = squad_examples(document, options.seed, options.holdout_articles)
         data = TrainingData("squad", squad.examples, squad.holdout,
                             {"unanswerable": squad.skipped} if squad.skipped else {})
     else:
-        from adapters.data_instructions import instruction_examples
-
         examples, skipped = instruction_examples(document)
         data = TrainingData("instructions", examples, [], {"bad_record": skipped} if skipped else {})
     if not data.examples:
         raise TrainingDataError(f"no training examples in {path} (read as {data.format}"
-                                f"{_dropped_note(data.dropped)}); check the file and --format")
+                                f"{dropped_note(data.dropped)}); check the file and --format")
     return data
 
 
@@ -126,8 +124,6 @@ def _file_sha256(path: Path) -> str:
 
 def _detect(path: Path, wanted: str) -> tuple[str, Any]:
     """The data's format and, for JSON formats, its parsed records."""
-    from adapters.data_nli import looks_like_nli
-
     if wanted == "nli" or (wanted == "auto" and looks_like_nli(path)):
         # NLI pairs train a classifier (adapters/nli_training.py), never prompt/answer examples.
         raise TrainingDataError(f"{path} holds NLI pairs, which train a classifier on their own; "
@@ -136,12 +132,9 @@ def _detect(path: Path, wanted: str) -> tuple[str, Any]:
         if wanted not in ("auto", "poems"):
             raise TrainingDataError(f"{path} holds poems (a folder, .xml or .txt), not {wanted}")
         return "poems", None
-    document = _read_json(path)
+    document = read_json(path)
     if wanted == "poems" or (wanted == "auto" and _looks_like_poems(document)):
         return "poems", None
-    from adapters.data_instructions import is_instruction_record
-    from adapters.data_squad import is_squad
-
     if is_squad(document):
         if wanted not in ("auto", "squad"):
             raise TrainingDataError(f"{path} is a SQuAD file, not {wanted}; use --format squad")
@@ -155,31 +148,6 @@ def _detect(path: Path, wanted: str) -> tuple[str, Any]:
     return "instructions", records
 
 
-def _read_json(path: Path) -> Any:
-    """A .json document, or the list of records of a JSON lines file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TrainingDataError(f"cannot read {path} as UTF-8 text ({exc}); "
-                                "training data must be UTF-8 JSON or JSON lines") from exc
-    if not text.strip():
-        raise TrainingDataError(f"{path} is empty; give a file with training examples")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    records = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise TrainingDataError(f"{path} line {number} is not JSON ({exc.msg}); "
-                                    "fix or remove that line") from exc
-    return records
-
-
 def _looks_like_poems(document: Any) -> bool:
     if isinstance(document, list) and document and isinstance(document[0], dict):
         first = document[0]
@@ -187,8 +155,3 @@ def _looks_like_poems(document: Any) -> bool:
             return True
         return "text" in first and "author" in first and "instruction" not in first
     return False
-
-
-def _dropped_note(dropped: dict[str, int]) -> str:
-    parts = [f"{count} {reason.replace('_', ' ')}" for reason, count in dropped.items() if count]
-    return f"; left out: {', '.join(parts)}" if parts else ""

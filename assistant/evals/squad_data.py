@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.data_squad import _article_title, is_squad
+from adapters.data_squad import article_title, is_squad
 from assistant.evals.errors import EvalError
 from assistant.grounding.inputs import read_text
 
@@ -49,7 +49,7 @@ def read_squad(path: Path) -> QaSet:
     for a, article in enumerate(articles):
         for p, paragraph in enumerate(article["paragraphs"]):
             if isinstance(paragraph, dict):
-                _add_paragraph(qa, f"a{a:03d}-p{p:03d}", _article_title(article, a), paragraph)
+                _add_paragraph(qa, f"a{a:03d}-p{p:03d}", article_title(article, a), paragraph)
     if not qa.questions:
         raise EvalError(f"{path} has no question with an answer and a paragraph")
     return qa
