@@ -26,7 +26,7 @@ STOPWORDS = frozenset("""
 
 
 @lru_cache(maxsize=1)
-def _stemmer():
+def stemmer():
     import snowballstemmer
 
     return snowballstemmer.stemmer("russian")
@@ -35,7 +35,7 @@ def _stemmer():
 def terms(text: str) -> list[str]:
     """Lower-cased, ё-folded Snowball stems of the content words in ``text``."""
     words = [w for w in _WORD.findall(text.lower().replace("ё", "е")) if w not in STOPWORDS]
-    return _stemmer().stemWords(words)
+    return stemmer().stemWords(words)
 
 
 def stems_text(text: str) -> str:

