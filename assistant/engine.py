@@ -19,8 +19,9 @@ from assistant.rag import (
 )
 from assistant.runtime import compute
 from assistant.runtime.compute import ComputeEmbedder
-from assistant.runtime.generation import PRESETS, Generator, TextStream
+from assistant.runtime.generation import Generator, TextStream
 from assistant.runtime.models import resolve
+from assistant.runtime.presets import PRESETS
 from assistant.settings import ModelProfile, Settings
 from index.errors import EmptyIndex, StoreError
 

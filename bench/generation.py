@@ -109,8 +109,9 @@ def run_baseline(args: argparse.Namespace) -> dict:
 def run_lira(args: argparse.Namespace, fast: bool) -> dict:
     """Lira's Generator with the chat adapter, speed settings on or off."""
     from assistant.runtime import compute
-    from assistant.runtime.generation import PRESETS, Generator
+    from assistant.runtime.generation import Generator
     from assistant.runtime.loading import load_model
+    from assistant.runtime.presets import PRESETS
     from assistant.settings import SpeedSettings, load_settings
 
     # The fast row takes the speed settings from LIRA_SPEED_* and lira.toml, to measure each one.

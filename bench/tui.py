@@ -183,7 +183,7 @@ async def interactive(flags: dict, keys: int, rounds: int) -> dict:
 def bare_decode(backend, settings) -> float:
     """Decode speed of the same answer streamed with no app around it."""
     from assistant.chat.backend import build_chat_prompt
-    from assistant.runtime.generation import PRESETS
+    from assistant.runtime.presets import PRESETS
 
     generator = backend.engine.generator("chat")
     preset = PRESETS["chat"].with_overrides(max_new_tokens=settings.max_new_tokens)

@@ -106,7 +106,7 @@ def test_answer_questions_scores_every_held_out_question(tiny_generator):
 
 def test_write_poems_is_reproducible_and_reports_stopping(tiny_generator):
     from adapters.data_poems import Poem
-    from assistant.runtime.generation import PRESETS
+    from assistant.runtime.presets import PRESETS
 
     poems = [Poem("Пушкин", "Осень", "Октябрь уж наступил\nУж роща отряхает", "p", 0),
              Poem("Блок", "Ночь", "Ночь, улица, фонарь, аптека", "b", 0)]

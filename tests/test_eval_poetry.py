@@ -11,7 +11,7 @@ from assistant.evals.errors import EvalError
 from assistant.evals.poetry_holdout import HoldoutSetting, holdout_setting
 from assistant.evals.sampling_search import SPACE, search_sampling, split_dev_test
 from assistant.poetry.form_agreement import PoemShape, compare_form, line_agreement, poem_shape
-from assistant.runtime.generation import PRESETS
+from assistant.runtime.presets import PRESETS
 from tests.conftest import one_line_error
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -7,9 +7,10 @@ import torch
 
 from assistant.runtime.cpu.gemma_step import GemmaStep
 from assistant.runtime.decode_loop import decode
-from assistant.runtime.generation import PRESETS, Generator, Preset
+from assistant.runtime.generation import Generator
 from assistant.runtime.growing_cache import GrowingCache
 from assistant.runtime.loading import load_model
+from assistant.runtime.presets import PRESETS, Preset
 from assistant.settings import SpeedSettings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

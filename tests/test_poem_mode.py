@@ -15,7 +15,7 @@ from adapters.poem_template import (
     build_poem_prompt,
     training_text,
 )
-from assistant.runtime.generation import PRESETS
+from assistant.runtime.presets import PRESETS
 from tests.conftest import REPO
 
 SEED = ("###Система:\nТы - поэт, который чётко следует инструкциям. Твоя задача - написать "

@@ -5,8 +5,9 @@ import logging
 import pytest
 import torch
 
-from assistant.runtime.generation import PRESETS, Generator
+from assistant.runtime.generation import Generator
 from assistant.runtime.loading import load_model
+from assistant.runtime.presets import PRESETS
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 

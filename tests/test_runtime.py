@@ -9,8 +9,9 @@ import torch
 from adapters.errors import AdapterFolderError
 from adapters.loading import inspect_adapter
 from assistant.errors import GenerationError, ModelLoadError
-from assistant.runtime.generation import PRESETS, Generator, _cut_at_stop, _partial_stop_len
+from assistant.runtime.generation import Generator, _cut_at_stop, _partial_stop_len
 from assistant.runtime.loading import load_model
+from assistant.runtime.presets import PRESETS
 
 PROMPT = "Москва — столица России. Вопрос: что такое"
 GREEDY = PRESETS["answer"].with_overrides(max_new_tokens=12, stop=(), repetition_penalty=1.0)

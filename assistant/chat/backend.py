@@ -19,6 +19,7 @@ from assistant.chat.history import AnswerStats, ModelUsed
 from assistant.engine import Engine
 from assistant.errors import SettingsError
 from assistant.rag import Source
+from assistant.runtime.presets import PRESETS
 from assistant.settings import Settings
 
 MODES = ("chat", "documents", "poem")
@@ -181,8 +182,6 @@ class ChatBackend:
                      prepared.note, bool(prepared.examples))
 
     def _chat(self, request: ReplyRequest) -> Reply:
-        from assistant.runtime.generation import PRESETS
-
         generator = self.engine.generator("chat", request.adapter)
         preset = PRESETS["chat"].with_overrides(
             max_new_tokens=request.max_new_tokens or self.settings.max_new_tokens)

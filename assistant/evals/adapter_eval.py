@@ -17,7 +17,8 @@ from assistant.evals.answer_metrics import cited_numbers, exact_match, strip_cit
 from assistant.evals.chrf import chrf_report
 from assistant.evals.poem_metrics import distinct_n, line_count_ratio, self_stop_rate
 from assistant.runtime import compute
-from assistant.runtime.generation import PRESETS, Generator, Preset
+from assistant.runtime.generation import Generator
+from assistant.runtime.presets import PRESETS, Preset
 
 Tick = Callable[[], None]
 # Answers are short: a cited phrase.  The first line is the answer; the rest is rambling.

@@ -27,7 +27,7 @@ from assistant.evals.errors import EvalError
 from assistant.evals.poetry_holdout import holdout_setting, select_poems
 from assistant.evals.sampling_search import split_dev_test
 from assistant.poetry.form_agreement import DEFINITION, PoemShape, compare_form, poem_shape
-from assistant.runtime.generation import PRESETS, Preset
+from assistant.runtime.presets import PRESETS, Preset
 from assistant.settings import Settings
 
 Progress = Callable[[str], None]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from assistant.evals.errors import EvalError
-from assistant.runtime.generation import Preset
+from assistant.runtime.presets import Preset
 
 T = TypeVar("T")
 # Ranges around the default poem preset, wide enough to hold the seed's winner's top_k

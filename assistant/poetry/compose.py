@@ -14,7 +14,8 @@ from adapters.poem_template import StyleExample, build_poem_prompt
 from assistant.engine import Engine
 from assistant.errors import SettingsError
 from assistant.rag import Source
-from assistant.runtime.generation import PRESETS, Generator, TextStream
+from assistant.runtime.generation import Generator, TextStream
+from assistant.runtime.presets import PRESETS
 
 DEFAULT_EXAMPLES = 3
 

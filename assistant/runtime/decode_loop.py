@@ -14,11 +14,9 @@ what generate would give, so Generator can use either.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from assistant.runtime.generation import Preset
-
+from assistant.runtime.presets import Preset
 
 # Prompt tokens per forward pass: activations (attention scores above all) grow with the
 # chunk times the prompt.  On a 1,017-token prompt of the bundled model 512 took the same

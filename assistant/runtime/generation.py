@@ -1,4 +1,4 @@
-"""Streaming generation with presets, stop strings and cancellation.
+"""Streaming generation with presets (assistant.runtime.presets), stop strings and cancellation.
 
 ``model.generate`` runs on the compute thread (see assistant.runtime.compute) and hands
 token ids to a queue; the caller's thread turns them into text, watches for
@@ -12,43 +12,15 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.poem_template import END_OF_POEM
 from assistant.errors import GenerationError
 from assistant.runtime import compute
+from assistant.runtime.decode_loop import decode
 from assistant.runtime.loading import LoadedModel
+from assistant.runtime.presets import Preset
 from assistant.runtime.prompt_cache import PromptCache
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Decoding settings for one kind of output."""
-
-    max_new_tokens: int = 256
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_k: int = 50
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-    no_repeat_ngram_size: int = 0
-    stop: tuple[str, ...] = ()
-
-    def with_overrides(self, **changes: Any) -> Preset:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-
-PRESETS: dict[str, Preset] = {
-    # Greedy, so answers are reproducible and stick to the passages.
-    "answer": Preset(max_new_tokens=256, repetition_penalty=1.1,
-                     stop=("\nВопрос:", "\n###", "\n\n\n")),
-    "chat": Preset(max_new_tokens=256, repetition_penalty=1.1, stop=("\nПользователь:", "\n###")),
-    # Sampling, as in the poetry seed; the end-of-poem marker stops a poem.
-    "poem": Preset(max_new_tokens=400, do_sample=True, temperature=0.9, top_k=50, top_p=0.95,
-                   repetition_penalty=1.15, no_repeat_ngram_size=4,
-                   stop=(END_OF_POEM, "\n###")),
-}
 
 
 @dataclass
@@ -186,8 +158,7 @@ class TextStream:
 
     def _decode(self, ids_queue: queue.Queue) -> list[int]:
         """Lira's decode loop over the model's one-token step (assistant.runtime.decode_loop)."""
-        from assistant.runtime.decode_loop import decode
-        from assistant.runtime.growing_cache import GrowingCache
+        from assistant.runtime.growing_cache import GrowingCache  # imports torch
 
         cache = self._reused_cache().get("cache")
         if cache is None:  # no reuse: a fresh cache (an empty Cache is falsy, so no `or`)
