@@ -1,19 +1,41 @@
-"""Running a parsed slash command: each one calls the app action it stands for."""
+"""Running a parsed slash command: each one calls the app action it stands for.
+
+The app is reached through ``CommandTarget``, the part of LiraApp the commands
+use, so this module does not import the app that imports it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from assistant.tui.commands import SlashCommand
 from assistant.tui.screens.author import best_author
-from assistant.tui.session import mode_from_word
-
-if TYPE_CHECKING:
-    from assistant.tui.app import LiraApp
+from assistant.tui.session import Session, mode_from_word
 
 
-async def run_slash_command(app: LiraApp, command: SlashCommand) -> None:
+class CommandTarget(Protocol):
+    """What slash commands ask of the app (assistant.tui.app.LiraApp)."""
+
+    session: Session
+    authors: list[tuple[str, int]]
+
+    def notify(self, message: str, *, severity: str = ...) -> None: ...
+    def start_index(self, path: Path, name: str, layout: str = ...) -> None: ...
+    def action_set_mode(self, mode: str) -> None: ...
+    def action_cycle_mode(self) -> None: ...
+    def set_author(self, author: str) -> None: ...
+    def action_pick_author(self) -> None: ...
+    async def action_new_conversation(self) -> None: ...
+    def action_history(self) -> None: ...
+    def action_export(self, target: str | None = ...) -> None: ...
+    def action_copy_last(self) -> None: ...
+    def action_settings(self) -> None: ...
+    def action_help(self) -> None: ...
+    async def action_quit(self) -> None: ...
+
+
+async def run_slash_command(app: CommandTarget, command: SlashCommand) -> None:
     """Do what ``command`` asks of ``app``; bad arguments become a notification."""
     name, rest = command.name, command.rest
     if name == "index":
