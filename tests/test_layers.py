@@ -1,0 +1,291 @@
+"""The layers: which of Lira's modules may import which.
+
+Every module of assistant/, index/, adapters/ and bench/ is parsed (not
+imported) and each import statement is checked, wherever it stands: at the
+top, inside a function, or under ``if TYPE_CHECKING``.  The rules:
+
+- index/ and adapters/ are libraries under the app: they never import assistant;
+- assistant.cli and assistant.tui are the front ends: nothing imports them
+  except their own modules, and the CLI starting the app (assistant.tui.app);
+  bench/ scripts neither, except bench/tui.py and bench/startup.py, which
+  measure the app;
+- click is imported only in assistant/cli/, textual only in assistant/tui/;
+- no module imports another module's private (``_name``) names;
+- no import cycles among the project's modules, function-level imports included.
+
+A failure names the module and line of each offending import.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("assistant", "index", "adapters")
+BENCH_MEASURING_THE_APP = {"bench.tui", "bench.startup"}
+FRONT_ENDS = ("assistant.cli", "assistant.tui")
+# (importing package, imported module) allowed across the front-end rule
+FRONT_END_EXCEPTIONS = {("assistant.cli", "assistant.tui.app")}
+# third-party packages and the only package that may import them
+FRAMEWORKS = {"click": "assistant.cli", "textual": "assistant.tui"}
+
+
+@dataclass(frozen=True)
+class Import:
+    """One imported module (and, for ``from m import a, b``, the names) at one line."""
+
+    module: str  # the importing module, dotted
+    path: str  # its file, relative to the repository root
+    line: int
+    target: str  # the imported module, dotted and absolute
+    names: tuple[str, ...] = ()  # the names of a from-import
+
+    def where(self) -> str:
+        return f"{self.path}:{self.line} ({self.module})"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def project_files() -> dict[str, Path]:
+    """Dotted module name -> file, for the packages and the bench scripts."""
+    files = {}
+    for top in (*PACKAGES, "bench"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            files[_module_name(path)] = path
+    return files
+
+
+def _is_package(module: str) -> bool:
+    return project_files()[module].name == "__init__.py"
+
+
+def _absolute(module: str, node: ast.ImportFrom) -> str:
+    """The module a from-import names, with a relative import made absolute."""
+    if not node.level:
+        return node.module or ""
+    package = module if _is_package(module) else module.rpartition(".")[0]
+    for _ in range(node.level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{node.module}" if node.module else package
+
+
+@cache
+def all_imports() -> tuple[Import, ...]:
+    found = []
+    for module, path in project_files().items():
+        relative = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=relative)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [Import(module, relative, node.lineno, alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                found.append(Import(module, relative, node.lineno, _absolute(module, node),
+                                    tuple(alias.name for alias in node.names)))
+    return tuple(sorted(found, key=lambda i: (i.path, i.line)))
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def _project_targets(imp: Import) -> list[str]:
+    """The project modules an import loads by name: ``from pkg import sub`` names pkg.sub."""
+    modules = project_files()
+    if not any(_within(imp.target, top) for top in PACKAGES):
+        return []
+    targets = [f"{imp.target}.{name}" for name in imp.names if f"{imp.target}.{name}" in modules]
+    if len(targets) < len(imp.names) or not imp.names:
+        # a plain `import a.b.c`, or names that are not submodules: the module itself
+        # (the nearest existing one, for an `import` of something that is not a file)
+        target = imp.target
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        if target:
+            targets.append(target)
+    return targets
+
+
+def _report(title: str, lines: list[str]) -> str:
+    return f"{title}:\n  " + "\n  ".join(lines)
+
+
+def test_the_walk_finds_the_project() -> None:
+    modules = project_files()
+    assert {"assistant.engine", "assistant.tui.app", "index.store", "adapters.registry",
+            "bench.startup"} <= modules.keys()
+    assert any(i.module == "assistant.tui.app" and i.target == "textual.app" for i in all_imports())
+
+
+def test_index_and_adapters_never_import_assistant() -> None:
+    bad = [f"{i.where()} imports {i.target}" for i in all_imports()
+           if i.module.split(".")[0] in ("index", "adapters") and _within(i.target, "assistant")]
+    assert not bad, _report("index/ and adapters/ are libraries under the app; they must not "
+                            "import assistant (move what they need down, or pass it in)", bad)
+
+
+def test_front_ends_are_imported_only_from_themselves() -> None:
+    bad = []
+    for imp in all_imports():
+        if imp.module.startswith("bench.") and imp.module in BENCH_MEASURING_THE_APP:
+            continue
+        own = next((p for p in FRONT_ENDS if _within(imp.module, p)), None)
+        for target in _project_targets(imp) or [imp.target]:
+            front = next((p for p in FRONT_ENDS if _within(target, p)), None)
+            if front is None or front == own or (own, target) in FRONT_END_EXCEPTIONS:
+                continue
+            bad.append(f"{imp.where()} imports {target}")
+    assert not bad, _report(
+        "assistant.cli and assistant.tui are front ends: only their own modules import them "
+        f"(allowed: {sorted(FRONT_END_EXCEPTIONS)}, and {sorted(BENCH_MEASURING_THE_APP)}); "
+        "move what is shared into assistant/ below them", bad)
+
+
+def test_frameworks_stay_in_their_front_end() -> None:
+    bad = []
+    for imp in all_imports():
+        framework = imp.target.split(".")[0]
+        home = FRAMEWORKS.get(framework)
+        if home and not _within(imp.module, home) and imp.module not in BENCH_MEASURING_THE_APP:
+            bad.append(f"{imp.where()} imports {imp.target} (only {home} may)")
+    assert not bad, _report("a UI framework imported outside its front end", bad)
+
+
+def private_imports() -> list[tuple[Import, str]]:
+    """``from m import _name`` in another module than m, with the name (dunders excepted)."""
+    return [(imp, name) for imp in all_imports() if imp.target != imp.module
+            for name in imp.names if name.startswith("_") and not name.endswith("__")]
+
+
+def test_no_private_names_imported_from_other_modules() -> None:
+    bad = [f"{imp.where()} imports {name} from {imp.target}" for imp, name in private_imports()]
+    bad += [f"{path}:{line} uses {name}" for path, line, name in _private_attributes()]
+    assert not bad, _report("private names are the module's own: make them public (no leading "
+                            "underscore) if another module needs them", bad)
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` for a chain of names and attributes, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else None
+    return None
+
+
+def _private_attributes() -> list[tuple[str, int, str]]:
+    """``module._name`` read from an imported project module: (file, line, module._name)."""
+    modules = project_files()
+    found = []
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bound: dict[str, str] = {}  # a local name -> the project module it stands for
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        bound[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        bound[top] = top
+            elif isinstance(node, ast.ImportFrom):
+                target = _absolute(module, node)
+                for alias in node.names:
+                    if f"{target}.{alias.name}" in modules:
+                        bound[alias.asname or alias.name] = f"{target}.{alias.name}"
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") \
+                    or node.attr.endswith("__"):
+                continue
+            chain = _dotted(node.value)
+            if chain is None or chain.split(".")[0] not in bound:
+                continue
+            head, _, rest = chain.partition(".")
+            owner = f"{bound[head]}.{rest}" if rest else bound[head]
+            if owner in modules and owner != module:
+                found.append((path.relative_to(ROOT).as_posix(), node.lineno, f"{owner}.{node.attr}"))
+    return found
+
+
+def import_graph() -> dict[str, dict[str, Import]]:
+    """module -> {imported project module: the first import of it}, every import counted."""
+    graph: dict[str, dict[str, Import]] = {m: {} for m in project_files()}
+    for imp in all_imports():
+        for target in _project_targets(imp):
+            if target != imp.module:
+                graph[imp.module].setdefault(target, imp)
+    return graph
+
+
+def strongly_connected(graph: dict[str, dict[str, Import]]) -> list[list[str]]:
+    """Tarjan's algorithm (iterative): the components with more than one module."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            child = next(edges, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(sorted(component))
+    return components
+
+
+def test_strongly_connected_finds_a_cycle() -> None:
+    def edge(a: str, b: str) -> Import:
+        return Import(a, a, 1, b)
+
+    graph = {"a": {"b": edge("a", "b")}, "b": {"c": edge("b", "c")}, "c": {"a": edge("c", "a")},
+             "d": {"a": edge("d", "a")}}
+    assert strongly_connected(graph) == [["a", "b", "c"]]
+
+
+def test_no_import_cycles() -> None:
+    graph = import_graph()
+    bad = []
+    for component in strongly_connected(graph):
+        members = set(component)
+        edges = [f"{imp.where()} imports {target}" for module in component
+                 for target, imp in sorted(graph[module].items()) if target in members]
+        bad.append(" <-> ".join(component) + ":\n    " + "\n    ".join(edges))
+    assert not bad, _report(
+        "import cycles (a function-level or TYPE_CHECKING import counts too): move what both "
+        "sides need into a module below them, or pass it in", bad)
+
