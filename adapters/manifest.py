@@ -40,6 +40,14 @@ def base_fingerprint(config: Any) -> dict[str, Any]:
             "config_sha256": digest[:16]}
 
 
+def folder_fingerprint(folder: Path) -> dict[str, Any]:
+    """The fingerprint of the model in ``folder``, from its config (offline, no remote code)."""
+    from transformers import AutoConfig
+
+    return base_fingerprint(AutoConfig.from_pretrained(str(folder), local_files_only=True,
+                                                       trust_remote_code=False))
+
+
 def describe_fingerprint(fingerprint: dict[str, Any]) -> str:
     """A fingerprint in a few words, for messages."""
     return (f"{fingerprint.get('model_type')}, vocabulary {fingerprint.get('vocab_size')}, "

@@ -67,11 +67,11 @@ def resolve_targets(method: str, model: Any,
         return [], []
     targets = list(options.target_modules) or _detect(layers, _LORA_TARGETS if method == "lora"
                                                       else _IA3_ATTENTION, "attention")
-    _check_present(targets, layers)
+    check_present(targets, layers)
     if method == "lora":
         return targets, []
     ff = list(options.feedforward_modules) or _detect(layers, _IA3_FEEDFORWARD, "feed-forward")
-    _check_present(ff, layers)
+    check_present(ff, layers)
     # IA3 rescales a feed-forward layer's input, which peft does only for wrapped layers.
     return targets + [m for m in ff if m not in targets], ff
 
@@ -91,7 +91,7 @@ def build_peft_config(method: str, model: Any, seq2seq: bool, options: MethodOpt
     task = TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM
     targets, ff = resolve_targets(method, model, options)
     if method == "lora":
-        _positive(rank=options.rank, alpha=options.alpha)
+        check_positive(rank=options.rank, alpha=options.alpha)
         if not 0 <= options.dropout < 1:
             raise TrainingError(f"--dropout must be in [0, 1), not {options.dropout}")
         config = LoraConfig(task_type=task, r=options.rank, lora_alpha=options.alpha,
@@ -103,7 +103,7 @@ def build_peft_config(method: str, model: Any, seq2seq: bool, options: MethodOpt
         config = IA3Config(task_type=task, target_modules=targets, feedforward_modules=ff,
                            fan_in_fan_out=_transposed(model, targets))
         return config, {"target_modules": targets, "feedforward_modules": ff}
-    _positive(virtual_tokens=options.virtual_tokens)
+    check_positive(virtual_tokens=options.virtual_tokens)
     init = {}
     if options.prompt_init_text:
         init = {"prompt_tuning_init": PromptTuningInit.TEXT,
@@ -133,7 +133,8 @@ def _detect(layers: Sequence[str], candidates: tuple[tuple[str, ...], ...], what
                         f"{_leaf_summary(layers)})")
 
 
-def _check_present(modules: Sequence[str], layers: Sequence[str]) -> None:
+def check_present(modules: Sequence[str], layers: Sequence[str]) -> None:
+    """Refuse any of ``modules`` that names none of the model's ``layers`` (peft's suffix rule)."""
     missing = [m for m in modules if not _matches(m, layers)]
     if missing:
         raise TrainingError(f"this model has no layer named {', '.join(missing)}; "
@@ -155,7 +156,8 @@ def _leaf_summary(layers: Sequence[str]) -> str:
     return ", ".join(leaves[:20]) or "none"
 
 
-def _positive(**values: int) -> None:
+def check_positive(**values: int) -> None:
+    """Refuse a value below 1, naming it as its flag (``rank=0``: "--rank must be at least 1")."""
     for name, value in values.items():
         if value < 1:
             raise TrainingError(f"--{name.replace('_', '-')} must be at least 1, not {value}")

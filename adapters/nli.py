@@ -19,7 +19,7 @@ from adapters.base_model import open_tokenizer, quiet_load
 from adapters.data_nli import LABELS
 from adapters.errors import AdapterFolderError, TrainingError
 from adapters.loading import attach_adapter, inspect_adapter
-from adapters.manifest import check_base, read_manifest
+from adapters.manifest import check_base, folder_fingerprint, read_manifest
 from adapters.registry import BUNDLED_DIR
 
 BUNDLED_NLI = BUNDLED_DIR / "nli"
@@ -126,12 +126,10 @@ class NliModel:
         Raises AdapterFolderError for a folder that is not a readable NLI adapter
         and AdapterMismatchError for one trained on another base.
         """
-        from adapters.training import _fingerprint
-
         options = options or NliOptions()
         manifest = _nli_manifest(Path(adapter))
         folder = encoder_folder(base)
-        fingerprint = _fingerprint(folder)
+        fingerprint = folder_fingerprint(folder)
         check_base(manifest, fingerprint, Path(adapter))  # before the weights are read
         tokenizer = load_pair_tokenizer(folder)
         model = attach_adapter(load_classifier(folder, options.device), Path(adapter),

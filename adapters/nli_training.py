@@ -17,12 +17,14 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from adapters.base_model import pick_device
 from adapters.checkpoints import finish_run, last_checkpoint, start_run
 from adapters.data_nli import LABELS, NOT_ENTAILMENT, NliData, looks_like_nli, nli_data
-from adapters.errors import TrainingDataError, TrainingError, TrainingInterrupted
-from adapters.manifest import MANIFEST_FILE
+from adapters.errors import TrainingDataError, TrainingError
+from adapters.manifest import MANIFEST_FILE, folder_fingerprint
+from adapters.methods import adapter_layers, check_positive, check_present
 from adapters.nli import (
     NliModel,
     encode_pairs,
@@ -39,9 +41,17 @@ from adapters.nli_head import (
     init_blank_pooler,
 )
 from adapters.nli_metrics import nli_report
-
-if TYPE_CHECKING:
-    from adapters.training import TrainJob, TrainResult
+from adapters.train_job import (
+    TrainJob,
+    TrainResult,
+    check_not_stopped,
+    check_options,
+    run_identity,
+    split,
+)
+from adapters.trained_adapter import training_manifest, write_adapter
+from adapters.trainer import build_trainer
+from adapters.training_data import TrainingData, data_sha256, data_sha256s
 
 # LoRA's default layers: attention (query, key, value, its output) and both feed-forward ones.
 DEFAULT_TARGETS = ("query", "key", "value", "dense")
@@ -64,12 +74,9 @@ def is_nli_job(job: TrainJob) -> bool:
 
 def train_nli(job: TrainJob) -> TrainResult:
     """Train and test the NLI classifier of ``job`` and write its adapter folder."""
-    from adapters.training import _check_options, _fingerprint, _run_identity
-    from adapters.training_data import data_sha256s
-
     started = time.monotonic()
     options = job.options
-    _check_options(job)
+    check_options(job)
     if options.method != "lora" or options.quantization != "none":
         raise TrainingError("an NLI classifier trains with lora on an unquantized base")
     say = job.progress or (lambda message: None)
@@ -79,8 +86,8 @@ def train_nli(job: TrainJob) -> TrainResult:
     data = nli_data(job.data_paths, options.test_data, options.test_fraction, options.seed)
     if options.data.max_examples is not None:
         data.train = data.train[:options.data.max_examples]
-    fingerprint = _fingerprint(folder)
-    run = _run_identity(job, fingerprint, data_sha256s([*job.data_paths, *options.test_data]))
+    fingerprint = folder_fingerprint(folder)
+    run = run_identity(job, fingerprint, data_sha256s([*job.data_paths, *options.test_data]))
     checkpoints, resume_from = start_run(job.out_dir, run, job.resume)
     try:
         model = _classifier(job, folder)
@@ -97,7 +104,7 @@ def train_nli(job: TrainJob) -> TrainResult:
         if last_checkpoint(checkpoints) is None:  # nothing worth resuming: leave no clutter
             finish_run(checkpoints)
         raise
-    _check_not_stopped(job, trainer, checkpoints)
+    check_not_stopped(job, trainer, checkpoints)
     eval_loss = trainer.evaluate()["eval_loss"] if eval_set else None
     say(f"testing on {len(data.test)} pairs")
     scorer = NliModel(model, tokenizer, max_length, options.batch_size)
@@ -130,8 +137,6 @@ def _classifier(job: TrainJob, folder: Path) -> Any:
     """The encoder with a fresh 3-way head (seeded: the head's weights depend on it)."""
     from transformers import set_seed
 
-    from adapters.base_model import pick_device
-
     set_seed(job.options.seed)
     model = load_classifier(folder, pick_device(job.options.device))
     if job.options.gradient_checkpointing:
@@ -144,12 +149,10 @@ def _with_lora(job: TrainJob, model: Any) -> tuple[Any, dict[str, Any]]:
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import set_seed
 
-    from adapters.methods import _positive
-
     adapter = job.options.adapter
     heads = head_modules(model)
     targets, excluded = _targets(model, adapter.target_modules or DEFAULT_TARGETS, heads)
-    _positive(rank=adapter.rank, alpha=adapter.alpha)
+    check_positive(rank=adapter.rank, alpha=adapter.alpha)
     if not 0 <= adapter.dropout < 1:
         raise TrainingError(f"--dropout must be in [0, 1), not {adapter.dropout}")
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=adapter.rank, lora_alpha=adapter.alpha,
@@ -164,20 +167,16 @@ def _with_lora(job: TrainJob, model: Any) -> tuple[Any, dict[str, Any]]:
 def _targets(model: Any, wanted: tuple[str, ...],
              heads: list[str]) -> tuple[list[str], list[str]]:
     """LoRA's target layer names and the head's own layers that share those names."""
-    from adapters.methods import _check_present, adapter_layers
-
     layers = adapter_layers(model)
     in_head = [n for n in layers if any(f".{h}." in f".{n}." for h in heads)]
     body = [n for n in layers if n not in in_head]
-    _check_present(list(wanted), body)
+    check_present(list(wanted), body)
     excluded = [n for n in in_head if n.rsplit(".", 1)[-1] in wanted]
     return list(wanted), excluded
 
 
 def _encoded_splits(job: TrainJob, data: NliData, tokenizer: Any,
                     max_length: int) -> tuple[list[PairRow], list[PairRow]]:
-    from adapters.training import split
-
     ids = encode_pairs(tokenizer, [(p.premise, p.hypothesis) for p in data.train], max_length)
     encoded = [PairRow(input_ids=row, labels=[pair.label]) for row, pair in zip(ids, data.train)]
     return split(encoded, job.options.eval_fraction, job.options.seed)
@@ -197,8 +196,6 @@ class PairRow(dict):
 
 def _fit(job: TrainJob, model: Any, tokenizer: Any, train_set: list, eval_set: list,
          checkpoints: Path, resume_from: Path | None) -> tuple[Any, Any]:
-    from adapters.trainer import build_trainer
-
     trainable, total = model.get_nb_trainable_parameters()
     if job.progress:
         job.progress(f"trainable parameters: {trainable:,} of {total:,} "
@@ -212,28 +209,17 @@ def _fit(job: TrainJob, model: Any, tokenizer: Any, train_set: list, eval_set: l
     return trainer, output
 
 
-def _check_not_stopped(job: TrainJob, trainer: Any, checkpoints: Path) -> None:
-    from adapters.training import _stopped_early
-
-    if job.stop is not None and job.stop.is_set() and _stopped_early(trainer):
-        raise TrainingInterrupted(f"stopped at step {trainer.state.global_step}; the checkpoint is "
-                                  f"in {checkpoints}; run the same command with --resume to go on")
-
-
 def _nli_manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str, data: NliData,
                   hyper: dict[str, Any], sizes: tuple[int, int], trainer: Any, output: Any,
                   eval_loss: float | None, resume_from: Path | None, started: float,
                   max_length: int, report: dict[str, Any]) -> dict[str, Any]:
     """The usual manifest, plus the task, its labels, the test files and the test's results."""
-    from adapters.training import _manifest
-    from adapters.training_data import TrainingData, data_sha256
-
     trained = TrainingData("nli", list(data.train), [], dict(data.dropped))
     splits = {"train": sizes[0], "eval": sizes[1], "test": len(data.test),
               "test_origin": data.test_origin}
-    manifest = _manifest(job, fingerprint, sha256, trained, hyper, splits,
-                         trainer.model.get_nb_trainable_parameters(), trainer, output, eval_loss,
-                         resume_from, started)
+    manifest = training_manifest(job, fingerprint, sha256, trained, hyper, splits,
+                                 trainer.model.get_nb_trainable_parameters(), trainer, output,
+                                 eval_loss, resume_from, started)
     manifest["task"] = "nli"
     manifest["labels"] = list(LABELS)
     manifest["hyperparameters"].update(
@@ -248,9 +234,7 @@ def _nli_manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str, data:
 
 def _save(job: TrainJob, model: Any, manifest: dict[str, Any], checkpoints: Path,
           say: Any) -> TrainResult:
-    from adapters.training import TrainResult, _write_adapter
-
-    _write_adapter(model, job, manifest)
+    write_adapter(model, job, manifest)
     finish_run(checkpoints)
     accuracy = manifest["result"].get("test_accuracy")
     say(f"test accuracy {accuracy:.4f}" if accuracy is not None else "no test split")

@@ -8,20 +8,18 @@ for the plain full-logits path; progress goes to the job's printer.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from adapters.base_model import pick_device
 from adapters.examples import Collator
-
-if TYPE_CHECKING:
-    from adapters.training import TrainJob
+from adapters.masked_loss import masked_lm_loss, supports_masked_loss
+from adapters.train_job import TrainJob
+from adapters.train_progress import progress_callback, stop_callback
 
 
 def masked_trainer_class() -> type:
     """A Trainer whose loss skips the logits of positions without a label."""
     from transformers import Trainer
-
-    from adapters.masked_loss import masked_lm_loss
 
     class MaskedLossTrainer(Trainer):
         seq2seq = False
@@ -42,9 +40,6 @@ def build_trainer(job: TrainJob, model: Any, seq2seq: bool, tokenizer: Any, trai
         Trainer,
         TrainingArguments,
     )
-
-    from adapters.masked_loss import supports_masked_loss
-    from adapters.train_progress import progress_callback, stop_callback
 
     options = job.options
     evaluate = bool(eval_set)
