@@ -20,6 +20,8 @@ from typing import Any
 
 from adapters.examples import Example
 from adapters.poem_template import END_OF_POEM, build_poem_prompt
+from index.documents import Skip
+from index.readers import parse_documents
 
 POEM_SUFFIXES = (".xml", ".json", ".jsonl", ".txt")
 _HAS_WORD = re.compile(r"\w")
@@ -56,9 +58,6 @@ def poem_files(path: Path) -> list[Path]:
 
 def read_poems(path: Path) -> tuple[list[Poem], int, int]:
     """Every poem under ``path``: (poems, files read, documents that are not poems)."""
-    from index.documents import Skip
-    from index.readers import parse_documents
-
     poems, files, not_poems = [], 0, 0
     for file in poem_files(path):
         try:

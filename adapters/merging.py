@@ -19,6 +19,7 @@ from adapters.base_model import load_base
 from adapters.errors import MergeError
 from adapters.loading import attach_adapter, inspect_adapter
 from adapters.manifest import read_manifest
+from index.atomic_files import publish_permissions, staging_dir, swap_into_place
 
 MERGE_FILE = "lira-merge.json"
 CHECK_PROMPTS = ("Москва — столица России.",
@@ -79,8 +80,6 @@ def _logits(model: Any, base: Any, prompt: str) -> Any:
 
 
 def _save(model: Any, tokenizer: Any, out_dir: Path, note: dict[str, Any]) -> None:
-    from index.atomic_files import publish_permissions, staging_dir, swap_into_place
-
     staging = staging_dir(out_dir)
     try:
         model.save_pretrained(str(staging), safe_serialization=True)

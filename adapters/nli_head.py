@@ -17,6 +17,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.examples import Collator
+
 HEAD_MODULES = ("classifier", "pooler")
 HEAD_LR_FACTOR = 10
 POOLER_SAMPLE = 256  # training pairs measured for the pooler's start
@@ -65,8 +67,6 @@ def head_optimizer(model: Any, lr: float, weight_decay: float) -> Any:
 
 def _first_token_states(encoder: Any, rows: Sequence[Any], pad_token_id: int) -> Any:
     import torch
-
-    from adapters.examples import Collator
 
     was_training = encoder.training
     encoder.eval()
