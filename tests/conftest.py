@@ -15,7 +15,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The data sets in ../shared/data beside the repository: CI has them, a user's clone does not.
+# LIRA_TEST_SHARED_DATA points the tests elsewhere; an empty folder runs them as a user would:
+#   LIRA_TEST_SHARED_DATA=/nonexistent make test
+SHARED_DATA = Path(os.environ.get("LIRA_TEST_SHARED_DATA") or REPO.parent / "shared" / "data")
+
+
+def shared_data(relative: str) -> Path:
+    """SHARED_DATA / relative, or a skip that names it where it is absent (a user's clone).
+    Every test that reads ../shared/data goes through this."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"needs ../shared/data/{relative} (not in a user's clone)")
+    return path
 
 CORPUS = [
     "Мороз и солнце; день чудесный! Ещё ты дремлешь, друг прелестный.",

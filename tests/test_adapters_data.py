@@ -10,7 +10,7 @@ from adapters.examples import IGNORE, Collator, Example, encode_all, encode_exam
 from adapters.poem_template import END_OF_POEM, build_poem_prompt
 from adapters.rag_prompt import build_plain_prompt
 from adapters.training_data import DataOptions, data_sha256, load_training_data
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared_data
 
 
 def words(text):  # a stand-in token count: words, so the poem length limit is easy to hit
@@ -53,12 +53,44 @@ def test_alpaca_json_array(tmp_path):
     assert example.prompt == "Вопрос: Сложи 2 и 2.\nОтвет:" and example.answer == "4"
 
 
-def test_rulm_seed_tasks_give_one_example_per_instance():
-    path = SHARED_DATA / "rulm" / "ru_alpaca_seed_tasks.jsonl"
+def rulm_seed_tasks(path):
+    """rulm's ru_alpaca_seed_tasks.jsonl in small: Russian instruction and instances, with the
+    English originals beside them (orig_*), which are not to be trained on."""
+    return write_jsonl(path, [
+        {"id": "seed_task_0", "name": "breakfast", "instruction": "Что съесть на завтрак?",
+         "orig_instruction": "What to eat for breakfast?", "is_classification": False,
+         "instances": [{"input": "", "output": "Овсянку с бананом."}],
+         "orig_instances": [{"input": "", "output": "Oatmeal with a banana."}]},
+        {"id": "seed_task_1", "name": "interview", "instruction": "Как ответить на вопрос?",
+         "orig_instruction": "How to answer the question?", "is_classification": False,
+         "instances": [{"input": "О чём вы думаете в машине?", "output": "О прошедшем дне."},
+                       {"input": "Почему вы ушли?", "output": "Чтобы расти."}],
+         "orig_instances": [{"input": "What do you think about in a car?", "output": "The day."},
+                            {"input": "Why did you leave?", "output": "To grow."}]},
+        {"id": "seed_task_2", "name": "sentiment", "instruction": "Определи тональность.",
+         "orig_instruction": "Classify the sentiment.", "is_classification": True,
+         "instances": [{"input": "Отличный фильм!", "output": "Положительная"}],
+         "orig_instances": [{"input": "Great film!", "output": "Positive"}]},
+    ])
+
+
+def test_rulm_seed_tasks_give_one_example_per_instance(tmp_path):
+    data = load(rulm_seed_tasks(tmp_path / "ru_alpaca_seed_tasks.jsonl"))
+    assert data.format == "instructions" and not data.dropped
+    assert [(e.prompt, e.answer) for e in data.examples] == [
+        (build_plain_prompt("Что съесть на завтрак?"), "Овсянку с бананом."),
+        (build_plain_prompt("Как ответить на вопрос?\nО чём вы думаете в машине?"), "О прошедшем дне."),
+        (build_plain_prompt("Как ответить на вопрос?\nПочему вы ушли?"), "Чтобы расти."),
+        (build_plain_prompt("Определи тональность.\nОтличный фильм!"), "Положительная"),
+    ]
+
+
+def test_the_real_rulm_seed_tasks():
+    path = shared_data("rulm/ru_alpaca_seed_tasks.jsonl")
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     data = load(path)
-    assert data.format == "instructions"
-    assert len(data.examples) == sum(len(r["instances"]) for r in records)
+    assert data.format == "instructions" and not data.dropped
+    assert len(data.examples) == sum(len(r["instances"]) for r in records) == 137
     first = records[0]
     assert data.examples[0].answer == first["instances"][0]["output"]
     assert data.examples[0].prompt.startswith("Вопрос: " + first["instruction"])
@@ -74,16 +106,27 @@ def test_seed_task_instance_input_goes_under_the_instruction(tmp_path):
 
 
 # ----- SQuAD ---------------------------------------------------------------------------------
-def test_xquad_becomes_grounded_answers_citing_the_gold_passage():
-    path = SHARED_DATA / "xquad-ru" / "xquad.ru.dev36.json"
+def tiny_squad(path):
+    """A SQuAD file in small: three articles of five paragraphs, two questions each."""
+    articles = [{"title": f"Статья_{a}", "paragraphs": [
+        {"context": f"Абзац {p} статьи {a}: здесь даны ответы {a}{p}0 и {a}{p}1.", "qas": [
+            {"id": f"{a}{p}{q}", "question": f"Что сказано в абзаце {p} статьи {a}, вопрос {q}?",
+             "answers": [{"text": f"ответ {a}{p}{q}", "answer_start": 0}]} for q in range(2)]}
+        for p in range(5)]} for a in range(3)]
+    path.write_text(json.dumps({"version": "1.1", "data": articles}, ensure_ascii=False),
+                    encoding="utf-8")
+    return path
+
+
+def check_grounded_answers(path, examples):
+    """Each example cites the gold passage of its question, among one to three distractors
+    of the same article, all different; returns how many passages each prompt holds."""
     squad = json.loads(path.read_text(encoding="utf-8"))
     contexts = {p["context"].strip(): n for n, a in enumerate(squad["data"]) for p in a["paragraphs"]}
     gold = {(qa["question"].strip(), qa["answers"][0]["text"].strip()): p["context"]
             for a in squad["data"] for p in a["paragraphs"] for qa in p["qas"]}
-    data = load(path, format="squad", seed=7)
-    assert data.format == "squad" and len(data.examples) == 854
     counts = set()
-    for example in data.examples[:200]:
+    for example in examples:
         question = example.prompt.split("\nВопрос: ", 1)[1].split("\n", 1)[0]
         answer, cited = example.answer.rsplit(" [", 1)
         passages = example.prompt.split("<<<\n")[1:]
@@ -92,7 +135,23 @@ def test_xquad_becomes_grounded_answers_citing_the_gold_passage():
         assert texts[int(cited.rstrip("]")) - 1] == gold[(question, answer)].strip()
         assert len({contexts[t] for t in texts}) == 1  # distractors come from the same article
         assert len(set(texts)) == len(texts)
-    assert counts == {2, 3, 4}  # the gold passage and one to three distractors
+    return counts
+
+
+def test_squad_becomes_grounded_answers_citing_the_gold_passage(tmp_path):
+    path = tiny_squad(tmp_path / "squad.json")
+    data = load(path, format="squad", seed=7)
+    assert data.format == "squad" and len(data.examples) == 30
+    assert {e.group for e in data.examples} == {"Статья 0", "Статья 1", "Статья 2"}
+    # the gold passage and one to three distractors
+    assert check_grounded_answers(path, data.examples) == {2, 3, 4}
+
+
+def test_xquad_becomes_grounded_answers_citing_the_gold_passage():
+    path = shared_data("xquad-ru/xquad.ru.dev36.json")
+    data = load(path, format="squad", seed=7)
+    assert data.format == "squad" and len(data.examples) == 854
+    assert check_grounded_answers(path, data.examples[:200]) == {2, 3, 4}
 
 
 def test_squad_holdout_keeps_the_last_articles_out(tmp_path):
@@ -211,9 +270,27 @@ def test_max_per_author_caps_the_prolific_author_after_the_holdout(tmp_path):
     assert [e.prompt for e in again.examples] == [e.prompt for e in data.examples]
 
 
+def test_one_ruslit_author_folder(tmp_path):
+    folder = tmp_path / "poems" / "Pushkin"  # the RusLit layout: poems/<Author>/<Title>.txt
+    folder.mkdir(parents=True)
+    titles = ["Анчар", "Пророк", "Узник", "Поэт", "Деревня"]
+    for title in titles:
+        (folder / f"{title}.txt").write_text(
+            f"Александр Пушкин\n{title.upper()}\nСтрока стихотворения «{title}»\n", encoding="utf-8")
+    (folder / "Борис Годунов.txt").write_text(
+        "Александр Пушкин\nБОРИС ГОДУНОВ\n" + "слово " * 700, encoding="utf-8")
+    (folder / "info.csv").write_text("name,year\nАнчар,1828\n", encoding="utf-8")
+    data = load(folder, poem_max_tokens=600, holdout_per_author=2)
+    assert data.format == "poems" and data.dropped == {"too_long": 1}
+    assert {e.group for e in data.examples} == {"Александр Пушкин"} and len(data.examples) == 3
+    assert len(data.holdout) == 2 and {h["author"] for h in data.holdout} == {"Александр Пушкин"}
+    held = {h["title"] for h in data.holdout}
+    trained = {e.prompt for e in data.examples}
+    assert trained == {build_poem_prompt("Александр Пушкин", t) for t in titles if t not in held}
+
+
 def test_the_real_ruslit_pushkin_folder():
-    data = load(SHARED_DATA / "ruslit" / "poems" / "Pushkin", poem_max_tokens=600,
-                holdout_per_author=2)
+    data = load(shared_data("ruslit/poems/Pushkin"), poem_max_tokens=600, holdout_per_author=2)
     assert data.format == "poems" and len(data.examples) >= 15 and len(data.holdout) == 2
     assert {e.group for e in data.examples} == {"Александр Пушкин"}
     assert data.dropped.get("too_long", 0) >= 1  # "Борис Годунов" and the long poems

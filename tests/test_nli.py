@@ -345,11 +345,9 @@ def test_the_bundled_nli_adapter_reproduces_its_terra_result(bundled_models):
     from adapters.manifest import read_manifest
     from adapters.nli import BUNDLED_NLI
     from adapters.nli_metrics import nli_report
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import shared_data
 
-    terra = SHARED_DATA / "nli" / "terra" / "val.jsonl"
-    if not terra.is_file():
-        pytest.skip("the shared NLI data are not here")
+    terra = shared_data("nli/terra/val.jsonl")
     recorded = read_manifest(BUNDLED_NLI)["result"]["test_per_set"]["terra"]
     model = NliModel.load(BUNDLED_NLI, bundled_models / base_reference(BUNDLED_NLI),
                           NliOptions(batch_size=16))  # batched as in training

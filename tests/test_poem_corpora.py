@@ -9,8 +9,9 @@ import pytest
 from index.ingest import IngestOptions, index_path
 from index.poem_split import is_collection, split_poems
 from index.readers import Document, Skip, parse_documents
+from tests.conftest import SHARED_DATA, shared_data
 
-RUSLIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ruslit"
+RUSLIT = SHARED_DATA / "ruslit"  # read through shared_data(), which skips where it is absent
 
 POETRYCORPUS_XML = """<?xml version="1.0" encoding="UTF-8"?><items>
 <item><name>Парус</name><author>Михаил Лермонтов</author>
@@ -266,10 +267,10 @@ def test_document_kind_defaults_to_text():
 
 @pytest.fixture(scope="module")
 def ruslit_poems():
-    if not (RUSLIT / "poems").is_dir():
-        pytest.skip("the RusLit corpus is not in shared/data")
+    """The real RusLit poems, parsed: these tests check counts of the real corpus (the layout
+    itself is checked on small trees above)."""
     return {p: parse_documents(p, p.read_bytes(), layout="ruslit")
-            for p in sorted((RUSLIT / "poems").rglob("*.txt"))}
+            for p in sorted(shared_data("ruslit/poems").rglob("*.txt"))}
 
 
 def test_every_ruslit_poem_file_parses_with_the_right_author(ruslit_poems):
