@@ -18,7 +18,7 @@ from pathlib import Path
 from index.chunking import Chunk, chunk_text
 from index.embeddings import Embedder
 from index.errors import ReaderError
-from index.readers import Document, Skip, check_supported, parse_documents, read_bytes
+from index.readers import LAYOUTS, Document, Skip, check_supported, parse_documents, read_bytes
 from index.store import DocumentChunks, FileState, IndexStore
 
 Progress = Callable[[int, int, int], None]  # files done, files total, chunks added
@@ -35,8 +35,6 @@ class IngestOptions:
     batch_chunks: int = 256
 
     def __post_init__(self) -> None:
-        from index.readers import LAYOUTS
-
         if self.layout not in LAYOUTS:
             raise ReaderError(f"unknown layout '{self.layout}'; use {' or '.join(LAYOUTS)}")
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from assistant.chat.history import AnswerStats, ModelUsed
 from assistant.engine import Engine
 from assistant.errors import SettingsError
+from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
 from assistant.rag import Source
 from assistant.runtime.presets import PRESETS
 from assistant.settings import Settings
@@ -170,8 +171,6 @@ class ChatBackend:
                      model_used(generator.loaded), prepared.note, prepared.retrieval)
 
     def _poem(self, request: ReplyRequest) -> Reply:
-        from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
-
         cancel = threading.Event()
         prepared = prepare_poem(self.engine, request.author or "", request.text,
                                 k=request.k or DEFAULT_EXAMPLES, index_name=request.index_name,

@@ -12,9 +12,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.grounding.checker import check_claims
+from assistant.grounding.claims import Claim
 from assistant.grounding.errors import GroundingError
 from assistant.grounding.inputs import read_text
 from assistant.grounding.scoring import SUPPORTED, VERDICTS
+from assistant.grounding.similarity import as_similarity
 
 
 @dataclass
@@ -56,10 +59,6 @@ def _parse(line: str, where: str) -> LabelledClaim:
 def judge_claims(items: list[LabelledClaim], embedder=None, nli=None, config=None) -> list:
     """A ClaimVerdict for each labelled claim (the claim is judged whole, not split)."""
     from tqdm import tqdm
-
-    from assistant.grounding.checker import check_claims
-    from assistant.grounding.claims import Claim
-    from assistant.grounding.similarity import as_similarity
 
     similarity = as_similarity(embedder)  # one cache: claims share their paragraphs
     return [check_claims([Claim(item.claim)], item.sources, similarity, nli,

@@ -20,13 +20,14 @@ from typing import Any
 
 from adapters.data_poems import Poem
 from adapters.poem_template import build_poem_prompt
-from assistant.engine import NO_ADAPTER
+from assistant.engine import NO_ADAPTER, Engine
 from assistant.evals.adapter_eval import ScoredRun, score_poems, write_poems
 from assistant.evals.chrf import NORMALISATION, chrf_report
 from assistant.evals.errors import EvalError
 from assistant.evals.poetry_holdout import holdout_setting, select_poems
-from assistant.evals.sampling_search import split_dev_test
+from assistant.evals.sampling_search import search_sampling, split_dev_test
 from assistant.poetry.form_agreement import DEFINITION, PoemShape, compare_form, poem_shape
+from assistant.runtime.models import resolve
 from assistant.runtime.presets import PRESETS, Preset
 from assistant.settings import Settings
 
@@ -94,8 +95,6 @@ def by_author(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def run_eval_poetry(settings: Settings, options: PoetryOptions,
                     progress: Progress | None = None) -> dict[str, Any]:
     """Select, write, score and (with --search) tune; returns the whole report."""
-    from assistant.engine import Engine
-
     if not options.corpus.exists():  # before any model is loaded
         raise EvalError(f"no such corpus: {options.corpus}")
     engine = Engine(settings, progress)
@@ -123,8 +122,6 @@ def run_eval_poetry(settings: Settings, options: PoetryOptions,
 
 def _adapter_folder(engine, reference: str | None) -> Path | None:
     """The poem adapter to compare with the base (None: there is none to compare)."""
-    from assistant.runtime.models import resolve
-
     settings = engine.settings
     reference = settings.poem.adapter if reference is None else reference
     path = engine.adapter_path(reference, "poem",
@@ -152,8 +149,6 @@ def _search(writer: _Writer, adapter: str, poems: list[Poem], shapes: list[PoemS
             preset: Preset, split: tuple[list[int], list[int]],
             options: PoetryOptions) -> dict[str, Any]:
     """Tune sampling on the dev split; the winner against the default preset on the test split."""
-    from assistant.evals.sampling_search import search_sampling
-
     dev, test = split
 
     def pick(indices: list[int]) -> tuple[list[Poem], list[PoemShape]]:

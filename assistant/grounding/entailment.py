@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.registry import BUNDLED_DIR
+from assistant.grounding.nli import load_nli
 from assistant.runtime import compute
 from assistant.settings import Settings
 
@@ -50,8 +51,6 @@ def load_entailment(settings: Settings, reference: str) -> Any:
     if _is_lira_adapter(path):
         scorer = compute.run(_lira_adapter, path, settings)
     else:
-        from assistant.grounding.nli import load_nli
-
         scorer = compute.run(load_nli, reference, settings)
     return compute.ComputeEntailment(scorer)
 
