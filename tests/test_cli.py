@@ -210,7 +210,7 @@ def test_ruslit_layout_gives_authors(run, tmp_path):
 
 
 def test_adapter_by_name_from_lira_home(run, lira_home, tiny_models):
-    from tests.test_runtime import make_adapter
+    from tests.conftest import make_adapter
 
     make_adapter(tiny_models["gpt2"], "gpt2", "lora", lira_home / "adapters" / "mine")
     code, out, err = run("ask", "Вопрос?", "--no-rag", "--adapter", "mine", "--json",

@@ -77,7 +77,7 @@ async def test_chat_app_with_bundled_models(bundled_settings, squad_sample, anyi
     from assistant.chat.backend import ChatBackend
     from assistant.tui.app import LiraApp
     from assistant.tui.widgets.chat_log import ChatLog
-    from tests.test_tui import until
+    from tests.tui_fakes import until
 
     folder, questions = squad_sample
     bundled_settings.max_new_tokens = 16

@@ -12,8 +12,7 @@ from assistant.poetry.authors import near_matches
 from assistant.poetry.choice import Candidate, best, form_score
 from assistant.poetry.form import PoemForm, analyze_poem
 from tests.conftest import one_line_error
-from tests.test_poem_form import BLOK, BURYA
-from tests.test_poem_mode import POEMS
+from tests.poems import BLOK, BURYA, POEMS
 
 
 def test_analyze_a_file(run, tmp_path, stress_model):

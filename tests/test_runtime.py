@@ -12,36 +12,10 @@ from assistant.errors import GenerationError, ModelLoadError
 from assistant.runtime.generation import Generator, _cut_at_stop, _partial_stop_len
 from assistant.runtime.loading import load_model
 from assistant.runtime.presets import PRESETS
+from tests.conftest import make_adapter
 
 PROMPT = "Москва — столица России. Вопрос: что такое"
 GREEDY = PRESETS["answer"].with_overrides(max_new_tokens=12, stop=(), repetition_penalty=1.0)
-
-
-def make_adapter(base_dir, kind, method, out_dir):
-    """Save a LoRA / IA3 / prompt-tuning adapter whose weights are not the identity."""
-    from peft import IA3Config, LoraConfig, PromptTuningConfig, TaskType, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
-
-    seq2seq = kind == "t5"
-    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(base_dir)
-    task = TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM
-    targets = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"], "t5": ["q", "v"]}[kind]
-    ff = {"gpt2": ["c_fc"], "llama": ["down_proj"], "t5": ["wo"]}[kind]
-    config = {
-        "lora": lambda: LoraConfig(task_type=task, r=4, lora_alpha=8, target_modules=targets,
-                                   init_lora_weights=False),
-        "ia3": lambda: IA3Config(task_type=task, target_modules=targets + ff,
-                                 feedforward_modules=ff),
-        "prompt": lambda: PromptTuningConfig(task_type=task, num_virtual_tokens=4),
-    }[method]()
-    peft_model = get_peft_model(model, config)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for _name, param in peft_model.named_parameters():
-            if param.requires_grad:  # move off the identity so the adapter shows
-                param.add_(torch.randn_like(param) * 0.5)
-    peft_model.save_pretrained(out_dir)
-    return out_dir
 
 
 @pytest.fixture(scope="module")

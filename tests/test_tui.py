@@ -7,7 +7,6 @@ test_tui_engine.py drive the same app over the real Engine with tiny models.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from textual.widgets import Markdown, OptionList
@@ -22,7 +21,7 @@ from assistant.tui.screens.passage import PassageScreen
 from assistant.tui.screens.settings import SettingsScreen
 from assistant.tui.widgets.chat_log import AnswerView, ChatLog, UserMessage
 from assistant.tui.widgets.sources import SourcesPanel
-from tests.test_tui_fakes import ANSWER, POEM, FakeBackend
+from tests.tui_fakes import ANSWER, POEM, FakeBackend, until
 
 pytestmark = pytest.mark.anyio
 
@@ -46,15 +45,6 @@ def make_app(settings):
         return LiraApp(settings, backend, mode=mode, cursor_blink=False, **kwargs)
 
     return _make
-
-
-async def until(pilot, condition, timeout: float = 10.0) -> None:
-    """Let the app run until ``condition()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
 
 
 async def opened(pilot, screen_type, selector: str = "*") -> None:

@@ -17,8 +17,8 @@ from assistant.chat.history import History
 from assistant.tui.app import LiraApp
 from assistant.tui.widgets.chat_log import ChatLog
 from assistant.tui.widgets.sources import SourcesPanel
-from tests.test_poem_mode import POEMS
-from tests.test_tui import until
+from tests.poems import POEMS
+from tests.tui_fakes import until
 
 pytestmark = pytest.mark.anyio
 

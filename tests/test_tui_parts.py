@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -23,6 +24,7 @@ from assistant.tui.screens.settings import adapter_from_text
 from assistant.tui.session import mode_from_word, next_mode
 from assistant.tui.widgets.status import model_label, speed_label
 from tests.conftest import REPO
+from tests.tui_fakes import FakeStream
 
 
 def test_slash_commands_parse_with_quoted_paths():
@@ -149,3 +151,13 @@ def test_lira_chat_without_a_terminal_is_the_plain_loop(lira_home, monkeypatch, 
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert cli.main(["chat"]) == 0
     assert "Лира: задайте вопрос" in capsys.readouterr().out
+
+
+def test_the_tui_tests_fake_stream_stops_when_cancelled():
+    cancel = threading.Event()
+    stream = FakeStream(["a", "b", "c"], cancel, None, None, 0.0)
+    out = []
+    for piece in stream:
+        out.append(piece)
+        cancel.set()
+    assert out == ["a"] and stream.stats.stopped_by == "cancelled"

@@ -15,7 +15,7 @@ import pytest
 from assistant.chat.history import History
 from assistant.settings import Settings
 from assistant.tui.app import LiraApp
-from tests.test_tui_fakes import FakeBackend
+from tests.tui_fakes import FakeBackend
 
 FIXED_NOW = 1_700_000_000.0  # 14.11.2023
 

@@ -1,8 +1,9 @@
 """A fake Backend for the chat app's UI tests: fixed pieces, fixed stats, no models.
 
 It streams through the same interface as ChatBackend (Reply, ReplyRequest), so
-the app cannot tell the difference; tests steer it with events.  Imported by
-the tui tests; it holds no tests of its own besides checking itself.
+the app cannot tell the difference; tests steer it with events.  A helper module
+imported by the tui tests (its own check is in test_tui.py), with ``until``, the
+wait every Pilot test uses.
 """
 
 from __future__ import annotations
@@ -140,11 +141,10 @@ class FakeBackend:
         return retrieval_badge(sources)
 
 
-def test_fake_stream_stops_when_cancelled():
-    cancel = threading.Event()
-    stream = FakeStream(["a", "b", "c"], cancel, None, None, 0.0)
-    out = []
-    for piece in stream:
-        out.append(piece)
-        cancel.set()
-    assert out == ["a"] and stream.stats.stopped_by == "cancelled"
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Let the app run until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
