@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.chat.history import AnswerStats, ModelUsed
+from assistant.chat.modes import Mode
 from assistant.engine import Engine
 from assistant.errors import SettingsError
 from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
@@ -23,7 +24,6 @@ from assistant.rag import Source
 from assistant.runtime.presets import PRESETS
 from assistant.settings import Settings
 
-MODES = ("chat", "documents", "poem")
 IndexProgress = Callable[[int, int, int], None]  # files done, files in all, chunks
 
 SYSTEM_CHAT = ("Это разговор пользователя с Лирой — помощником, который отвечает по-русски, "
@@ -33,9 +33,10 @@ USER, ASSISTANT = "Пользователь", "Лира"
 
 def profile_of(mode: str) -> str:
     """The settings profile (model + adapter) a mode generates with."""
-    if mode not in MODES:
-        raise SettingsError(f"unknown mode '{mode}'; use {', '.join(MODES)}")
-    return "poem" if mode == "poem" else "chat"
+    try:
+        return Mode(mode).profile
+    except ValueError:
+        raise SettingsError(f"unknown mode '{mode}'; use {', '.join(Mode)}") from None
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Turn:
 class ReplyRequest:
     """Everything one reply depends on; None means the setting's default."""
 
-    mode: str
+    mode: Mode
     text: str  # the question, or the poem's title
     turns: Sequence[Turn] = ()
     index_name: str | None = None
@@ -121,7 +122,7 @@ class Backend(Protocol):
 
     settings: Settings
 
-    def load(self, mode: str, adapter: str | None = None) -> ModelUsed: ...
+    def load(self, mode: Mode, adapter: str | None = None) -> ModelUsed: ...
 
     def reply(self, request: ReplyRequest) -> Reply: ...
 
@@ -143,11 +144,11 @@ class ChatBackend:
         # model at once would load it twice.  A question asked during a load waits here.
         self._models_lock = threading.Lock()
 
-    def load(self, mode: str, adapter: str | None = None) -> ModelUsed:
+    def load(self, mode: Mode, adapter: str | None = None) -> ModelUsed:
         """Load the generator of ``mode`` (and the embedder, for documents)."""
         with self._models_lock:
             generator = self.engine.generator(profile_of(mode), adapter)
-            if mode == "documents":
+            if mode == Mode.DOCUMENTS:
                 self.engine.embedder()
         return model_used(generator.loaded)
 
@@ -156,9 +157,9 @@ class ChatBackend:
         if not request.text.strip():
             raise SettingsError("the message is empty")
         with self._models_lock:
-            if request.mode == "documents":
+            if request.mode == Mode.DOCUMENTS:
                 return self._documents(request)
-            if request.mode == "poem":
+            if request.mode == Mode.POEM:
                 return self._poem(request)
             return self._chat(request)
 

@@ -30,6 +30,7 @@ from assistant.chat.history import (
     ModelUsed,
     StoredMessage,
 )
+from assistant.chat.modes import Mode, stored_mode
 from assistant.settings import Settings
 from assistant.tui import jobs
 from assistant.tui.command_dispatch import run_slash_command
@@ -46,7 +47,7 @@ from assistant.tui.screens.help import HelpScreen
 from assistant.tui.screens.history import HistoryScreen
 from assistant.tui.screens.passage import PassageScreen
 from assistant.tui.screens.settings import SettingsChange, SettingsScreen
-from assistant.tui.session import MODE_LABELS, Session, next_mode
+from assistant.tui.session import Session, next_mode
 from assistant.tui.widgets.chat_log import AnswerView, ChatLog, UserMessage
 from assistant.tui.widgets.mode_bar import ModeBar
 from assistant.tui.widgets.prompt import PromptArea
@@ -60,9 +61,9 @@ SHOW_EVERY_S = 0.1
 DARK, LIGHT = "textual-dark", "textual-light"
 
 PLACEHOLDERS = {
-    "chat": "Сообщение… (Enter — отправить, Ctrl+J — новая строка, / — команды)",
-    "documents": "Вопрос по документам… (Enter — отправить, Ctrl+J — новая строка)",
-    "poem": "Название стихотворения… (Enter — написать, F4 — автор)",
+    Mode.CHAT: "Сообщение… (Enter — отправить, Ctrl+J — новая строка, / — команды)",
+    Mode.DOCUMENTS: "Вопрос по документам… (Enter — отправить, Ctrl+J — новая строка)",
+    Mode.POEM: "Название стихотворения… (Enter — написать, F4 — автор)",
 }
 
 
@@ -85,7 +86,7 @@ class LiraApp(App[None]):
         Binding("ctrl+p", "command_palette", "Команды", priority=True),
     ]
 
-    def __init__(self, settings: Settings, backend: Backend, *, mode: str = "chat",
+    def __init__(self, settings: Settings, backend: Backend, *, mode: str = Mode.CHAT,
                  index_name: str | None = None, author: str | None = None,
                  adapter: str | None = None, resume: bool = False,
                  history: History | None = None, theme: str = "dark",
@@ -170,7 +171,7 @@ class LiraApp(App[None]):
         sources = selected.sources if selected is not None else []
         panel.show(sources, selected.mode if selected is not None else self.session.mode,
                    selected.question if selected is not None else "")
-        panel.display = self.session.mode != "chat" or bool(sources)
+        panel.display = self.session.mode != Mode.CHAT or bool(sources)
 
     def _show_model_status(self) -> None:
         key = (self.session.profile, self.session.adapter)
@@ -228,17 +229,17 @@ class LiraApp(App[None]):
                         severity="warning")
             return False
         session = self.session
-        if session.mode == "poem" and not session.author:
+        if session.mode == Mode.POEM and not session.author:
             self.notify("Сначала выберите автора: F4 или /author ИМЯ.", severity="warning")
             self.action_pick_author()
             return False
-        request = ReplyRequest(mode=session.mode, text=text, turns=self.chat_log.turns("chat")
-                               if session.mode == "chat" else (),
+        request = ReplyRequest(mode=session.mode, text=text, turns=self.chat_log.turns(Mode.CHAT)
+                               if session.mode == Mode.CHAT else (),
                                index_name=session.index_name, author=session.author,
                                k=session.k, max_new_tokens=session.max_new_tokens,
                                temperature=session.temperature, adapter=session.adapter)
-        author = session.author if session.mode == "poem" else None
-        index_name = session.index_name if session.mode != "chat" else None
+        author = session.author if session.mode == Mode.POEM else None
+        index_name = session.index_name if session.mode != Mode.CHAT else None
         message_id = self._store(self._record_question, text, author, index_name)
         waiting = "Думаю…" if self._model_ready() else "Жду, пока загрузится модель…"
         answer = AnswerView(text, session.mode, waiting=waiting, message_id=message_id)
@@ -279,10 +280,10 @@ class LiraApp(App[None]):
             self._explain_note(job.request, reply.retrieval)
 
     def _explain_note(self, request: ReplyRequest, retrieval: bool) -> None:
-        if request.mode == "documents" and not retrieval:
+        if request.mode == Mode.DOCUMENTS and not retrieval:
             self.notify(f"Индекс «{request.index_name}» не найден или пуст — отвечаю без "
                         "поиска. Постройте его: /index ПУТЬ", severity="warning", timeout=8)
-        elif request.mode == "poem" and not retrieval:
+        elif request.mode == Mode.POEM and not retrieval:
             self.notify(f"В индексе «{request.index_name}» нет стихов автора "
                         f"«{request.author}» — пишу без образцов.", severity="warning")
 
@@ -304,7 +305,7 @@ class LiraApp(App[None]):
             stats.stopped_by = "error"
         self._store(self.history.finish_answer, job.message_id, job.text, stats,
                     message.error is None)
-        checking = bool(job.view.sources and job.request.mode == "documents"
+        checking = bool(job.view.sources and job.request.mode == Mode.DOCUMENTS
                         and message.error is None)
         badge = retrieval_badge(job.view.sources) if checking else None
         await job.view.finish(stats, badge)
@@ -377,12 +378,14 @@ class LiraApp(App[None]):
 
     # ----- modes and authors -------------------------------------------------
     def action_set_mode(self, mode: str) -> None:
+        """Switch to ``mode`` (a Mode, or its word from a click or the palette)."""
+        mode = Mode(mode)
         self.session.mode = mode
         if self.session.conversation_id is not None:
             self._store(self.history.set_mode, self.session.conversation_id, mode)
         self._show_session()
         self._ensure_model()
-        if mode == "poem":
+        if mode == Mode.POEM:
             self._refresh_authors()
 
     def action_cycle_mode(self) -> None:
@@ -401,8 +404,8 @@ class LiraApp(App[None]):
         if self.authors and author not in {name for name, _ in self.authors}:
             self.notify(f"Стихов автора «{author}» нет в индексе «{self.session.index_name}»:"
                         " стихи будут без образцов.", severity="warning")
-        if self.session.mode != "poem":
-            self.action_set_mode("poem")
+        if self.session.mode != Mode.POEM:
+            self.action_set_mode(Mode.POEM)
         else:
             self._show_session()
 
@@ -460,7 +463,7 @@ class LiraApp(App[None]):
             self.chat_log.query_one("#welcome").display = False
             await self.chat_log.mount_all(widgets)
         self.session.conversation_id = conversation_id
-        self.session.mode = conversation.mode if conversation.mode in MODE_LABELS else "chat"
+        self.session.mode = stored_mode(conversation.mode)
         authors = [m.author for m in messages if m.author]
         if authors:
             self.session.author = authors[-1]
@@ -546,7 +549,7 @@ class LiraApp(App[None]):
     def open_passage(self, answer: AnswerView, number: int) -> None:
         if 1 <= number <= len(answer.sources):
             self.push_screen(PassageScreen(answer.sources, number, answer.question,
-                                           examples=answer.mode == "poem"))
+                                           examples=answer.mode == Mode.POEM))
 
     # ----- indexing ----------------------------------------------------------
     def start_index(self, path: Path, name: str, layout: str = "auto") -> None:
@@ -584,4 +587,4 @@ class LiraApp(App[None]):
 
 def _title(text: str, session: Session) -> str:
     first = " ".join(text.split())[:60]
-    return f"«{first}» — {session.author}" if session.mode == "poem" else first
+    return f"«{first}» — {session.author}" if session.mode == Mode.POEM else first

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from assistant.chat.history import StoredMessage
+from assistant.chat.modes import Mode
 from assistant.tui.session import MODE_LABELS
 
 
@@ -14,18 +15,18 @@ def conversation_markdown(title: str, messages: Sequence[StoredMessage]) -> str:
     for message in messages:
         if message.role == "user":
             heading = (f"Стихотворение «{message.text}» в стиле: {message.author or '—'}"
-                       if message.mode == "poem" else message.text.splitlines()[0][:120])
+                       if message.mode == Mode.POEM else message.text.splitlines()[0][:120])
             lines += [f"## {heading}", ""]
-            if message.mode != "poem" and "\n" in message.text.strip():
+            if message.mode != Mode.POEM and "\n" in message.text.strip():
                 lines += [_quote(message.text), ""]
             continue
         lines += [_answer_heading(message), ""]
         text = message.text.strip() or "*(пустой ответ)*"
-        lines += [text.replace("\n", "  \n") if message.mode == "poem" else text, ""]
+        lines += [text.replace("\n", "  \n") if message.mode == Mode.POEM else text, ""]
         if not message.complete:
             lines += ["*(ответ прерван)*", ""]
         if message.sources:
-            lines += ["**Образцы стиля**" if message.mode == "poem" else "**Источники**", ""]
+            lines += ["**Образцы стиля**" if message.mode == Mode.POEM else "**Источники**", ""]
             for source in message.sources:
                 byline = f", {source.author}" if source.author else ""
                 lines.append(f"{source.n}. «{source.title}»{byline} — `{source.path}` "

@@ -17,6 +17,7 @@ from textual.message import Message
 
 from assistant.chat.backend import Backend, IndexSummary, Reply, ReplyRequest
 from assistant.chat.history import AnswerStats, ModelUsed
+from assistant.chat.modes import Mode
 from assistant.errors import USER_ERRORS
 
 Post = Callable[[Message], Any]
@@ -31,7 +32,7 @@ def describe_error(exc: BaseException) -> str:
 
 # ----- loading ---------------------------------------------------------------
 class ModelReady(Message):
-    def __init__(self, mode: str, adapter: str | None, model: ModelUsed) -> None:
+    def __init__(self, mode: Mode, adapter: str | None, model: ModelUsed) -> None:
         super().__init__()
         self.mode = mode
         self.adapter = adapter
@@ -39,14 +40,14 @@ class ModelReady(Message):
 
 
 class ModelFailed(Message):
-    def __init__(self, mode: str, adapter: str | None, error: str) -> None:
+    def __init__(self, mode: Mode, adapter: str | None, error: str) -> None:
         super().__init__()
         self.mode = mode
         self.adapter = adapter
         self.error = error
 
 
-def load_job(backend: Backend, mode: str, adapter: str | None, post: Post) -> None:
+def load_job(backend: Backend, mode: Mode, adapter: str | None, post: Post) -> None:
     try:
         post(ModelReady(mode, adapter, backend.load(mode, adapter)))
     except Exception as exc:  # noqa: BLE001 - shown to the user, never raised

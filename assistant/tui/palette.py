@@ -6,11 +6,13 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from assistant.chat.modes import Mode
+
 # (name shown, help, action on the app)
 PALETTE: tuple[tuple[str, str, str], ...] = (
-    ("Режим: Чат", "разговор без поиска", "set_mode('chat')"),
-    ("Режим: Документы", "ответы по индексу с источниками", "set_mode('documents')"),
-    ("Режим: Стихи", "стихотворение в стиле автора", "set_mode('poem')"),
+    ("Режим: Чат", "разговор без поиска", f"set_mode('{Mode.CHAT}')"),
+    ("Режим: Документы", "ответы по индексу с источниками", f"set_mode('{Mode.DOCUMENTS}')"),
+    ("Режим: Стихи", "стихотворение в стиле автора", f"set_mode('{Mode.POEM}')"),
     ("Выбрать автора", "автор для режима «Стихи»", "pick_author"),
     ("Новый разговор", "начать с чистого листа", "new_conversation"),
     ("История разговоров", "открыть или удалить разговор", "history"),

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from assistant.chat.modes import Mode
 from assistant.settings import Settings
 
-MODE_LABELS = {"chat": "Чат", "documents": "Документы", "poem": "Стихи"}
-MODE_ORDER = ("chat", "documents", "poem")
+MODE_LABELS = {Mode.CHAT: "Чат", Mode.DOCUMENTS: "Документы", Mode.POEM: "Стихи"}
 
 _MODE_WORDS = {
-    "chat": "chat", "чат": "chat", "c": "chat",
-    "documents": "documents", "docs": "documents", "doc": "documents", "rag": "documents",
-    "документы": "documents", "док": "documents", "d": "documents",
-    "poem": "poem", "poems": "poem", "poetry": "poem", "стихи": "poem", "стих": "poem",
-    "p": "poem",
+    "chat": Mode.CHAT, "чат": Mode.CHAT, "c": Mode.CHAT,
+    "documents": Mode.DOCUMENTS, "docs": Mode.DOCUMENTS, "doc": Mode.DOCUMENTS,
+    "rag": Mode.DOCUMENTS, "документы": Mode.DOCUMENTS, "док": Mode.DOCUMENTS,
+    "d": Mode.DOCUMENTS,
+    "poem": Mode.POEM, "poems": Mode.POEM, "poetry": Mode.POEM, "стихи": Mode.POEM,
+    "стих": Mode.POEM, "p": Mode.POEM,
 }
 
 
-def mode_from_word(word: str) -> str | None:
+def mode_from_word(word: str) -> Mode | None:
     """The mode a user typed (English or Russian, any case), or None."""
     return _MODE_WORDS.get(word.strip().casefold())
 
 
-def next_mode(mode: str) -> str:
+def next_mode(mode: Mode) -> Mode:
     """The mode after ``mode`` in the F2 cycle."""
-    return MODE_ORDER[(MODE_ORDER.index(mode) + 1) % len(MODE_ORDER)]
+    order = list(Mode)
+    return order[(order.index(mode) + 1) % len(order)]
 
 
 @dataclass
@@ -36,7 +38,7 @@ class Session:
     profile's own adapter from the settings.
     """
 
-    mode: str
+    mode: Mode
     index_name: str
     k: int
     max_new_tokens: int
@@ -48,7 +50,7 @@ class Session:
     @classmethod
     def from_settings(cls, settings: Settings, mode: str, index_name: str | None = None,
                       author: str | None = None, adapter: str | None = None) -> Session:
-        session = cls(mode=mode, index_name=index_name or settings.index_name, k=settings.k,
+        session = cls(mode=Mode(mode), index_name=index_name or settings.index_name, k=settings.k,
                       max_new_tokens=settings.max_new_tokens,
                       temperature=settings.temperature, author=author)
         session.adapters["chat"] = adapter
@@ -56,7 +58,7 @@ class Session:
 
     @property
     def profile(self) -> str:
-        return "poem" if self.mode == "poem" else "chat"
+        return self.mode.profile
 
     @property
     def adapter(self) -> str | None:

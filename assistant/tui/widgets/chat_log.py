@@ -13,6 +13,7 @@ from textual.widgets.markdown import MarkdownStream
 
 from assistant.chat.backend import Grounding, Turn, retrieval_badge
 from assistant.chat.history import AnswerStats, ModelUsed, StoredMessage
+from assistant.chat.modes import Mode, stored_mode
 from assistant.rag import Source
 from assistant.tui.answer_markup import citation_number, link_citations, verse_lines
 from assistant.tui.session import MODE_LABELS
@@ -29,7 +30,7 @@ class UserMessage(Static):
     """A question (or a poem title) as the user typed it."""
 
     def __init__(self, text: str, mode: str, author: str | None = None) -> None:
-        label = "Вы" if mode != "poem" else f"Стих в стиле: {author or '—'}"
+        label = "Вы" if mode != Mode.POEM else f"Стих в стиле: {author or '—'}"
         super().__init__(Content.assemble((label, "bold"), "\n", text), classes="user-message")
         self.text = text
 
@@ -48,7 +49,7 @@ class AnswerView(Vertical):
             self.answer = answer
             self.number = number
 
-    def __init__(self, question: str, mode: str, text: str = "",
+    def __init__(self, question: str, mode: Mode, text: str = "",
                  sources: list[Source] | None = None, waiting: str = "",
                  message_id: int | None = None) -> None:
         super().__init__(classes="answer")
@@ -77,11 +78,11 @@ class AnswerView(Vertical):
     def from_stored(cls, message: StoredMessage,
                     question: StoredMessage | None) -> AnswerView:
         """An answer from the history, as it was left (complete or broken off)."""
-        mode = message.mode if message.mode in MODE_LABELS else "chat"
+        mode = stored_mode(message.mode)
         view = cls(question.text if question else "", mode, text=message.text,
                    sources=message.sources, message_id=message.id)
         view.model, view.stats, view.complete = message.model, message.stats, message.complete
-        if mode == "documents":
+        if mode == Mode.DOCUMENTS:
             # Stored answers show their retrieval scores; a checked grounding badge
             # would need its own column in the history.
             view.grounding = retrieval_badge(message.sources)
@@ -92,7 +93,7 @@ class AnswerView(Vertical):
         return self.query_one(".answer-body", Markdown)
 
     def _markdown(self, text: str, final: bool) -> str:
-        if self.mode == "poem":
+        if self.mode == Mode.POEM:
             return verse_lines(text)
         return link_citations(text, len(self.sources)) if final else text
 
@@ -119,7 +120,7 @@ class AnswerView(Vertical):
             await self._stream.stop()
             self._stream = None
         self.query_one(".answer-waiting", Static).display = False
-        if self.sources and self.mode != "poem":
+        if self.sources and self.mode != Mode.POEM:
             # One re-render at the end turns [n] into links; tokens were appended.
             await self.body.update(self._markdown(self.text, final=True))
         self.show_facts()
@@ -135,10 +136,10 @@ class AnswerView(Vertical):
         if self.grounding is not None:
             color = _badge_color(self.grounding)
             parts.append(Content.styled(f" {self.grounding.label} ", f"bold $text on {color}"))
-        if self.mode == "poem" and self.sources:
+        if self.mode == Mode.POEM and self.sources:
             titles = ", ".join(f"«{s.title}»" for s in self.sources)
             parts.append(Content(f"образцы: {titles}"))
-        elif self.mode == "poem":
+        elif self.mode == Mode.POEM:
             parts.append(Content("без образцов"))
         stopped = (self.stats.stopped_by if self.stats else "") or ("interrupted" if interrupted
                                                                    else "")
@@ -198,7 +199,7 @@ class ChatLog(VerticalScroll):
         answers = self.answers
         return answers[-1] if answers else None
 
-    def turns(self, mode: str = "chat") -> list[Turn]:
+    def turns(self, mode: Mode = Mode.CHAT) -> list[Turn]:
         """Finished exchanges of ``mode``, oldest first, for a multi-turn prompt."""
         return [Turn(a.question, a.text) for a in self.answers
                 if a.mode == mode and a.text.strip() and not a.streaming]

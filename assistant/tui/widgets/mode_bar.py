@@ -5,22 +5,23 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from assistant.tui.session import MODE_LABELS, MODE_ORDER, Session
+from assistant.chat.modes import Mode
+from assistant.tui.session import MODE_LABELS, Session
 
 
 def mode_line(session: Session) -> Content:
     """'Лира  Чат  [Документы]  Стихи  │ индекс: default' with clickable modes."""
     parts: list[Content] = [Content.styled(" Лира ", "bold $text-accent")]
-    for mode in MODE_ORDER:
+    for mode in Mode:
         label = f" {MODE_LABELS[mode]} "
         if mode == session.mode:
             parts.append(Content.styled(label, "bold $text on $accent"))
         else:
             parts.append(Content.from_markup(f"[@click=app.set_mode('{mode}')]$label[/]",
                                              label=label))
-    if session.mode == "documents":
+    if session.mode == Mode.DOCUMENTS:
         parts.append(Content.from_markup(" │ индекс: [b]$name[/b]", name=session.index_name))
-    elif session.mode == "poem":
+    elif session.mode == Mode.POEM:
         if session.author:
             parts.append(Content.from_markup(" │ автор: [b]$name[/b] [dim](F4)[/]",
                                              name=session.author))

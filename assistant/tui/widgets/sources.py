@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from assistant.chat.modes import Mode
 from assistant.rag import Source
 from assistant.tui.highlight import highlighted
 
@@ -47,13 +48,13 @@ class SourcesPanel(Vertical):
         with VerticalScroll(classes="panel-preview"):
             yield Static("", classes="panel-passage")
 
-    def show(self, sources: list[Source], mode: str, query: str = "") -> None:
+    def show(self, sources: list[Source], mode: Mode, query: str = "") -> None:
         """Show ``sources``; in poem mode they are the style examples."""
         self.sources, self.query_text = list(sources), query
-        title = "Образцы стиля" if mode == "poem" else "Источники"
+        title = "Образцы стиля" if mode == Mode.POEM else "Источники"
         self.query_one(".panel-title", Static).update(title)
         empty = self.query_one(".panel-empty", Static)
-        empty.update("Стихи автора, взятые за образец, появятся здесь." if mode == "poem"
+        empty.update("Стихи автора, взятые за образец, появятся здесь." if mode == Mode.POEM
                      else "Здесь появятся источники ответа.")
         options = self.query_one(OptionList)
         options.clear_options()
