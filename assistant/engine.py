@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.errors import SettingsError
 from assistant.rag import (
@@ -25,8 +26,14 @@ from assistant.runtime.presets import PRESETS
 from assistant.settings import ModelProfile, Settings
 from index.errors import EmptyIndex, StoreError
 
+if TYPE_CHECKING:  # numpy and the store: not at start-up
+    from index.ingest import IngestReport
+    from index.search import Searcher
+
 Progress = Callable[[str], None]
+FileProgress = Callable[[int, int, int], None]  # files done, files in all, chunks so far
 NO_ADAPTER = "none"
+MISSING, EMPTY = "missing", "empty"  # why an index has no searcher (Engine.ready_searcher)
 
 
 @dataclass
@@ -72,10 +79,49 @@ class Engine:
         return self._embedder
 
     def open_index(self, name: str | None = None, create: bool = False):
-        """The store of index ``name`` (the configured default when None)."""
+        """The store of index ``name`` (the configured default when None); the caller closes it."""
         from index.store import IndexStore
 
         return IndexStore.open(self.settings.index_dir(name), create=create)
+
+    def index_exists(self, name: str | None = None) -> bool:
+        """Whether index ``name`` (the configured default when None) has been built."""
+        from index.store import IndexStore
+
+        return IndexStore.exists(self.settings.index_dir(name))
+
+    def index_path(self, path: Path, name: str | None = None, layout: str = "auto",
+                   progress: FileProgress | None = None) -> IngestReport:
+        """Index ``path`` into index ``name`` (created when missing) with the engine's
+        embedder, closing the store after; ``progress`` hears after every file."""
+        from index.ingest import index_path
+
+        embedder = self.embedder()
+        store = self.open_index(name, create=True)
+        try:
+            return index_path(path, store, embedder, ingest_options(self.settings, layout),
+                              progress)
+        finally:
+            store.close()
+
+    def authors(self, name: str | None = None, poems_only: bool = False) -> list[tuple[str, int]]:
+        """The authors of the poems in index ``name`` with their counts, or, unless
+        ``poems_only``, of all its documents when it holds no poems.  StoreError when
+        there is no such index (see index_exists)."""
+        store = self.open_index(name)
+        try:
+            return store.authors(kind="poem") or ([] if poems_only else store.authors())
+        finally:
+            store.close()
+
+    def ready_searcher(self, name: str | None = None) -> tuple[Searcher | None, str | None]:
+        """(searcher, None) for an index with passages, else (None, MISSING or EMPTY)."""
+        if not self.index_exists(name):
+            return None, MISSING
+        try:
+            return self.searcher(name), None
+        except EmptyIndex:
+            return None, EMPTY
 
     def searcher(self, name: str | None = None):
         """A searcher over a non-empty index, with the index's own embedder checked.
@@ -92,14 +138,18 @@ class Engine:
         from index.search import Searcher
 
         store = self.open_index(name)
-        if store.chunk_count() == 0:
-            raise EmptyIndex(f"index '{name}' is empty; "
-                             "add documents with `lira index PATH`")
-        if store.embedder and store.embedder != self.settings.embedder:
-            raise StoreError(f"index '{store.folder.name}' was built with embedder "
-                             f"'{store.embedder}', but the embedder setting is "
-                             f"'{self.settings.embedder}'; set LIRA_EMBEDDER={store.embedder} "
-                             "or re-index into a new --name")
+        try:
+            if store.chunk_count() == 0:
+                raise EmptyIndex(f"index '{name}' is empty; "
+                                 "add documents with `lira index PATH`")
+            if store.embedder and store.embedder != self.settings.embedder:
+                raise StoreError(f"index '{store.folder.name}' was built with embedder "
+                                 f"'{store.embedder}', but the embedder setting is "
+                                 f"'{self.settings.embedder}'; set "
+                                 f"LIRA_EMBEDDER={store.embedder} or re-index into a new --name")
+        except StoreError:  # EmptyIndex too: the store is not kept, so it is closed
+            store.close()
+            raise
         return Searcher(store, self.embedder())
 
     # ----- generation --------------------------------------------------------
@@ -177,13 +227,10 @@ class Engine:
     def _retrieve(self, question: str, k: int,
                   index_name: str | None) -> tuple[list[Source], str | None]:
         name = index_name or self.settings.index_name
-        from index.store import IndexStore
-
-        if not IndexStore.exists(self.settings.index_dir(name)):
+        searcher, missing = self.ready_searcher(name)
+        if missing == MISSING:
             return [], f"no index '{name}': answering without retrieval (build one with `lira index PATH`)"
-        try:
-            searcher = self.searcher(name)
-        except EmptyIndex:
+        if missing == EMPTY:
             return [], f"index '{name}' is empty: answering without retrieval"
         return sources_from_hits(searcher.search(question, k)), None
 

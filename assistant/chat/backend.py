@@ -194,31 +194,16 @@ class ChatBackend:
 
     def authors(self, index_name: str | None = None) -> list[tuple[str, int]]:
         """Authors of the poems in an index (none when it does not exist)."""
-        from index.store import IndexStore
-
-        folder = self.settings.index_dir(index_name)
-        if not IndexStore.exists(folder):
+        if not self.engine.index_exists(index_name):
             return []
-        store = self.engine.open_index(index_name)
-        try:
-            return store.authors(kind="poem")
-        finally:
-            store.close()
+        return self.engine.authors(index_name, poems_only=True)
 
     def index(self, path: Path, name: str | None, layout: str,
               progress: IndexProgress) -> IndexSummary:
         """Index ``path`` into ``name``; ``progress`` hears after every file."""
-        from assistant.engine import ingest_options
-        from index.ingest import index_path
-
         with self._models_lock:
-            embedder = self.engine.embedder()
-        store = self.engine.open_index(name, create=True)
-        try:
-            report = index_path(path, store, embedder, ingest_options(self.settings, layout),
-                                progress)
-        finally:
-            store.close()
+            self.engine.embedder()  # loaded here, so index_path below finds it ready
+        report = self.engine.index_path(path, name, layout, progress)
         return IndexSummary(name or self.settings.index_name, report.added, report.updated,
                             report.removed, report.unchanged, report.chunks,
                             len(report.skipped), report.seconds)

@@ -42,17 +42,11 @@ def run_index(settings: Settings, path: Path, name: str | None, quiet: bool,
               progress: Callable[[str], None] | None = None,
               layout: str = "auto"):
     """Index ``path`` into index ``name``, showing a bar unless ``quiet``."""
-    from assistant.engine import Engine, ingest_options
-    from index.ingest import index_path
+    from assistant.engine import Engine
 
     engine = Engine(settings, progress)
-    embedder = engine.embedder()
-    store = engine.open_index(name, create=True)
-    try:
-        with _ProgressBar(quiet) as update:
-            return index_path(path, store, embedder, ingest_options(settings, layout), update)
-    finally:
-        store.close()
+    with _ProgressBar(quiet) as update:
+        return engine.index_path(path, name, layout, update)
 
 
 class _ProgressBar:

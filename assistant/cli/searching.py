@@ -84,8 +84,7 @@ def authors(settings, name: str | None, as_json: bool) -> None:
     """List the authors in an index with their number of poems."""
     from assistant.engine import Engine
 
-    store = Engine(settings).open_index(name)
-    rows = store.authors(kind="poem") or store.authors()
+    rows = Engine(settings).authors(name)
     if as_json:
         emit_json([{"author": a, "count": n} for a, n in rows])
         return

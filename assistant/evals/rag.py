@@ -86,8 +86,7 @@ def run_eval_rag(settings: Settings, options: RagOptions,
 
 def _prepare(settings: Settings, options: RagOptions, qa, tmp: Path,
              progress: Progress | None) -> tuple[_Run, int]:
-    from assistant.engine import Engine, ingest_options
-    from index.ingest import index_path
+    from assistant.engine import Engine
 
     adapter = _adapter_reference(settings, options.adapter)
     # A home of its own: the index is throwaway; models still come from the user's cache.
@@ -98,13 +97,8 @@ def _prepare(settings: Settings, options: RagOptions, qa, tmp: Path,
         progress(f"indexing {len(paths)} paragraphs"
                  + (f" and {len(options.distractors)} distractor folders"
                     if options.distractors else ""))
-    store = engine.open_index(INDEX_NAME, create=True)
-    try:
-        chunks = sum(index_path(root, store, engine.embedder(),
-                                ingest_options(engine.settings)).chunks
-                     for root in (tmp / "paragraphs", *options.distractors))
-    finally:
-        store.close()
+    chunks = sum(engine.index_path(root, INDEX_NAME).chunks
+                 for root in (tmp / "paragraphs", *options.distractors))
     run = _Run(engine, engine.searcher(INDEX_NAME), {p: pid for pid, p in paths.items()},
                adapter)
     return run, chunks

@@ -21,13 +21,10 @@ def check_author(engine, author: str, index_name: str | None) -> None:
     name ("пушкин" finds "Александр Пушкин").  Without an index, or with no
     authors in it, there is nothing to check.
     """
-    from index.store import IndexStore
-
     name = index_name or engine.settings.index_name
-    if not IndexStore.exists(engine.settings.index_dir(name)):
+    if not engine.index_exists(name):
         return
-    store = engine.open_index(name)
-    known = [a for a, _ in store.authors(kind="poem") or store.authors()]
+    known = [a for a, _ in engine.authors(name)]
     wanted = author.strip().casefold()
     if not known or any(wanted in a.casefold() for a in known):
         return

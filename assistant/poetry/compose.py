@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from adapters.poem_template import StyleExample, build_poem_prompt
-from assistant.engine import Engine
+from assistant.engine import EMPTY, MISSING, Engine
 from assistant.errors import SettingsError
 from assistant.rag import Source
 from assistant.runtime.generation import Generator, TextStream
@@ -36,19 +36,16 @@ class PreparedPoem:
 def find_examples(engine: Engine, author: str, title: str, k: int,
                   index_name: str | None = None) -> tuple[list[Source], str | None]:
     """Up to ``k`` distinct poems of ``author`` nearest to ``title``, and a note if none."""
-    from index.errors import EmptyIndex
     from index.filters import Filters
     from index.search import SearchOptions
-    from index.store import IndexStore
 
     name = index_name or engine.settings.index_name
     if k <= 0:
         return [], None
-    if not IndexStore.exists(engine.settings.index_dir(name)):
+    searcher, missing = engine.ready_searcher(name)
+    if missing == MISSING:
         return [], f"no index '{name}': writing without style examples"
-    try:
-        searcher = engine.searcher(name)
-    except EmptyIndex:
+    if missing == EMPTY:
         return [], f"index '{name}' is empty: writing without style examples"
     options = SearchOptions(filters=Filters(author=author, kind="poem"))
     # A long poem is several chunks: ask for more and keep one chunk per poem.

@@ -1,0 +1,73 @@
+"""The Engine's own workflows with tiny models: the index methods."""
+
+import json
+
+import pytest
+
+from assistant.engine import EMPTY, MISSING, Engine
+from index.errors import StoreError
+from index.store import IndexStore
+from tests.poems import POEMS
+
+
+@pytest.fixture
+def docs(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
+    (folder / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.",
+                                   encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def closes(monkeypatch):
+    """How many stores have been closed so far (a list of the closed folders)."""
+    closed = []
+    original = IndexStore.close
+
+    def close(store):
+        closed.append(store.folder)
+        original(store)
+
+    monkeypatch.setattr(IndexStore, "close", close)
+    return closed
+
+
+def test_index_path_indexes_with_the_engine_embedder_and_closes(tiny_settings, docs, closes):
+    engine = Engine(tiny_settings)
+    assert not engine.index_exists("mine")
+    heard = []
+    report = engine.index_path(docs, "mine", progress=lambda *counts: heard.append(counts))
+    assert report.added == 2 and report.chunks >= 2 and heard[-1][:2] == (2, 2)
+    assert engine.index_exists("mine") and not engine.index_exists()
+    assert closes == [tiny_settings.index_dir("mine")]
+    assert engine.index_path(docs, "mine").unchanged == 2
+    assert len(closes) == 2
+
+
+def test_a_missing_or_empty_index_has_no_searcher(tiny_settings, closes):
+    engine = Engine(tiny_settings)
+    assert engine.ready_searcher("absent") == (None, MISSING)
+    IndexStore.open(tiny_settings.index_dir("empty"), create=True).close()
+    assert engine.ready_searcher("empty") == (None, EMPTY)
+    assert len(closes) == 2  # the empty store was not left open
+
+
+def test_authors_of_poems_or_of_any_document(tiny_settings, tmp_path, closes):
+    engine = Engine(tiny_settings)
+    with pytest.raises(StoreError, match="no index"):
+        engine.authors("poems")
+    corpus = tmp_path / "poems"
+    corpus.mkdir()
+    (corpus / "poems.jsonl").write_text(
+        "\n".join(json.dumps(p, ensure_ascii=False) for p in POEMS), encoding="utf-8")
+    engine.index_path(corpus, "poems")
+    assert engine.authors("poems") == [("Александр Пушкин", 3), ("Михаил Лермонтов", 1)]
+    prose = tmp_path / "prose"
+    prose.mkdir()
+    (prose / "detstvo.txt").write_text("Лев Толстой\nДетство\n\nБыло утро.", encoding="utf-8")
+    engine.index_path(prose, "prose", layout="ruslit")
+    assert engine.authors("prose") == [("Лев Толстой", 1)]
+    assert engine.authors("prose", poems_only=True) == []
+    assert len(closes) == 5  # every store opened above was closed
