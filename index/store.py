@@ -295,10 +295,6 @@ class IndexStore:
             if old != target:
                 old.unlink(missing_ok=True)
 
-    @property
-    def vector_index_kind(self) -> str:
-        return self._vectors().kind
-
     # ----- reading -----------------------------------------------------------
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]

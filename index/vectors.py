@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -22,22 +21,6 @@ import numpy as np
 # kept 99.7% and 99.0% (more than 99% of the list at 43%), so 60% it is.
 IVF_THRESHOLD = 100_000
 IVF_PROBE_SHARE = 0.6
-
-
-class VectorIndex(Protocol):
-    """What the store needs from a vector index (FAISS here, a server later)."""
-
-    @property
-    def size(self) -> int: ...
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-
-    def remove(self, ids: np.ndarray) -> None: ...
-
-    def search(self, queries: np.ndarray, k: int,
-               allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]: ...
-
-    def save(self, path: Path) -> None: ...
 
 
 class FaissIndex:

@@ -181,10 +181,6 @@ class History:
         self.conn.execute("UPDATE conversations SET mode = ? WHERE id = ?",
                           (mode, conversation_id))
 
-    def rename(self, conversation_id: int, title: str) -> None:
-        self.conn.execute("UPDATE conversations SET title = ? WHERE id = ?",
-                          (title, conversation_id))
-
     def delete_conversation(self, conversation_id: int) -> None:
         """Forget a conversation with its messages and their sources."""
         self.conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))

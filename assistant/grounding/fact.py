@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Kinds, each compared only with its own kind: a changed year is no changed number.
-KINDS = ("number", "percent", "year", "date", "month", "name", "quote")
-
 
 @dataclass(frozen=True)
 class Fact:
     """A value found in a text: its kind, a normalised value, and where it was."""
 
+    # number, percent, year, date, month, name or quote; compared only with its own kind
+    # (a changed year is no changed number)
     kind: str
     value: str
     text: str

@@ -8,7 +8,6 @@ Hugging Face cache (never the network); a bundled model, prepared once into
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,15 +120,6 @@ def prepare_bundled(bundle: BundledModel, settings: Settings,
         if not target.is_dir():  # another process may have finished it meanwhile
             bundle.prepare(target, progress)
     return target
-
-
-def remove_prepared(bundle: BundledModel, settings: Settings) -> bool:
-    """Delete a prepared bundle so that it is rebuilt on next use."""
-    target = settings.models_dir / bundle.name
-    if target.is_dir():
-        shutil.rmtree(target)
-        return True
-    return False
 
 
 def _looks_like_path(reference: str) -> bool:
