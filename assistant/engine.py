@@ -7,20 +7,21 @@ queries pays for each load once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import SettingsError
 from assistant.rag import (
     Source,
     build_plain_prompt,
     build_rag_prompt,
+    cited_numbers,
     sources_from_hits,
 )
 from assistant.runtime import compute
 from assistant.runtime.compute import ComputeEmbedder
-from assistant.runtime.generation import Generator, TextStream
+from assistant.runtime.generation import GenerationStats, Generator, TextStream
 from assistant.runtime.models import resolve
 from assistant.runtime.presets import PRESETS
 from assistant.settings import ModelProfile, Settings
@@ -46,6 +47,25 @@ class PreparedAnswer:
     stream: TextStream
     note: str | None = None
     retrieval: bool = field(default=False)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished answer, every part of it computed: front ends only format it.
+
+    ``cited``: the source numbers [n] the text cites, in order; ``check``: its
+    grounding report against the sources (assistant.grounding.GroundingReport),
+    or None when it was not checked.
+    """
+
+    question: str
+    text: str
+    sources: list[Source]
+    cited: list[int]
+    check: Any
+    stats: GenerationStats
+    note: str | None = None
+    retrieval: bool = False
 
 
 def ingest_options(settings: Settings, layout: str = "auto"):
@@ -188,6 +208,8 @@ class Engine:
         """The grounding report of ``answer`` against ``sources`` (assistant.grounding)."""
         from assistant.grounding import check_answer
 
+        if not answer.strip():  # no claims: the report is empty, no model needed
+            return check_answer(answer, sources)
         return check_answer(answer, sources, embedder=self.embedder(), nli=self.nli())
 
     def nli(self, override: str | None = None):
@@ -223,6 +245,24 @@ class Engine:
         generator = self.generator("chat", adapter)
         return PreparedAnswer(question, prompt, sources, generator.stream(prompt, preset),
                               note, retrieval=bool(sources))
+
+    def finish_answer(self, prepared: PreparedAnswer, text: str | None = None,
+                      check: bool = False) -> Answer:
+        """The finished answer of ``prepared``: ``text`` is what streamed (None: read the
+        stream to its end), stripped; with ``check``, judged against its sources (when
+        it has any; see checked)."""
+        text = ("".join(prepared.stream) if text is None else text).strip()
+        answer = Answer(prepared.question, text, prepared.sources,
+                        cited_numbers(text, len(prepared.sources)), None,
+                        prepared.stream.stats, prepared.note, prepared.retrieval)
+        return self.checked(answer) if check else answer
+
+    def checked(self, answer: Answer) -> Answer:
+        """``answer`` with its grounding report against its sources (slow: models run);
+        unchanged when it has no sources to be checked against."""
+        if not answer.sources:
+            return answer
+        return replace(answer, check=self.check_answer(answer.text, answer.sources))
 
     def _retrieve(self, question: str, k: int,
                   index_name: str | None) -> tuple[list[Source], str | None]:

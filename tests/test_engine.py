@@ -1,10 +1,10 @@
-"""The Engine's own workflows with tiny models: the index methods."""
+"""The Engine's own workflows with tiny models: finished answers and the index methods."""
 
 import json
 
 import pytest
 
-from assistant.engine import EMPTY, MISSING, Engine
+from assistant.engine import EMPTY, MISSING, Answer, Engine
 from index.errors import StoreError
 from index.store import IndexStore
 from tests.poems import POEMS
@@ -71,3 +71,42 @@ def test_authors_of_poems_or_of_any_document(tiny_settings, tmp_path, closes):
     assert engine.authors("prose") == [("Лев Толстой", 1)]
     assert engine.authors("prose", poems_only=True) == []
     assert len(closes) == 5  # every store opened above was closed
+
+
+def test_finish_answer_cites_and_checks(tiny_settings, docs):
+    engine = Engine(tiny_settings)
+    engine.index_path(docs)
+    prepared = engine.prepare_answer("Когда основан Петербург?", k=2, max_new_tokens=4)
+    assert prepared.retrieval and len(prepared.sources) == 2
+    text = "  Петербург основан в 1703 году [2]. Москва — столица [1, 2, 7].\n"
+    answer = engine.finish_answer(prepared, text)
+    assert isinstance(answer, Answer) and answer.question == "Когда основан Петербург?"
+    assert answer.text == text.strip() and answer.cited == [2, 1]
+    assert answer.check is None and answer.sources == prepared.sources and answer.retrieval
+    checked = engine.checked(answer)
+    assert checked.check is not None and 0.0 <= checked.check.score <= 1.0
+    assert [s.text for s in checked.check.sentences] == ["Петербург основан в 1703 году.",
+                                                         "Москва — столица."]
+    assert checked.check.sentences[0].verdict == "supported"
+    assert checked.text == answer.text and checked.cited == answer.cited
+
+
+def test_finish_answer_reads_the_stream_and_checks_when_asked(tiny_settings, docs):
+    engine = Engine(tiny_settings)
+    engine.index_path(docs)
+    prepared = engine.prepare_answer("Когда основан Петербург?", k=2, max_new_tokens=6)
+    answer = engine.finish_answer(prepared, check=True)
+    assert answer.text == answer.text.strip() and 0 < answer.stats.new_tokens <= 6
+    assert answer.check is not None and answer.stats is prepared.stream.stats
+    bare = engine.prepare_answer("Когда?", use_rag=False, max_new_tokens=2)
+    unchecked = engine.finish_answer(bare, check=True)  # no sources: nothing to check against
+    assert unchecked.check is None and unchecked.sources == [] and unchecked.cited == []
+
+
+def test_an_empty_answer_checks_without_loading_models(tiny_settings, docs):
+    engine = Engine(tiny_settings)
+    engine.index_path(docs)
+    prepared = engine.prepare_answer("Когда основан Петербург?", k=2, max_new_tokens=2)
+    answer = engine.finish_answer(prepared, " \n", check=True)
+    assert answer.text == "" and answer.check.to_dict() == {"score": 1.0, "sentences": []}
+    assert engine._nli is None  # the NLI setting was never loaded for it

@@ -1,29 +1,29 @@
-"""Printing answers in the shell: streamed text, then numbered sources."""
+"""Printing answers in the shell: streamed text, then numbered sources.
+
+The engine finishes an answer (Engine.finish_answer: cited numbers, the
+grounding check); this module only prints the stream and formats the Answer.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
-from assistant.engine import Engine, PreparedAnswer
-from assistant.rag import Source, cited_numbers
-
-Check = Callable[[str, Sequence[Source]], Any]  # Engine.check_answer
+from assistant.engine import Answer, Engine, PreparedAnswer
 
 
-def print_answer(prepared: PreparedAnswer, as_json: bool, check: Check | None = None) -> None:
+def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
+                 check: bool = False) -> None:
     """Stream the answer to stdout (or collect it for JSON), list its sources and,
-    when ``check`` is given and there are sources, judge the answer against them."""
+    with ``check`` and sources, print how well they support it."""
     if prepared.note and not as_json:
         click.echo(f"lira: {prepared.note}", err=True)
     if as_json:
-        text = "".join(prepared.stream).strip()
-        report = check(text, prepared.sources) if check and prepared.sources else None
-        click.echo(json.dumps(answer_json(prepared, text, report), ensure_ascii=False))
+        answer = engine.finish_answer(prepared, check=check)
+        click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
         return
     pieces = []
     for piece in prepared.stream:
@@ -31,11 +31,13 @@ def print_answer(prepared: PreparedAnswer, as_json: bool, check: Check | None = 
         sys.stdout.write(piece)
         sys.stdout.flush()
     click.echo()
-    text = "".join(pieces)
-    for line in source_lines(prepared, text):
+    answer = engine.finish_answer(prepared, "".join(pieces))
+    for line in source_lines(answer):
         click.echo(line)
-    if check and prepared.sources and text.strip():
-        click.echo(check_line(check(text, prepared.sources)))
+    if check and answer.text:  # the sources are listed before the (slow) check runs
+        answer = engine.checked(answer)
+        if answer.check is not None:
+            click.echo(check_line(answer.check))
 
 
 def check_line(report: Any) -> str:
@@ -50,31 +52,31 @@ LABELS = {"supported": "подтверждено", "contradicted": "против
           "unsupported": "не подтверждено"}
 
 
-def answer_json(prepared: PreparedAnswer, text: str, report: Any = None) -> dict:
+def answer_json(answer: Answer) -> dict:
     """The `lira ask --json` object; ``grounding`` is null when the answer was not checked."""
-    stats = prepared.stream.stats
+    stats = answer.stats
     return {
-        "answer": text,
+        "answer": answer.text,
         "sources": [{k: s.to_dict()[k] for k in ("n", "path", "title", "text", "score")}
-                    for s in prepared.sources],
-        "cited": cited_numbers(text, len(prepared.sources)),
-        "retrieval": prepared.retrieval,
-        "note": prepared.note,
+                    for s in answer.sources],
+        "cited": answer.cited,
+        "retrieval": answer.retrieval,
+        "note": answer.note,
         "stats": {"prompt_tokens": stats.prompt_tokens, "new_tokens": stats.new_tokens,
                   "first_token_s": round(stats.first_token_s or 0.0, 3),
                   "total_s": round(stats.total_s, 3), "stopped_by": stats.stopped_by,
                   "reused_tokens": stats.reused_tokens},
-        "grounding": report.to_dict() if report is not None else None,
+        "grounding": answer.check.to_dict() if answer.check is not None else None,
     }
 
 
-def source_lines(prepared: PreparedAnswer, text: str) -> list[str]:
+def source_lines(answer: Answer) -> list[str]:
     """'[n] title — path (score)' lines, cited ones marked with '*'."""
-    if not prepared.sources:
+    if not answer.sources:
         return []
-    cited = set(cited_numbers(text, len(prepared.sources)))
+    cited = set(answer.cited)
     lines = ["", "Источники:"]
-    for s in prepared.sources:
+    for s in answer.sources:
         mark = "*" if s.n in cited else " "
         lines.append(f"{mark}[{s.n}] {s.title} — {s.path} ({s.score:.3f})")
     return lines
@@ -92,5 +94,5 @@ def chat_loop(engine: Engine, index_name: str | None, use_rag: bool, adapter: st
             break
         prepared = engine.prepare_answer(question, use_rag=use_rag, index_name=index_name,
                                          adapter=adapter)
-        print_answer(prepared, as_json=False)
+        print_answer(engine, prepared, as_json=False)
         click.echo()

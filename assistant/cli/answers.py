@@ -29,8 +29,7 @@ def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
     engine = Engine(settings, stage_printer(as_json))
     prepared = engine.prepare_answer(question, k=k, use_rag=not no_rag, index_name=name,
                                      adapter=adapter, max_new_tokens=max_new_tokens)
-    check = engine.check_answer if settings.check and not no_check else None
-    print_answer(prepared, as_json, check)
+    print_answer(engine, prepared, as_json, check=settings.check and not no_check)
 
 
 @cli.command()
