@@ -102,8 +102,11 @@ def test_prepare_poem_streams_with_examples_in_the_prompt(poem_engine):
                         max_new_tokens=6)
     assert [e.title for e in poem.examples] == ["Парус"]
     assert "«Парус»" in poem.prompt and "###Автор:\nМихаил Лермонтов" in poem.prompt
-    text = "".join(poem.stream)
-    assert isinstance(text, str) and poem.stream.stats.new_tokens <= 6
+    "".join(poem.stream)
+    stats = poem.stream.stats  # the stream generates from that prompt, within the budget
+    tokenizer = poem_engine.generator("poem").loaded.tokenizer
+    assert stats.prompt_tokens == len(tokenizer(poem.prompt)["input_ids"])
+    assert 0 < stats.new_tokens <= 6
     assert poem.stream.preset.stop == PRESETS["poem"].stop
 
 

@@ -34,22 +34,38 @@ def logits(loaded, text=PROMPT):
         return loaded.model(**inputs).logits[0, -1]
 
 
+def plain_greedy(loaded, prompt=PROMPT, max_new_tokens=12):
+    """The new token ids of transformers' own greedy generate (a seq2seq decoder's start
+    token left out)."""
+    inputs = loaded.tokenizer(prompt, return_tensors="pt")
+    with torch.no_grad():
+        plain = loaded.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                      pad_token_id=loaded.tokenizer.pad_token_id)
+    return plain[0, 1:] if loaded.is_seq2seq else plain[0, inputs["input_ids"].shape[1]:]
+
+
 @pytest.mark.parametrize("kind", ["gpt2", "llama", "t5"])
 def test_stream_matches_plain_generate(tiny_models, kind):
     loaded = load_model(tiny_models[kind], kind, "cpu")
     assert loaded.is_seq2seq == (kind == "t5")
     stream = Generator(loaded).stream(PROMPT, GREEDY)
     pieces = list(stream)
-    inputs = loaded.tokenizer(PROMPT, return_tensors="pt")
-    with torch.no_grad():
-        plain = loaded.model.generate(**inputs, max_new_tokens=12, do_sample=False,
-                                      pad_token_id=loaded.tokenizer.pad_token_id)
-    new = plain[0] if loaded.is_seq2seq else plain[0, inputs["input_ids"].shape[1]:]
-    expected = loaded.tokenizer.decode(new, skip_special_tokens=True)
-    assert "".join(pieces) == expected
-    assert stream.stats.new_tokens == min(12, len(new) - (1 if loaded.is_seq2seq else 0)) \
-        or stream.stats.stopped_by == "eos"
+    new = plain_greedy(loaded)
+    assert "".join(pieces) == loaded.tokenizer.decode(new, skip_special_tokens=True)
+    assert stream.stats.new_tokens == len(new)  # an end-of-sequence token counts
+    assert stream.stats.stopped_by == ("max tokens" if len(new) == 12 else "eos")
     assert stream.stats.first_token_s is not None
+
+
+def test_stream_stops_at_the_end_of_sequence(tiny_models):
+    loaded = load_model(tiny_models["llama"], "llama", "cpu")
+    greedy = plain_greedy(loaded).tolist()
+    n = next(i for i in range(1, len(greedy)) if greedy[i] not in greedy[:i])
+    loaded.model.generation_config.eos_token_id = greedy[n]  # greedy now ends at token n + 1
+    stream = Generator(loaded).stream(PROMPT, GREEDY)
+    text = "".join(stream)
+    assert text == loaded.tokenizer.decode(greedy[:n + 1], skip_special_tokens=True)
+    assert stream.stats.new_tokens == n + 1 < 12 and stream.stats.stopped_by == "eos"
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "llama", "t5"])
@@ -59,8 +75,8 @@ def test_adapter_changes_outputs(tiny_models, adapters_dir, kind, method):
     adapted = load_model(tiny_models[kind], kind, "cpu", adapter=adapters_dir[(kind, method)])
     assert adapted.adapter and "peft" in type(adapted.model).__module__
     assert not torch.allclose(logits(base), logits(adapted), atol=1e-4)
-    text = Generator(adapted).generate(PROMPT, GREEDY).text
-    assert isinstance(text, str)
+    text = Generator(adapted).generate(PROMPT, GREEDY).text  # through the adapter too
+    assert text == adapted.tokenizer.decode(plain_greedy(adapted), skip_special_tokens=True)
 
 
 def test_sampling_preset_runs_and_is_seeded(tiny_models):
@@ -70,6 +86,11 @@ def test_sampling_preset_runs_and_is_seeded(tiny_models):
     first = Generator(loaded).generate(PROMPT, preset).text
     torch.manual_seed(3)
     assert Generator(loaded).generate(PROMPT, preset).text == first
+    others = set()
+    for seed in (4, 5, 6):
+        torch.manual_seed(seed)
+        others.add(Generator(loaded).generate(PROMPT, preset).text)
+    assert others - {first}  # it samples: another seed, another text
 
 
 def test_stop_string_cuts_the_answer(tiny_models):

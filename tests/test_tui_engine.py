@@ -136,11 +136,20 @@ async def test_escape_cancels_real_generation(settings):
         assert answer.stats.stopped_by == "cancelled" and answer.stats.new_tokens < 400
 
 
-def test_backend_reply_in_chat_mode_uses_earlier_turns(settings):
+def test_backend_reply_in_chat_mode_uses_earlier_turns(settings, monkeypatch):
     backend = ChatBackend(settings)
-    reply = backend.reply(ReplyRequest("chat", "И второй?", turns=[Turn("Первый?", "Да.")]))
-    text = "".join(reply)
-    assert isinstance(text, str) and reply.stats().new_tokens <= 6
+    generator = backend.engine.generator("chat")
+    prompts, stream = [], generator.stream
+    monkeypatch.setattr(generator, "stream", lambda prompt, *args, **kwargs: (
+        prompts.append(prompt), stream(prompt, *args, **kwargs))[1])
+    turns = [Turn("Первый?", "Да.")]
+    reply = backend.reply(ReplyRequest("chat", "И второй?", turns=turns))
+    "".join(reply)
+    assert prompts == [build_chat_prompt(turns, "И второй?")]
+    assert prompts[0].endswith("Пользователь: Первый?\nЛира: Да.\nПользователь: И второй?\nЛира:")
+    stats = reply.stats()  # what was generated came from that prompt
+    assert stats.prompt_tokens == len(generator.loaded.tokenizer(prompts[0])["input_ids"])
+    assert 0 < stats.new_tokens <= 6
     assert reply.sources == [] and reply.model.device == "cpu"
 
 
