@@ -289,3 +289,41 @@ def test_no_import_cycles() -> None:
         "import cycles (a function-level or TYPE_CHECKING import counts too): move what both "
         "sides need into a module below them, or pass it in", bad)
 
+
+
+# What each concern of assistant/ may import of assistant/ (its own modules always), as its
+# __init__ docstring says; the most specific package applies.  Besides these, any of them may
+# import index/, adapters/ and third-party libraries.
+BASE = ("assistant.settings", "assistant.errors")
+MAY_IMPORT = {
+    "assistant.runtime.cpu": BASE,
+    "assistant.runtime": BASE,
+    "assistant.grounding": (*BASE, "assistant.runtime", "assistant.rag"),
+    "assistant.poetry": (*BASE, "assistant.runtime", "assistant.rag", "assistant.engine"),
+    "assistant.chat": (*BASE, "assistant.runtime", "assistant.rag", "assistant.engine",
+                       "assistant.poetry", "assistant.grounding"),
+    "assistant.evals": (*BASE, "assistant.runtime", "assistant.rag", "assistant.engine",
+                        "assistant.poetry", "assistant.grounding"),
+    "assistant.engine": (*BASE, "assistant.runtime", "assistant.rag", "assistant.grounding"),
+}
+
+
+def _concern(module: str) -> str | None:
+    matches = [p for p in MAY_IMPORT if _within(module, p)]
+    return max(matches, key=len) if matches else None
+
+
+def test_each_concern_imports_only_what_its_docstring_allows() -> None:
+    bad = []
+    for imp in all_imports():
+        concern = _concern(imp.module)
+        if concern is None:
+            continue
+        for target in _project_targets(imp):
+            if not _within(target, "assistant") or target == "assistant" \
+                    or _within(target, concern):
+                continue
+            if not any(_within(target, allowed) for allowed in MAY_IMPORT[concern]):
+                bad.append(f"{imp.where()} imports {target}")
+    assert not bad, _report("a concern of assistant/ reaches past what its __init__ allows "
+                            "(runtime below grounding and poetry, below chat and evals)", bad)
