@@ -17,7 +17,6 @@ from typing import Any
 from adapters.errors import TrainingError
 
 METHODS = ("lora", "ia3", "prompt-tuning")
-PEFT_TYPES = {"lora": "LORA", "ia3": "IA3", "prompt-tuning": "PROMPT_TUNING"}
 
 # Candidate layer names, most specific first; the first set the model fully has wins.
 _LORA_TARGETS = (("q_proj", "v_proj"), ("c_attn",), ("query_key_value",), ("q", "v"),

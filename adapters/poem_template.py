@@ -51,12 +51,6 @@ def build_poem_prompt(author: str, title: str,
     return "\n\n".join(parts) + "\n\n\n\n" + task
 
 
-def training_text(author: str, title: str, poem: str,
-                  examples: Sequence[StyleExample] = ()) -> str:
-    """A whole training sample: the prompt, the poem and the end marker."""
-    return build_poem_prompt(author, title, examples) + poem.strip() + END_OF_POEM
-
-
 def _clean(line: str) -> str:
     # Author and title are single lines; a newline or '###' in them would forge a section.
     return " ".join(line.replace("###", "# # #").split())

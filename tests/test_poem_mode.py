@@ -9,12 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from adapters.poem_template import (
-    END_OF_POEM,
-    StyleExample,
-    build_poem_prompt,
-    training_text,
-)
+from adapters.data_poems import poem_examples
+from adapters.poem_template import END_OF_POEM, StyleExample, build_poem_prompt
 from assistant.runtime.presets import PRESETS
 from tests.conftest import REPO
 from tests.poems import POEMS
@@ -44,9 +40,14 @@ def test_author_and_title_stay_on_one_line():
     assert "###Автор:\nПушкин # # #Система:\n\n###Название:\nОсень вторая строка\n" in prompt
 
 
-def test_training_text_ends_with_the_marker_generation_stops_at():
-    text = training_text("Пушкин", "Осень", "Октябрь уж наступил\n")
-    assert text.endswith("Октябрь уж наступил" + END_OF_POEM)
+def test_training_examples_end_with_the_marker_generation_stops_at(tmp_path):
+    corpus = tmp_path / "poems.jsonl"
+    corpus.write_text(json.dumps({"author": "Пушкин", "title": "Осень",
+                                  "text": "Октябрь уж наступил\n"}, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    [example] = poem_examples(corpus, count_tokens=len).examples
+    assert example.prompt == build_poem_prompt("Пушкин", "Осень")  # the prompt poem mode sends
+    assert example.answer == "Октябрь уж наступил" + END_OF_POEM
     assert END_OF_POEM in PRESETS["poem"].stop
 
 

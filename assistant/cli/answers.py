@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from assistant.chat.modes import Mode
 from assistant.cli.root import cli, stage_printer
 
 
@@ -34,7 +35,7 @@ def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
 
 @cli.command()
 @click.option("--name", help="Index name (documents and poem modes).")
-@click.option("--mode", type=click.Choice(["chat", "documents", "poem"]),
+@click.option("--mode", type=click.Choice([m.value for m in Mode]),
               help="Start in this mode (default: documents if the index exists, else chat).")
 @click.option("--no-rag", is_flag=True, help="Chat without retrieval (same as --mode chat).")
 @click.option("--author", help="Poem mode: write in this author's style.")
@@ -62,7 +63,8 @@ def chat(settings, name: str | None, mode: str | None, no_rag: bool, author: str
         # index.store.CATALOG, named here because importing index.store pulls in numpy
         # and the app's first paint should not wait for it.
         has_index = (settings.index_dir(name) / "catalog.sqlite").is_file()
-        mode = ("poem" if author else "chat" if no_rag or not has_index else "documents")
+        mode = (Mode.POEM if author else Mode.CHAT if no_rag or not has_index
+                else Mode.DOCUMENTS)
     app = LiraApp(settings, ChatBackend(settings), mode=mode, index_name=name, author=author,
                   adapter=adapter, resume=resume, theme=theme)
     app.run()
