@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from index.documents import Document, Skip, error_summary
+from index.markup import html_soup, html_text
 
 _FB2_NS = "{http://www.gribuser.ru/xml/fictionbook/2.0}"
 # Elements of an FB2 body that hold one line or paragraph of text.
@@ -54,7 +55,6 @@ def parse_epub(path: Path, data: bytes) -> list[Document]:
     import ebooklib
     from ebooklib import epub
 
-    from index.markup import html_soup, html_text
 
     try:
         with warnings.catch_warnings():

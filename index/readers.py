@@ -13,6 +13,11 @@ from pathlib import Path
 
 from index.charsets import decode_text
 from index.documents import Document, Skip
+from index.ebooks import parse_epub, parse_fb2
+from index.markup import parse_html
+from index.office import parse_docx, parse_pdf
+from index.poem_corpora import parse_poem_corpus
+from index.ruslit import parse_ruslit
 
 __all__ = ["Document", "Skip", "LAYOUTS", "SUFFIXES", "check_supported", "decode_text",
            "parse_documents", "read_bytes"]
@@ -41,25 +46,18 @@ def parse_documents(path: Path, data: bytes, layout: str = "auto") -> list[Docum
         raise ValueError(f"unknown layout {layout!r} (expected one of {', '.join(LAYOUTS)})")
     suffix = _suffix(path)
     if suffix in (".html", ".htm"):
-        from index.markup import parse_html
         docs = parse_html(path, data)
     elif suffix in (".fb2", ".fb2.zip"):
-        from index.ebooks import parse_fb2
         docs = parse_fb2(path, data)
     elif suffix == ".epub":
-        from index.ebooks import parse_epub
         docs = parse_epub(path, data)
     elif suffix == ".pdf":
-        from index.office import parse_pdf
         docs = parse_pdf(path, data)
     elif suffix == ".docx":
-        from index.office import parse_docx
         docs = parse_docx(path, data)
     elif suffix in (".xml", ".json", ".jsonl"):
-        from index.poem_corpora import parse_poem_corpus
         docs = parse_poem_corpus(path, data)
     elif suffix == ".txt" and layout == "ruslit":
-        from index.ruslit import parse_ruslit
         docs = parse_ruslit(path, decode_text(data))
     elif suffix in TEXT_SUFFIXES:
         docs = _parse_text(path, data)

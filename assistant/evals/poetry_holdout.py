@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.data_poems import Poem, holdout_poems, read_poems
+from adapters.manifest import read_manifest
 from assistant.evals.errors import EvalError
+from assistant.poetry.authors import near_matches
 
 DEFAULT_HOLDOUT = 1
 DEFAULT_MAX_TOKENS = 600  # data_poems' default, as `lira train --poem-max-tokens`
@@ -32,8 +34,6 @@ class HoldoutSetting:
 
 def holdout_setting(adapter: Path | None, holdout: int | None) -> HoldoutSetting:
     """--holdout, else the adapter manifest's poem options, else the defaults."""
-    from adapters.manifest import read_manifest
-
     manifest = read_manifest(adapter) if adapter else None
     options = ((manifest or {}).get("data") or {}).get("options") or {}
     max_tokens = options.get("poem_max_tokens") or DEFAULT_MAX_TOKENS
@@ -65,8 +65,6 @@ def _why_none(corpus: Path, setting: HoldoutSetting) -> str:
 
 def _of_authors(poems: list[Poem], authors: Sequence[str]) -> list[Poem]:
     """Poems whose author contains one of ``authors`` (any case), each of which must match."""
-    from assistant.poetry.authors import near_matches
-
     known = list(dict.fromkeys(p.author for p in poems))
     for wanted in authors:
         if not any(wanted.casefold() in name.casefold() for name in known):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.engine import Engine
 from assistant.evals.adapter_eval import first_line, score_answers
 from assistant.evals.answer_metrics import cited_numbers, exact_match, strip_citations, token_f1
 from assistant.evals.chrf import NORMALISATION, chrf_report
@@ -31,6 +32,8 @@ from assistant.evals.retrieval_metrics import (
     recall_curve,
 )
 from assistant.evals.squad_data import QaItem, read_squad, write_paragraphs
+from assistant.runtime.adapter_choice import AUTO, NONE, choose_adapter
+from assistant.runtime.models import resolve
 from assistant.settings import Settings
 
 INDEX_NAME = "eval-rag"
@@ -86,8 +89,6 @@ def run_eval_rag(settings: Settings, options: RagOptions,
 
 def _prepare(settings: Settings, options: RagOptions, qa, tmp: Path,
              progress: Progress | None) -> tuple[_Run, int]:
-    from assistant.engine import Engine
-
     adapter = _adapter_reference(settings, options.adapter)
     # A home of its own: the index is throwaway; models still come from the user's cache.
     engine = Engine(replace(settings, home=tmp / "home", model_cache=settings.models_dir,
@@ -106,8 +107,6 @@ def _prepare(settings: Settings, options: RagOptions, qa, tmp: Path,
 
 def _adapter_reference(settings: Settings, reference: str | None) -> str | None:
     """An adapter named by the user, as a folder: the evaluation's own home has none."""
-    from assistant.runtime.adapter_choice import AUTO, NONE, choose_adapter
-
     reference = settings.chat.adapter if reference is None else reference
     if reference in (None, AUTO):
         return reference  # 'auto' depends on the model, not on the home
@@ -215,8 +214,6 @@ def grounding_summary(checks: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _adapter_loaded(run: _Run) -> str:
     """The adapter folder the answers were generated with, or 'none'."""
-    from assistant.runtime.models import resolve
-
     engine = run.engine
     path = engine.adapter_path(run.adapter, "chat",
                                resolve(engine.settings.chat.model, engine.settings))

@@ -12,9 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from adapters.manifest import read_manifest
+from adapters.nli import NliModel, NliOptions
 from adapters.registry import BUNDLED_DIR
 from assistant.grounding.nli import load_nli
 from assistant.runtime import compute
+from assistant.runtime.adapter_choice import named_locations
+from assistant.runtime.loading import pick_device
+from assistant.runtime.models import resolve
 from assistant.settings import Settings
 
 AUTO = "auto"
@@ -33,8 +38,6 @@ def nli_reference(settings: Settings, override: str | None = None) -> str | None
         bundled = BUNDLED_DIR / "nli"
         return str(bundled) if _is_lira_adapter(bundled) else None
     if "/" not in value and "\\" not in value:
-        from assistant.runtime.adapter_choice import named_locations
-
         for folder, _ in named_locations(value, settings.home):
             if _is_lira_adapter(folder):
                 return str(folder)
@@ -56,11 +59,6 @@ def load_entailment(settings: Settings, reference: str) -> Any:
 
 
 def _lira_adapter(path: Path, settings: Settings) -> Any:
-    from adapters.manifest import read_manifest
-    from adapters.nli import NliModel, NliOptions
-    from assistant.runtime.loading import pick_device
-    from assistant.runtime.models import resolve
-
     base = ((read_manifest(path) or {}).get("base") or {}).get("reference") or settings.embedder
     return NliModel.load(path, resolve(base, settings),
                          NliOptions(device=pick_device(settings.device)))

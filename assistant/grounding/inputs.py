@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.grounding.errors import GroundingError
+from index.charsets import decode_text
+from index.documents import Skip
 
 
 def read_text(path: Path, what: str) -> str:
     """A text file's content in whatever encoding it has; one-line errors otherwise."""
-    from index.charsets import decode_text
-    from index.documents import Skip
-
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from assistant.grounding.errors import GroundingError
 from assistant.runtime import compute
+from assistant.runtime.loading import pick_device
+from assistant.runtime.models import resolve
 
 ENTAILMENT, NEUTRAL, CONTRADICTION = "entailment", "neutral", "contradiction"
 LABELS = (ENTAILMENT, NEUTRAL, CONTRADICTION)
@@ -88,9 +90,6 @@ class ClassifierNLI:
 
 def load_nli(reference: str, settings) -> EntailmentScorer:
     """An entailment scorer from a model folder, a cached Hub id or a bundled name."""
-    from assistant.runtime.loading import pick_device
-    from assistant.runtime.models import resolve
-
     path = resolve(reference, settings)
     if not (path / "config.json").is_file():
         raise GroundingError(f"{path} has no config.json; give a sequence-classification NLI "

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from assistant.poetry.form import EmptyPoem, analyze_poem
+
 DEFINITION = ("exact: the same rhyme scheme string (RIFMA letters per stanza, stanza breaks "
               "included); line agreement: lines paired in order, a pair agrees when both "
               "rhyme or both do not, over the longer poem's line count")
@@ -47,8 +49,6 @@ class FormAgreement:
 
 def poem_shape(text: str) -> PoemShape:
     """The rhyme scheme and rhymed share of ``text`` (empty for no verse)."""
-    from assistant.poetry.form import EmptyPoem, analyze_poem
-
     try:
         form = analyze_poem(text)
     except EmptyPoem:

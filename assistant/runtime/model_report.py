@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from assistant.errors import ModelNotFound
+from assistant.runtime.adapter_choice import choose_adapter
 from assistant.runtime.models import locate, prepare_bundled
 from assistant.settings import Settings
 
@@ -39,8 +40,6 @@ def model_rows(settings: Settings) -> list[dict]:
 
 
 def _adapter_row(settings: Settings, role: str, reference: str) -> dict:
-    from assistant.runtime.adapter_choice import choose_adapter
-
     profile = _PROFILES[role]
     model = getattr(settings, profile).model
     try:

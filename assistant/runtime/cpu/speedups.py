@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.runtime.cpu.heap import release_free_heap
+from assistant.runtime.cpu.vocab_subset import load_subset, restrict_output_layer
 from assistant.settings import SpeedSettings
 
 MERGEABLE = ("LORA", "IA3")
@@ -58,8 +59,6 @@ def speed_up(model: Any, tokenizer: Any, speed: SpeedSettings, device: str,
     if device != "cpu" or quantization != "none" or seq2seq or _has_adapter(model):
         return model, applied, None
     if speed.output_subset:
-        from assistant.runtime.cpu.vocab_subset import load_subset, restrict_output_layer
-
         ids = load_subset(tokenizer)
         if ids and restrict_output_layer(model, ids, speed.output_int8, folder):
             kind = " int8" if speed.output_int8 else ""
