@@ -86,7 +86,10 @@ async def test_documents_mode_indexes_and_cites_with_the_real_engine(settings, d
         await until(pilot, lambda: answer.grounding is not None and answer.grounding.checked,
                     timeout=60)
         assert answer.grounding.label.startswith("опора")
-        assert 0.0 <= answer.grounding.score <= 1.0
+        # the badge is the engine's own check of this answer against these passages
+        report = app.backend.engine.check_answer(answer.text, answer.sources)
+        assert answer.grounding.score == pytest.approx(report.score)
+        assert answer.grounding.label == f"опора {report.score:.2f}"
 
 
 async def test_documents_mode_without_an_index_says_so(settings):

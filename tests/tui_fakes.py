@@ -137,8 +137,8 @@ class FakeBackend:
             progress(done, 3, done * 2)
         return IndexSummary(name or "default", added=3, chunks=6, seconds=0.5)
 
-    def grounding(self, answer: str, sources: Sequence[Source]) -> Grounding | None:
-        return retrieval_badge(sources)
+    def grounding(self, reply: Reply, text: str) -> Grounding | None:
+        return retrieval_badge(reply.sources)
 
 
 async def until(pilot, condition, timeout: float = 10.0) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from assistant.chat.history import AnswerStats, ModelUsed
 from assistant.chat.modes import Mode
-from assistant.engine import Engine
+from assistant.engine import Engine, PreparedAnswer
 from assistant.errors import SettingsError
 from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
 from assistant.rag import Source
@@ -86,6 +86,8 @@ class Reply:
     model: ModelUsed
     note: str | None = None
     retrieval: bool = False
+    # documents mode: the engine's PreparedAnswer, which the engine finishes and checks
+    prepared: PreparedAnswer | None = None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.stream)
@@ -131,7 +133,7 @@ class Backend(Protocol):
     def index(self, path: Path, name: str | None, layout: str,
               progress: IndexProgress) -> IndexSummary: ...
 
-    def grounding(self, answer: str, sources: Sequence[Source]) -> Grounding | None: ...
+    def grounding(self, reply: Reply, text: str) -> Grounding | None: ...
 
 
 class ChatBackend:
@@ -169,7 +171,7 @@ class ChatBackend:
             adapter=request.adapter, max_new_tokens=request.max_new_tokens)
         generator = self.engine.generator("chat", request.adapter)
         return Reply(prepared.sources, prepared.stream, prepared.stream.cancel,
-                     model_used(generator.loaded), prepared.note, prepared.retrieval)
+                     model_used(generator.loaded), prepared.note, prepared.retrieval, prepared)
 
     def _poem(self, request: ReplyRequest) -> Reply:
         cancel = threading.Event()
@@ -208,14 +210,14 @@ class ChatBackend:
                             report.removed, report.unchanged, report.chunks,
                             len(report.skipped), report.seconds)
 
-    def grounding(self, answer: str, sources: Sequence[Source]) -> Grounding | None:
-        """The answer's grounding badge: its check against the sources (slow: call it off
-        the UI thread), or its retrieval scores when checks are off."""
-        if not self.settings.check or not answer.strip():
-            return retrieval_badge(sources)
+    def grounding(self, reply: Reply, text: str) -> Grounding | None:
+        """The badge of a finished reply: the engine's Answer checked against its sources
+        (slow: call it off the UI thread), or its retrieval scores when checks are off."""
+        if not self.settings.check or not text.strip() or reply.prepared is None:
+            return retrieval_badge(reply.sources)
         with self._models_lock:
-            report = self.engine.check_answer(answer, sources)
-        return grounding_badge(report)
+            answer = self.engine.finish_answer(reply.prepared, text, check=True)
+        return grounding_badge(answer.check) if answer.check else retrieval_badge(reply.sources)
 
 
 VERDICT_MARKS = {"supported": "✓", "contradicted": "✗", "unsupported": "?"}

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
-from assistant.chat.backend import Backend, ReplyRequest, profile_of, retrieval_badge
+from assistant.chat.backend import Backend, Reply, ReplyRequest, profile_of, retrieval_badge
 from assistant.chat.history import (
     HISTORY_FILE,
     AnswerStats,
@@ -310,7 +310,7 @@ class LiraApp(App[None]):
         badge = retrieval_badge(job.view.sources) if checking else None
         await job.view.finish(stats, badge)
         if checking:
-            self._check_answer(job.view, job.text)
+            self._check_answer(job.view, job.reply, job.text)
         if message.error is not None:
             self.notify(message.error, title="Ошибка", severity="error", timeout=10)
         if stats is not None and stats.new_tokens:
@@ -320,10 +320,10 @@ class LiraApp(App[None]):
             self.job = None
 
     @work(thread=True, group="checks")
-    def _check_answer(self, view, text: str) -> None:
+    def _check_answer(self, view, reply: Reply, text: str) -> None:
         """Judge a finished answer against its sources off the UI thread, then show the badge."""
         try:
-            grounding = self.backend.grounding(text, view.sources)
+            grounding = self.backend.grounding(reply, text)
         except Exception as exc:  # noqa: BLE001  (a failed check must not end the chat)
             self.call_from_thread(self.notify, f"Проверка не удалась: {exc}", severity="warning")
             return
