@@ -6,7 +6,8 @@ bundled model's layers 2.5x faster here.  Done naively (torch's
 ``quantize_dynamic``) it halved the chat adapter's exact match, for two reasons
 this module removes:
 
-- torch quantises activations to 7 bits (``reduce_range``); these layers use 8;
+- torch quantises activations to 7 bits (``reduce_range``); these layers use 8
+  where the CPU's kernel sums them exactly (with VNNI; kernel_saturates);
 - a few activation channels are far larger than the rest, so one scale per
   token rounds the others away.  SmoothQuant (Xiao et al., 2022) divides those
   channels by s = max|x|^a / max|w|^(1-a) and multiplies the weight's columns by
@@ -23,6 +24,7 @@ left in float32 97.2%; first and last layers too 100%.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -76,12 +78,28 @@ def pack_int8_rows(read_rows: Callable[[torch.Tensor], torch.Tensor], index: tor
 
 
 def int8_matmul(x: torch.Tensor, packed: Any) -> torch.Tensor:
-    """``x`` times a pack_int8_rows matrix, transposed, with x quantised to 8 bits on the fly."""
-    return torch.ops.quantized.linear_dynamic(x, packed, False)  # False: 8-bit, not torch's 7
+    """``x`` times a pack_int8_rows matrix, transposed, with x quantised on the fly to 8 bits
+    (7 where this CPU's kernel would overflow them: kernel_saturates)."""
+    return torch.ops.quantized.linear_dynamic(x, packed, kernel_saturates())
+
+
+@functools.cache
+def kernel_saturates() -> bool:
+    """True where this CPU's int8 kernel overflows 8-bit activations.
+
+    Without VNNI, fbgemm and oneDNN multiply uint8 activations by int8 weights in pairs
+    summed in int16 (vpmaddubsw), and 2 x 255 x 127 = 64,770 saturates at 32,767: logits
+    came out 14 quantisation steps off on such a CPU.  With 7-bit activations (torch's own
+    ``reduce_range``, for this reason) a pair stays below it (2 x 127 x 127); with VNNI the
+    sums are exact and 8 bits are kept.  Probed once: all ones, where 8 bits give 64.
+    """
+    packed = pack_int8_rows(lambda index: torch.ones(len(index), 64), torch.arange(1), 64)
+    out = torch.ops.quantized.linear_dynamic(torch.ones(1, 64), packed, False)
+    return abs(float(out) - 64) > 1  # 32.4 when the pairs saturate
 
 
 class Int8Linear(torch.nn.Module):
-    """A Linear layer with per-channel int8 weights and 8-bit dynamic activations."""
+    """A Linear layer with per-channel int8 weights and dynamic int8 activations (int8_matmul)."""
 
     def __init__(self, linear: torch.nn.Linear):
         super().__init__()

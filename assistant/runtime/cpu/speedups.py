@@ -64,9 +64,12 @@ def speed_up(model: Any, tokenizer: Any, speed: SpeedSettings, device: str,
             kind = " int8" if speed.output_int8 else ""
             applied.append(f"output layer {len(ids):,} tokens{kind}")
     if speed.int8:
-        from assistant.runtime.cpu.int8_layers import quantize_decoder
+        from assistant.runtime.cpu.int8_layers import kernel_saturates, quantize_decoder
 
-        quantised = quantize_decoder(model, tokenizer)
+        # The layers' smoothing was tuned for 8-bit activations summed exactly; a kernel
+        # that needs 7 (no VNNI) made the smoothed layers worse than plain int8 on an
+        # outlier channel, so there they are left in float32.
+        quantised = 0 if kernel_saturates() else quantize_decoder(model, tokenizer)
         if quantised:
             applied.append(f"int8 x{quantised}")
     step = _lean_step(model) if speed.lean_decode else None
