@@ -198,6 +198,17 @@ def lira_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def docs(tmp_path) -> Path:
+    """Two small documents: Moscow (plain text) and Petersburg (Markdown, with its year)."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
+    (folder / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.",
+                                   encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
 def tiny_settings(lira_home, tiny_models, tiny_embedder_dir):
     """Settings that point every profile at tiny local models."""
     from assistant.settings import load_settings

@@ -23,15 +23,6 @@ def run(capsys, tiny_models, tiny_embedder_dir, lira_home):
     return _run
 
 
-@pytest.fixture
-def docs(tmp_path):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
-    (folder / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.", encoding="utf-8")
-    return folder
-
-
 def test_help_is_fast_and_imports_nothing_heavy():
     probe = ("import sys, assistant.cli as c; c.main(['--help']);"
              "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'faiss', 'peft', "

@@ -11,16 +11,6 @@ from tests.poems import POEMS
 
 
 @pytest.fixture
-def docs(tmp_path):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
-    (folder / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.",
-                                   encoding="utf-8")
-    return folder
-
-
-@pytest.fixture
 def closes(monkeypatch):
     """How many stores have been closed so far (a list of the closed folders)."""
     closed = []

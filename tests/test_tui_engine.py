@@ -34,16 +34,6 @@ def settings(tiny_settings):
     return tiny_settings
 
 
-@pytest.fixture
-def docs(tmp_path):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
-    (folder / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.",
-                                   encoding="utf-8")
-    return folder
-
-
 async def ask(pilot, text: str) -> None:
     pilot.app.prompt.text = text
     await pilot.press("enter")
