@@ -57,7 +57,13 @@ def test_ask_answers_with_numbered_sources(bundled_settings, squad_sample, capsy
     answer = json.loads(lira(capsys, "ask", questions[0][0], "-k", "3", "--json",
                              "--max-new-tokens", "24"))
     assert answer["retrieval"] is True and [s["n"] for s in answer["sources"]] == [1, 2, 3]
-    assert answer["answer"].strip()
+    gold = [s["n"] for s in answer["sources"] if s["path"].endswith(questions[0][1])]
+    assert gold, "the gold paragraph is among the sources"
+    # the bundled chat adapter answers in the trained shape: a short answer citing [n]
+    assert answer["answer"].strip() and answer["cited"]
+    assert f"[{answer['cited'][0]}]" in answer["answer"]
+    report = answer["grounding"]  # checked against its sources, as lira ask does by default
+    assert report["sentences"] and 0.0 <= report["score"] <= 1.0
     assert answer["stats"]["new_tokens"] >= 1 and answer["stats"]["first_token_s"] > 0
 
 
