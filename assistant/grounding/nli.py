@@ -101,7 +101,8 @@ def _load_classifier(path: Path, device: str):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True,
+                                                  trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(
             path, local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as exc:
