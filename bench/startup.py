@@ -7,9 +7,11 @@ Prints the median of --runs for each:
   screen (headless, 100x30, the same pilot as bench/tui.py), on a tiny random
   model so that only start-up is timed.
 
-    python bench/startup.py [--runs 5] [--repo DIR]
+    python bench/startup.py [--runs 5] [--repo DIR] [--baseline DIR]
 
---repo measures another checkout (e.g. an older commit) with this interpreter.
+--repo measures another checkout (e.g. an older commit) with this interpreter;
+--baseline measures a second checkout too, its runs interleaved with --repo's so
+that both see the same machine (a 2-core machine drifts by tens of ms).
 """
 
 from __future__ import annotations
@@ -84,16 +86,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--repo", type=Path, default=REPO)
+    parser.add_argument("--baseline", type=Path, help="a second checkout, run interleaved")
     args = parser.parse_args()
+    repos = [args.repo] + ([args.baseline] if args.baseline else [])
+    rows: dict[Path, dict[str, list]] = {r: {"help": [], "first_paint": []} for r in repos}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        help_rows = [run_child(HELP, args.repo) for _ in range(args.runs)]
         # A chat model that does not exist: the app paints before it tries to load one.
         argv = ["--home", str(home), "--model", str(home / "no-model"), "chat", "--mode", "chat"]
-        paint_rows = [run_child(PAINT, args.repo, argv=argv) for _ in range(args.runs)]
-    print(json.dumps({"repo": str(args.repo), "runs": args.runs,
-                      "help": median_of(help_rows), "first_paint": median_of(paint_rows)},
-                     indent=1))
+        for _ in range(args.runs):
+            for repo in repos:
+                rows[repo]["help"].append(run_child(HELP, repo))
+                rows[repo]["first_paint"].append(run_child(PAINT, repo, argv=argv))
+    print(json.dumps([{"repo": str(repo), "runs": args.runs,
+                       **{key: median_of(found) for key, found in rows[repo].items()}}
+                      for repo in repos], indent=1))
 
 
 if __name__ == "__main__":

@@ -218,3 +218,28 @@ def test_adapter_by_name_from_lira_home(run, lira_home, tiny_models):
     assert code == 0, err
     code, _, err = run("ask", "Вопрос?", "--no-rag", "--adapter", "absent")
     assert "does not exist" in one_line_error(code, err)
+
+
+def test_every_command_in_the_table_loads_under_its_own_name():
+    import click
+
+    from assistant.cli.root import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        assert cli.get_command(ctx, name).name == name
+    assert cli.get_command(ctx, "nope") is None
+
+
+def test_lira_chat_loads_only_its_own_command_module():
+    probe = ("import sys; from assistant.cli import main; main(['chat', '--help']); "
+             "print('LOADED', sorted(m for m in sys.modules if m.startswith('assistant.cli.')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    loaded = result.stdout.split("LOADED", 1)[1].strip()
+    assert loaded == "['assistant.cli.answers', 'assistant.cli.root']"
+
+
+def test_a_mistyped_command_gets_a_suggestion(run):
+    code, _, err = run("serch", "x")
+    assert code == 2 and "No such command 'serch'. Did you mean 'search'?" in err

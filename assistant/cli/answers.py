@@ -8,10 +8,10 @@ import sys
 import click
 
 from assistant.chat.modes import Mode
-from assistant.cli.root import cli, stage_printer
+from assistant.cli.root import stage_printer
 
 
-@cli.command()
+@click.command()
 @click.argument("question")
 @click.option("--name", help="Index name.")
 @click.option("-k", type=click.IntRange(1, 20), help="Passages to retrieve.")
@@ -33,7 +33,7 @@ def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
     print_answer(engine, prepared, as_json, check=settings.check and not no_check)
 
 
-@cli.command()
+@click.command()
 @click.option("--name", help="Index name (documents and poem modes).")
 @click.option("--mode", type=click.Choice([m.value for m in Mode]),
               help="Start in this mode (default: documents if the index exists, else chat).")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from assistant.cli.root import cli, emit_json, stage_printer
-from assistant.settings import Settings
+from assistant.cli.root import emit_json, stage_printer
+
+if TYPE_CHECKING:  # annotations only: `lira --help` does not load the settings
+    from assistant.settings import Settings
 
 _MARKS = {"supported": ("✓", "green"), "contradicted": ("✗", "red"),
           "unsupported": ("?", "yellow")}
@@ -23,7 +26,7 @@ def grounding_options(func):
                                       "(default: the nli setting, auto = the bundled one).")(func)
 
 
-@cli.command("check")
+@click.command("check")
 @click.option("--answer", help="The answer text to check.")
 @click.option("--answer-file", type=click.Path(path_type=Path), help="Read the answer from a file.")
 @click.option("--source-file", "source_files", type=click.Path(path_type=Path), multiple=True,

@@ -9,16 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from assistant.cli.check import grounding_options
-from assistant.cli.root import cli, emit_json, stage_printer
-from assistant.settings import Settings
+from assistant.cli.root import emit_json, stage_printer
+
+if TYPE_CHECKING:  # annotations only: `lira --help` does not load the settings
+    from assistant.settings import Settings
 
 
-@cli.group("eval")
+@click.group("eval")
 def eval_group() -> None:
     """Evaluate: retrieval and answers, poems, grounding checks, chrF++."""
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from assistant.cli.root import cli, emit_json, stage_printer
-from assistant.settings import Settings
+from assistant.cli.root import emit_json, stage_printer
 from index.errors import IndexFailure
 
+if TYPE_CHECKING:  # annotations only: `lira --help` does not load the settings
+    from assistant.settings import Settings
 
-@cli.command("index")
+
+@click.command("index")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--name", help="Index name (default: the index_name setting).")
 @click.option("--layout", type=click.Choice(["auto", "ruslit"]), default="auto",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from assistant.cli.root import cli, emit_json, stage_printer
+from assistant.cli.root import emit_json, stage_printer
 
 
-@cli.command()
+@click.command()
 @click.option("--prepare", is_flag=True, help="Convert the bundled models now (else on first use).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj

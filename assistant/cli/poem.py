@@ -13,11 +13,11 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.root import cli, stage_printer
+from assistant.cli.root import stage_printer
 from assistant.errors import LiraError
 
 
-@cli.group("poem", invoke_without_command=True)
+@click.group("poem", invoke_without_command=True)
 @click.option("--author", help="Write in this author's style (a name as `lira authors` lists).")
 @click.option("--title", help="The poem's title.")
 @click.option("--candidates", type=click.IntRange(1, 20), default=3, show_default=True,

@@ -7,6 +7,7 @@ on stderr and a non-zero exit code; --debug shows the traceback instead.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -18,7 +19,6 @@ import click
 
 from assistant.errors import USER_ERRORS
 from assistant.runtime.offline import quiet_libraries
-from assistant.settings import load_settings
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -35,7 +35,46 @@ def stage_printer(quiet: bool):
     return lambda message: click.echo(f"lira: {message}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Each command lives in its group's module, imported when the command runs (`lira --help`
+# imports them all for their help lines): `lira chat` starts without building the options
+# of every other command.
+COMMANDS = {
+    "adapters": "assistant.cli.training:adapters_group",
+    "ask": "assistant.cli.answers:ask",
+    "authors": "assistant.cli.searching:authors",
+    "chat": "assistant.cli.answers:chat",
+    "check": "assistant.cli.check:check",
+    "eval": "assistant.cli.evaluation:eval_group",
+    "index": "assistant.cli.indexing:index_cmd",
+    "models": "assistant.cli.models:models",
+    "poem": "assistant.cli.poem:poem",
+    "search": "assistant.cli.searching:search",
+    "train": "assistant.cli.training:train",
+}
+
+
+class CommandModules(click.Group):
+    """The root group: its commands come from COMMANDS, each module loaded on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, name = COMMANDS[cmd_name].split(":")
+        return getattr(importlib.import_module(module), name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        # click suggests near names from the commands it holds, and this group holds none
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-") \
+                and not ctx.resilient_parsing:
+            raise click.exceptions.NoSuchCommand(name, possibilities=list(COMMANDS), ctx=ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=CommandModules, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(path_type=Path), help="Lira's data folder (LIRA_HOME).")
 @click.option("--embedder", help="Embedding model reference.")
 @click.option("--model", "chat_model", help="Chat model reference (HF id, folder or bundled name).")
@@ -45,6 +84,8 @@ def stage_printer(quiet: bool):
 def cli(ctx: click.Context, home: Path | None, embedder: str | None, chat_model: str | None,
         device: str | None, debug: bool) -> None:
     """Lira (Лира): answers grounded in your Russian documents, in the terminal."""
+    from assistant.settings import load_settings  # not needed by `lira --help`
+
     ctx.obj = load_settings({"home": home, "embedder": embedder, "chat.model": chat_model,
                              "device": device, "debug": debug or None})
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from assistant.cli.root import cli, emit_json, stage_printer
+from assistant.cli.root import emit_json, stage_printer
 from assistant.errors import SettingsError
 
 if TYPE_CHECKING:  # index.search imports numpy and the store: not at start-up
@@ -43,7 +43,7 @@ def _search_options(mode, author, title, path_glob, year_from, year_to, mmr):
     return SearchOptions(mode=mode, filters=filters, mmr=mmr)
 
 
-@cli.command()
+@click.command()
 @click.argument("query", required=False)
 @click.option("--queries", type=click.Path(path_type=Path, dir_okay=False),
               help="File of queries (one a line, or JSONL with query and filters).")
@@ -76,7 +76,7 @@ def search(settings, query: str | None, queries: Path | None, name: str | None, 
         click.echo("    " + h.text[:300].replace("\n", " "))
 
 
-@cli.command()
+@click.command()
 @click.option("--name", help="Index name.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj

@@ -8,17 +8,18 @@ checkpointed stop, and prints the results.
 from __future__ import annotations
 
 import json
-import shlex
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistant.cli.root import cli, stage_printer
+from assistant.cli.root import stage_printer
 from assistant.errors import ModelNotFound, SettingsError
-from assistant.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: `lira --help` does not load the settings
+    from assistant.settings import Settings
 
 
 def _train_options(func):
@@ -86,7 +87,7 @@ def _train_options(func):
     return func
 
 
-@cli.command()
+@click.command()
 @click.argument("method", metavar="{lora,ia3,prompt-tuning}")
 @_train_options
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
@@ -104,7 +105,7 @@ def train(ctx: click.Context, method: str, base: str, data: tuple[Path, ...], ou
               command_line(ctx), stage_printer(False), **flags)
 
 
-@cli.group("adapters")
+@click.group("adapters")
 def adapters_group() -> None:
     """List installed adapters, or merge one into its base model."""
 
@@ -244,6 +245,8 @@ def command_line(ctx: click.Context) -> str:
                 for item in values:  # a repeated option is written once per value
                     words += [flag] if item is True else [flag, str(item)]
     words[0] = "lira"
+    import shlex  # only for the manifest's command line
+
     return shlex.join(words)
 
 
