@@ -170,4 +170,5 @@ def load_base(path: Path, device: str = "cpu", quantization: str = "none",
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200]
+    # an exception raised without a message still makes a one-line error
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

@@ -2,6 +2,7 @@
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -171,3 +172,12 @@ def test_inspect_reports_type(adapters_dir):
 def test_folder_without_config_is_not_a_model(tmp_path):
     with pytest.raises(ModelLoadError, match="config.json"):
         load_model(tmp_path, "empty", "cpu")
+
+
+def test_a_load_failure_without_a_message_is_still_one_line():
+    from adapters.base_model import quiet_load
+    from adapters.errors import BaseModelError
+
+    with pytest.raises(BaseModelError, match=r"^cannot load the model from /m: OSError$"):
+        with quiet_load("the model", Path("/m")):
+            raise OSError()
