@@ -116,6 +116,7 @@ class Engine:
         embedder, closing the store after; ``progress`` hears after every file."""
         from index.ingest import index_path
 
+        self.settings.index_dir(name)  # a name that is not a plain one fails before the embedder loads
         embedder = self.embedder()
         store = self.open_index(name, create=True)
         try:

@@ -9,8 +9,11 @@ to an environment variable (``LIRA_CHAT_MODEL``).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,8 +103,31 @@ class Settings:
         return self.home / CONFIG_NAME
 
     def index_dir(self, name: str | None = None) -> Path:
-        """The folder of index ``name`` (the configured default if None)."""
-        return self.indexes_dir / (name or self.index_name)
+        """The folder of index ``name`` (the configured default if None), always directly
+        inside indexes_dir: a name that is not a plain one (check_index_name) is a SettingsError."""
+        return self.indexes_dir / check_index_name(name or self.index_name)
+
+
+INDEX_NAME_MAX = 64
+INDEX_NAME_RULE = (f"a plain name of 1 to {INDEX_NAME_MAX} letters (Cyrillic too), digits, '-', '_' or '.', "
+                   "not starting with '.' and without '/' or '\\'")
+_INDEX_NAME = re.compile(r"[\w-][\w.-]*")  # \w: letters and digits of every script, and '_'
+
+
+def is_index_name(name: Any) -> bool:
+    """Whether ``name`` is a plain index name (INDEX_NAME_RULE): a folder name that stays
+    inside indexes_dir, never '.', '..', an absolute path or one with separators."""
+    if not isinstance(name, str):
+        return False
+    name = unicodedata.normalize("NFC", name)
+    return len(name) <= INDEX_NAME_MAX and _INDEX_NAME.fullmatch(name) is not None
+
+
+def check_index_name(name: str) -> str:
+    """``name`` (NFC-normalised) when it is a plain index name, else a one-line SettingsError."""
+    if not is_index_name(name):
+        raise SettingsError(f"index name {_shown(name, quoted=True)} is not allowed: it must be {INDEX_NAME_RULE}")
+    return unicodedata.normalize("NFC", name)
 
 
 def default_home() -> Path:
@@ -124,10 +150,76 @@ def load_settings(flags: Mapping[str, Any] | None = None,
     home = flags.get("home") or environ.get(HOME_ENV)
     if home:
         settings.home = Path(home).expanduser()
-    _apply(settings, _read_toml(settings.config_path), "lira.toml")
-    _apply(settings, _from_environ(environ), "environment")
-    _apply(settings, flags, "command line")
+    config = settings.config_path
+    sources: dict[str, str] = {}
+    _apply(settings, _read_toml(config), lambda key, raw: f"{key} = {_shown(raw, quoted=True)} in {config}", sources)
+    _apply(settings, _from_environ(environ), lambda key, raw: f"{env_name(key)}={_shown(raw)}", sources)
+    _apply(settings, flags, lambda key, raw: f"{key} = {_shown(raw, quoted=True)} on the command line", sources)
+    for keys, holds, rule in CROSS_RULES:
+        if not holds(settings):
+            where = "; ".join(sources.get(key, f"{key} = {_shown(_value(settings, key))} by default")
+                              for key in keys)
+            raise SettingsError(f"{rule} ({where})")
     return settings
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a setting's value may be: ``allowed`` says it in words for the error line."""
+
+    allowed: str
+    holds: Callable[[Any], bool]
+
+
+def _integers(low: int, high: int) -> Rule:
+    return Rule(f"an integer from {low} to {high}", lambda v: low <= v <= high)
+
+
+def _numbers(low: float, high: float, low_open: bool = False) -> Rule:
+    if low_open:
+        return Rule(f"a number greater than {low:g} and at most {high:g}", lambda v: low < v <= high)
+    return Rule(f"a number from {low:g} to {high:g}", lambda v: low <= v <= high)
+
+
+def _one_of(*choices: str) -> Rule:
+    return Rule("one of " + "|".join(choices), lambda v: v in choices)
+
+
+_MODEL_REFERENCE = Rule("a model reference (bundled name, folder or Hugging Face id), not empty",
+                        lambda v: bool(v.strip()))
+_QUANTIZATION = _one_of("none", "8bit", "4bit")
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+                 "false": False, "no": False, "off": False, "0": False, "": False}
+_BOOLEAN_ALLOWED = "true or false (also yes/no, on/off, 1/0)"
+
+# The allowed values of each setting, checked as each layer (lira.toml, environment, flags)
+# is applied; a setting not named here may hold any value of its type.
+RULES: dict[str, Rule] = {
+    "chat.model": _MODEL_REFERENCE,
+    "chat.quantization": _QUANTIZATION,
+    "poem.model": _MODEL_REFERENCE,
+    "poem.quantization": _QUANTIZATION,
+    "embedder": _MODEL_REFERENCE,
+    "device": _one_of("auto", "cpu", "cuda"),
+    "index_name": Rule(INDEX_NAME_RULE, is_index_name),
+    "k": _integers(1, 100),
+    "max_new_tokens": _integers(1, 4096),
+    "temperature": _numbers(0.05, 2.0),
+    "chunk_tokens": _integers(8, 2048),  # index.chunking refuses fewer than 8
+    "chunk_overlap": _integers(0, 2047),
+    "max_file_mb": _numbers(0, 65536, low_open=True),
+}
+# Rules between settings, checked once every layer is applied: (keys, holds, rule in words).
+CROSS_RULES: tuple[tuple[tuple[str, ...], Callable[[Settings], bool], str], ...] = (
+    (("chunk_overlap", "chunk_tokens"), lambda s: s.chunk_overlap < s.chunk_tokens,
+     "chunk_overlap must be smaller than chunk_tokens"),
+)
+
+
+def is_true(raw: Any) -> bool:
+    """Whether ``raw`` is one of a boolean setting's true words; false words and anything
+    else are False (load_settings reports a bad value as a SettingsError)."""
+    return BOOLEAN_WORDS.get(str(raw).strip().lower(), False) if not isinstance(raw, bool) else raw
 
 
 _SECTIONS = {"chat": ModelProfile, "poem": ModelProfile, "speed": SpeedSettings}
@@ -174,16 +266,29 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, str]:
             if key != "home" and env_name(key) in environ}
 
 
-def _apply(settings: Settings, values: Mapping[str, Any], origin: str) -> None:
+def _apply(settings: Settings, values: Mapping[str, Any], where: Callable[[str, Any], str],
+           sources: dict[str, str]) -> None:
+    """Set each of ``values`` (dotted keys) on ``settings``, checked against RULES; ``where``
+    names a value's origin for the error line, and is kept per key in ``sources``."""
     known = set(setting_keys())
     for key, raw in values.items():
         if key == "home":
             continue
         if key not in known:
-            raise SettingsError(f"unknown setting '{key}' in {origin}; "
+            raise SettingsError(f"unknown setting '{key}' ({where(key, raw)}); "
                                 f"known: {', '.join(sorted(known))}")
         target, name = _target(settings, key)
-        setattr(target, name, _coerce(raw, _field_type(target, name), key, origin))
+        type_name = str(_field_type(target, name))
+        rule = RULES.get(key)
+        try:
+            value = _coerce(raw, type_name)
+        except (TypeError, ValueError):
+            allowed = rule.allowed if rule else _TYPE_ALLOWED.get(type_name.split(" ")[0], type_name)
+            raise SettingsError(f"{key} must be {allowed} ({where(key, raw)})") from None
+        if rule and value is not None and not rule.holds(value):
+            raise SettingsError(f"{key} must be {rule.allowed} ({where(key, raw)})")
+        setattr(target, name, value)
+        sources[key] = where(key, raw)
 
 
 def _target(settings: Settings, key: str) -> tuple[Any, str]:
@@ -197,31 +302,71 @@ def _field_type(obj: Any, name: str) -> str:
     return next(f.type for f in dataclasses.fields(obj) if f.name == name)
 
 
-def _coerce(raw: Any, type_name: Any, key: str, origin: str) -> Any:
-    type_name = str(type_name)
+_TYPE_ALLOWED = {"bool": _BOOLEAN_ALLOWED, "int": "an integer", "float": "a number",
+                 "str": "text", "Path": "a path"}
+
+
+def _coerce(raw: Any, type_name: str) -> Any:
+    """``raw`` (TOML value, environment text or flag) as a value of ``type_name``; ValueError
+    when it is not one (a TOML number for a text setting, 1.5 or true for an integer...)."""
     if "None" in type_name and str(raw).lower() in ("", "none"):
         return None
-    try:
-        if type_name == "bool":
-            return _to_bool(raw)
-        if type_name == "int":
-            return int(raw)
-        if type_name == "float":
-            return float(raw)
-        if type_name.startswith("Path"):
-            return Path(str(raw)).expanduser()
-    except (TypeError, ValueError):
-        raise SettingsError(f"setting '{key}' from {origin} must be {type_name}, "
-                            f"got {raw!r}") from None
-    return str(raw)
+    if type_name == "bool":
+        return _to_bool(raw)
+    if type_name == "int":
+        return _to_int(raw)
+    if type_name == "float":
+        return _to_float(raw)
+    if type_name.startswith("Path"):
+        return Path(_to_text(raw)).expanduser()
+    return _to_text(raw)
+
+
+def _to_text(raw: Any) -> str:
+    if isinstance(raw, (str, Path)):
+        return str(raw)
+    raise ValueError(raw)
 
 
 def _to_bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
+    if not isinstance(raw, (str, int)):
+        raise ValueError(raw)
     text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(raw)
+    if text not in BOOLEAN_WORDS:
+        raise ValueError(raw)
+    return BOOLEAN_WORDS[text]
+
+
+def _to_int(raw: Any) -> int:
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise ValueError(raw)
+    if isinstance(raw, (int, float)):
+        return int(raw)
+    return int(_to_text(raw).strip())
+
+
+def _to_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    value = float(raw if isinstance(raw, (int, float)) else _to_text(raw).strip())
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
+
+
+def _value(settings: Settings, key: str) -> Any:
+    target, name = _target(settings, key)
+    return getattr(target, name)
+
+
+def _shown(raw: Any, quoted: bool = False, limit: int = 60) -> str:
+    """``raw`` for an error line: text as typed (``quoted``: in quotes) when short and
+    printable, else quoted and cut; other values as Python writes them, cut."""
+    if not isinstance(raw, str):
+        text = repr(raw)
+        return text if len(text) <= limit else text[:limit] + "..."
+    if not quoted and raw and raw.isprintable() and len(raw) <= limit and raw.strip() == raw:
+        return raw
+    return repr(raw[:limit]) + ("..." if len(raw) > limit else "")

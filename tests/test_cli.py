@@ -156,7 +156,7 @@ def test_bad_setting_is_one_line(run, lira_home):
     lira_home.mkdir(parents=True, exist_ok=True)
     (lira_home / "lira.toml").write_text("k = 'many'\n", encoding="utf-8")
     code, _, err = run("models")
-    assert "must be int" in one_line_error(code, err)
+    assert "k must be an integer from 1 to 100" in one_line_error(code, err)
 
 
 def test_batch_search_prints_one_json_line_per_query(run, docs, tmp_path):
@@ -243,3 +243,68 @@ def test_lira_chat_loads_only_its_own_command_module():
 def test_a_mistyped_command_gets_a_suggestion(run):
     code, _, err = run("serch", "x")
     assert code == 2 and "No such command 'serch'. Did you mean 'search'?" in err
+
+
+@pytest.mark.parametrize("env,value,needle", [
+    ("LIRA_K", "-1", "k must be an integer from 1 to 100 (LIRA_K=-1)"),
+    ("LIRA_DEVICE", "junk", "device must be one of auto|cpu|cuda (LIRA_DEVICE=junk)"),
+    ("LIRA_CHUNK_TOKENS", "0", "chunk_tokens must be an integer from 8 to 2048 (LIRA_CHUNK_TOKENS=0)"),
+    ("LIRA_CHUNK_OVERLAP", "500", "chunk_overlap must be smaller than chunk_tokens (LIRA_CHUNK_OVERLAP=500"),
+    ("LIRA_MAX_FILE_MB", "-1", "max_file_mb must be a number greater than 0"),
+    ("LIRA_MAX_NEW_TOKENS", "0", "max_new_tokens must be an integer from 1 to 4096 (LIRA_MAX_NEW_TOKENS=0)"),
+    ("LIRA_CHAT_QUANTIZATION", "3bit", "chat.quantization must be one of none|8bit|4bit"),
+    ("LIRA_DEBUG", "junk", "debug must be true or false (also yes/no, on/off, 1/0) (LIRA_DEBUG=junk)"),
+    ("LIRA_INDEX_NAME", "../../x", "index_name must be a plain name"),
+])
+def test_a_bad_setting_value_is_one_line_naming_it(run, docs, monkeypatch, env, value, needle):
+    monkeypatch.setenv(env, value)
+    for args in (["index", docs], ["search", "Москва"], ["ask", "Где Москва?"]):
+        code, out, err = run(*args)
+        assert code == 1 and out == ""
+        assert needle in one_line_error(code, err)
+        assert err.count("\n") == 1
+
+
+def test_lira_debug_follows_the_boolean_rule(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("LIRA_DEBUG", "yes")
+    code, _, err = run("index", tmp_path / "nowhere")
+    assert code == 1 and "Traceback" in err
+    monkeypatch.setenv("LIRA_DEBUG", "0")
+    code, _, err = run("index", tmp_path / "nowhere")
+    assert "no such file or folder" in one_line_error(code, err)
+
+
+def _tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("how", ["..", "/abs", "a/b", "../../x", "env"])
+def test_an_index_name_that_is_not_plain_is_refused(run, docs, lira_home, tmp_path, monkeypatch, how):
+    outside = tmp_path / "outside-index"
+    name = {"/abs": str(outside)}.get(how, how)
+    if how == "env":
+        monkeypatch.setenv("LIRA_INDEX_NAME", "../../x")
+        flags = []
+    else:
+        flags = ["--name", name]
+    lira_home.mkdir()
+    before = _tree(tmp_path)
+    for args in (["index", docs], ["search", "Москва"], ["ask", "Где Москва?", "--max-new-tokens", "2"]):
+        code, out, err = run(*args, *flags)
+        line = one_line_error(code, err)
+        assert code == 1 and out == "" and "must be a plain name" in line, err
+        assert _tree(tmp_path) == before  # nothing made, inside LIRA_HOME or outside it
+    assert not outside.exists() and not (tmp_path / "x").exists()
+
+
+def test_a_cyrillic_index_name_works(run, docs, lira_home, tmp_path):
+    before = set(_tree(tmp_path))
+    code, out, err = run("index", docs, "--name", "стихи-1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["added"] == 2
+    code, out, err = run("search", "Москва — столица России.", "--name", "стихи-1", "-k", "1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["results"][0]["path"].endswith("moscow.txt")
+    made = {path.split("/")[0] for path in set(_tree(tmp_path)) - before}
+    assert made == {"home"} and (lira_home / "indexes" / "стихи-1" / "catalog.sqlite").is_file()
+    assert {p.name for p in lira_home.iterdir()} <= {"indexes", "models"}

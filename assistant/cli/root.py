@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn errors into one line."""
     quiet_libraries()
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("LIRA_DEBUG", "") not in ("", "0")
+    debug = "--debug" in args  # or LIRA_DEBUG: read in _report, by the settings' boolean rule
     try:
         cli.main(args=args, prog_name="lira", standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -114,7 +114,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(exc: BaseException, debug: bool, line: str) -> int:
-    if debug:
+    if debug or _debug_from_environ():
         traceback.print_exception(exc)
     click.echo(line.splitlines()[0] if line else "lira: error", err=True)
     return EXIT_ERROR
+
+
+def _debug_from_environ() -> bool:
+    """Whether LIRA_DEBUG holds a true word of the settings (LIRA_DEBUG=junk is not one:
+    load_settings reports it as a one-line error, and it must not bring a traceback)."""
+    from assistant.settings import is_true  # only once an error is being reported
+
+    return is_true(os.environ.get("LIRA_DEBUG", ""))

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.validation import Number
 from textual.widgets import Button, Input, Label, Static
 
+from assistant.settings import is_index_name
 from assistant.tui.session import Session
 
 NO_ADAPTER_WORDS = ("", "none", "нет")
@@ -101,8 +102,9 @@ class SettingsScreen(ModalScreen[SettingsChange | None]):
                 widget.focus()
                 return
         index_name = self.query_one("#set-index", Input).value.strip()
-        if not index_name or "/" in index_name:
-            self.notify("Имя индекса не может быть пустым или содержать «/».", severity="error")
+        if not is_index_name(index_name):
+            self.notify("Имя индекса: до 64 букв, цифр, «-», «_» или «.», не с точки и без «/».",
+                        severity="error")
             return
         self.dismiss(SettingsChange(
             k=int(inputs["k"].value), temperature=float(inputs["temperature"].value),
