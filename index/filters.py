@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from index.paths import stored_path
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -49,7 +51,7 @@ class Filters:
             params.append(self.title.casefold())
         if self.path is not None:
             clauses.append("d.path GLOB ?")
-            params.append(self.path)
+            params.append(stored_path(self.path))  # paths are stored escaped (index.paths)
         if self.year_from is not None:
             clauses.append("d.year >= ?")
             params.append(self.year_from)

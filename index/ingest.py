@@ -18,6 +18,7 @@ from pathlib import Path
 from index.chunking import Chunk, chunk_text
 from index.embeddings import Embedder
 from index.errors import ReaderError
+from index.paths import stored_path
 from index.readers import LAYOUTS, Document, Skip, check_supported, parse_documents, read_bytes
 from index.store import DocumentChunks, FileState, IndexStore
 
@@ -78,11 +79,11 @@ def index_path(root: Path, store: IndexStore, embedder: Embedder,
     report = IngestReport()
     with store.write_lock():
         store.check_embedder(embedder.name, embedder.dim)
-        known = {p: s for p, s in store.files().items() if _under(p, root)}
+        known = {p: s for p, s in store.files().items() if _under(p, stored_path(root))}
         candidates = sorted(_walk(root, report))
         batch: list[_Pending] = []
         for done, path in enumerate(candidates, 1):
-            pending = _examine(path, known.pop(str(path), None), store, embedder, options, report)
+            pending = _examine(path, known.pop(stored_path(path), None), store, embedder, options, report)
             if pending:
                 batch.append(pending)
                 if sum(p.chunk_count for p in batch) >= options.batch_chunks:
@@ -102,14 +103,15 @@ def index_path(root: Path, store: IndexStore, embedder: Embedder,
 def _check_root(root: Path) -> Path:
     root = root.expanduser()
     if not root.exists():
-        raise ReaderError(f"no such file or folder: {root}")
+        raise ReaderError(f"no such file or folder: {stored_path(root)}")
     if not os.access(root, os.R_OK):
-        raise ReaderError(f"cannot read {root}: permission denied")
+        raise ReaderError(f"cannot read {stored_path(root)}: permission denied")
     return root.resolve()
 
 
-def _under(path: str, root: Path) -> bool:
-    return path == str(root) or path.startswith(str(root).rstrip(os.sep) + os.sep)
+def _under(path: str, root: str) -> bool:
+    """Whether the stored ``path`` is ``root`` (stored too) or lies under it."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _walk(root: Path, report: IngestReport) -> Iterator[Path]:
@@ -142,7 +144,7 @@ def _examine(path: Path, known: FileState | None, store: IndexStore, embedder: E
             report.unchanged += 1
             return None
         data = read_bytes(path, options.max_file_bytes)
-        state = FileState(str(path), len(data), stat.st_mtime, hashlib.sha256(data).hexdigest())
+        state = FileState(stored_path(path), len(data), stat.st_mtime, hashlib.sha256(data).hexdigest())
         if known and known.sha256 == state.sha256:
             store.touch_file(state)
             report.unchanged += 1
@@ -184,4 +186,4 @@ def _with_vectors(doc: Document, chunks: list[Chunk], vectors: Iterator) -> Docu
 
 
 def _skip(report: IngestReport, path, reason: str) -> None:
-    report.skipped.append({"path": str(path), "reason": reason})
+    report.skipped.append({"path": stored_path(path), "reason": reason})

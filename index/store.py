@@ -4,7 +4,9 @@ SQLite is the source of truth.  Every chunk's vector is also kept in SQLite,
 and every committed change bumps a ``generation`` counter; the FAISS file is
 a cache named after the generation it holds.  If a run dies between the two,
 the next open finds no FAISS file of the current generation and rebuilds it
-from SQLite, so a crash never leaves an unusable index.
+from SQLite, so a crash never leaves an unusable index; so does a cache whose
+header does not match the catalog (index.vectors checks it before reading).
+Every SQLite error on the catalog becomes a one-line StoreError (see _Catalog).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from index.errors import StoreError
 from index.filters import Filters
 from index.lexical import match_expression, stems_text
 from index.migrations import migrate
+from index.paths import printable
 from index.vectors import IVF_THRESHOLD, FaissIndex
 
 CATALOG = "catalog.sqlite"
@@ -57,7 +60,7 @@ MIGRATIONS: list[str] = [
 class FileState:
     """What the index remembers of a source file, to skip it when unchanged."""
 
-    path: str
+    path: str  # as stored and shown: index.paths.stored_path (real_path leads back)
     size: int
     mtime: float
     sha256: str
@@ -116,14 +119,18 @@ class IndexStore:
             folder.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(catalog, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+                                   check_same_thread=False, factory=_Catalog)
+        except sqlite3.Error as exc:
+            raise catalog_error(folder, exc) from exc
+        conn.folder = folder
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.create_function("casefold", 1, _casefold, deterministic=True)
             _migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"index catalog {catalog} is damaged ({exc}); "
-                             "rebuild it with `lira index PATH` into a new --name") from exc
+        except BaseException:
+            conn.close()
+            raise
         return cls(folder, conn)
 
     def close(self) -> None:
@@ -190,7 +197,9 @@ class IndexStore:
             self.conn.execute("COMMIT")
             self._vectors_generation = self.generation  # our change is already in the cache
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite itself rolls back on some errors
+                with suppress(StoreError):  # the error that brought us here matters more
+                    self.conn.execute("ROLLBACK")
             self._vectors_cache = None  # in-memory vectors may be ahead of SQLite now
             raise
 
@@ -239,17 +248,19 @@ class IndexStore:
 
     def _insert_document(self, db: sqlite3.Connection, path: str, doc: DocumentChunks,
                          vectors: FaissIndex) -> int:
+        title = printable(doc.title)  # a title made from a file name may hold any byte
         cur = db.execute("INSERT INTO documents(path, part, title, author, year, kind) "
                          "VALUES (?, ?, ?, ?, ?, ?)",
-                         (path, doc.part, doc.title, doc.author, doc.year, doc.kind))
+                         (path, doc.part, title, printable(doc.author), doc.year, doc.kind))
         doc_id = cur.lastrowid
         ids = []
         for ord_, ((start, end, text), vec) in enumerate(zip(doc.spans, doc.vectors)):
+            text = printable(text)
             cur = db.execute('INSERT INTO chunks(doc_id, ord, start, "end", text, vector) '
                              "VALUES (?, ?, ?, ?, ?, ?)",
                              (doc_id, ord_, start, end, text, vec.astype(np.float32).tobytes()))
             db.execute("INSERT INTO chunk_terms(rowid, stems) VALUES (?, ?)",
-                       (cur.lastrowid, stems_text(doc.title + "\n" + text)))
+                       (cur.lastrowid, stems_text(title + "\n" + text)))
             ids.append(cur.lastrowid)
         if ids:
             vectors.add(np.asarray(ids, dtype=np.int64), np.asarray(doc.vectors))
@@ -264,7 +275,8 @@ class IndexStore:
         """
         generation = self.generation
         if self._vectors_cache is None or self._vectors_generation != generation:
-            self._vectors_cache = (FaissIndex.load(self._faiss_path(generation))
+            self._vectors_cache = (FaissIndex.load(self._faiss_path(generation), self.dim or 1,
+                                                   self.chunk_count())
                                    or self._rebuild_vectors())
             self._vectors_generation = generation
         return self._vectors_cache
@@ -356,6 +368,83 @@ class IndexStore:
             f"SELECT d.author, count(*) FROM documents d WHERE d.author != '' AND {where} "
             "GROUP BY d.author ORDER BY count(*) DESC, d.author", params)
         return [(r[0], int(r[1])) for r in rows]
+
+
+def catalog_error(folder: Path, exc: sqlite3.Error) -> StoreError:
+    """The one-line error for an SQLite failure on the catalog in ``folder``."""
+    name = folder.name
+    detail = f"{CATALOG}: {exc}"
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(f"index {name!r} is in use by another lira process ({detail}); "
+                          "wait for it to finish and run again")
+    if code.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN", "SQLITE_AUTH")):
+        return StoreError(f"index {name!r} cannot be opened or written ({detail}); "
+                          f"check the permissions of {folder} and its files")
+    if code.startswith("SQLITE_FULL"):
+        return StoreError(f"index {name!r} cannot be written ({detail}); "
+                          "free some disk space and run again")
+    return StoreError(f"index {name!r} is damaged ({detail}); rebuild it: delete {folder} "
+                      f"and run `lira index PATH --name {name}`")
+
+
+@contextmanager
+def _as_store_errors(folder: Path) -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        raise  # a misuse of the connection is a bug, not a property of the file
+    except sqlite3.Error as exc:
+        raise catalog_error(folder, exc) from exc
+
+
+class _Catalog(sqlite3.Connection):
+    """The catalog's connection: an SQLite error it raises, whether on a statement or
+    while its rows are read, becomes a one-line StoreError naming the index.  This is
+    the one place that turns them; every query of the store goes through it."""
+
+    folder: Path
+
+    def execute(self, sql: str, parameters=(), /) -> sqlite3.Cursor:
+        return self.cursor(_Rows).execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters, /) -> sqlite3.Cursor:
+        return self.cursor(_Rows).executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        return self.cursor(_Rows).executescript(script)
+
+
+class _Rows(sqlite3.Cursor):
+    """A cursor of :class:`_Catalog` (see there)."""
+
+    def execute(self, sql: str, parameters=(), /) -> sqlite3.Cursor:
+        with _as_store_errors(self.connection.folder):
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters, /) -> sqlite3.Cursor:
+        with _as_store_errors(self.connection.folder):
+            return super().executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        with _as_store_errors(self.connection.folder):
+            return super().executescript(script)
+
+    def fetchone(self):
+        with _as_store_errors(self.connection.folder):
+            return super().fetchone()
+
+    def fetchmany(self, size: int | None = None):
+        with _as_store_errors(self.connection.folder):
+            return super().fetchmany(self.arraysize if size is None else size)
+
+    def fetchall(self):
+        with _as_store_errors(self.connection.folder):
+            return super().fetchall()
+
+    def __next__(self):
+        with _as_store_errors(self.connection.folder):
+            return super().__next__()
 
 
 def _casefold(value: str | None) -> str:

@@ -9,6 +9,7 @@ searched with enough probes to keep recall@10 close to exact.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -59,15 +60,25 @@ class FaissIndex:
         return built
 
     @classmethod
-    def load(cls, path: Path) -> FaissIndex | None:
-        """A saved index, or None if it is missing or unreadable."""
+    def load(cls, path: Path, dim: int, count: int) -> FaissIndex | None:
+        """A saved index of ``count`` vectors of ``dim``, or None if it is missing,
+        unreadable or holds anything else (the caller rebuilds it from the catalog).
+
+        The header is checked against ``dim``, ``count`` and the file's size before
+        FAISS reads it: FAISS allocates whatever sizes the file declares.
+        """
         import faiss
 
         if not path.is_file():
             return None
         try:
+            with path.open("rb") as f:
+                if not _cache_fits(f, os.fstat(f.fileno()).st_size, dim, count):
+                    return None
             index = faiss.read_index(str(path))
-        except RuntimeError:
+        except (OSError, RuntimeError):
+            return None
+        if index.d != dim or index.ntotal != count:
             return None
         if hasattr(index, "nprobe"):
             _set_probes(index)
@@ -115,6 +126,70 @@ class FaissIndex:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         faiss.write_index(self.index, str(tmp))
         os.replace(tmp, path)
+
+
+# Every FAISS index starts with: fourcc, d (int32), ntotal (int64), two unused int64,
+# is_trained (bool) and the metric (int32; inner product is 0 and has no argument).
+_HEADER = struct.Struct("<4siqqq?i")
+_U64 = struct.Struct("<Q")
+
+
+def _cache_fits(f, size: int, dim: int, count: int) -> bool:
+    """Whether the saved index in ``f`` (``size`` bytes) is one this module writes,
+    holding ``count`` vectors of ``dim`` with every declared size matching the file."""
+    try:
+        fourcc, d, ntotal = _header(f)
+        if d != dim or ntotal != count:
+            return False
+        if fourcc == b"IxM2":  # IndexIDMap2 over IndexFlatIP
+            if _flat_codes(f, dim) != count:
+                return False
+            f.seek(4 * dim * count, os.SEEK_CUR)
+            return _u64(f) == count and f.tell() + 8 * count == size
+        if fourcc == b"IwFl":  # IndexIVFFlat
+            return _ivf_fits(f, size, dim, count)
+    except (struct.error, ValueError):
+        pass
+    return False
+
+
+def _header(f) -> tuple[bytes, int, int]:
+    fourcc, d, ntotal, _, _, _, metric = _HEADER.unpack(f.read(_HEADER.size))
+    if metric != 0:
+        raise ValueError("not an inner-product index")
+    return fourcc, d, ntotal
+
+
+def _u64(f) -> int:
+    return _U64.unpack(f.read(8))[0]
+
+
+def _flat_codes(f, dim: int) -> int:
+    """Read an IndexFlatIP's header and its code count; returns its ntotal, -1 if wrong."""
+    fourcc, d, ntotal = _header(f)
+    if fourcc != b"IxFI" or d != dim or _u64(f) != ntotal * dim:
+        return -1
+    return ntotal
+
+
+def _ivf_fits(f, size: int, dim: int, count: int) -> bool:
+    nlist, _nprobe = _u64(f), _u64(f)
+    if not 0 < 4 * dim * nlist <= size or _flat_codes(f, dim) != nlist:
+        return False
+    f.seek(4 * dim * nlist, os.SEEK_CUR)
+    if f.read(1) != b"\0" or _u64(f) != 0:  # no direct map
+        return False
+    if f.read(4) != b"ilar" or _u64(f) != nlist or _u64(f) != 4 * dim:
+        return False
+    layout, entries = f.read(4), _u64(f)
+    if (layout, entries) != (b"full", nlist) and not (layout == b"sprs" and entries <= 2 * nlist
+                                                       and entries % 2 == 0):
+        return False
+    if f.tell() + 8 * entries > size:
+        return False
+    sizes = struct.unpack(f"<{entries}Q", f.read(8 * entries))
+    listed = sum(sizes if layout == b"full" else sizes[1::2])
+    return listed == count and f.tell() + count * (4 * dim + 8) == size
 
 
 def _set_probes(index) -> None:
