@@ -66,7 +66,47 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
                                  "the adapter") from exc
     if not isinstance(manifest, dict):
         raise AdapterFolderError(f"{path} is not a JSON object; re-train or re-copy the adapter")
+    problem = _shape_problem(manifest, _SHAPE, "")
+    if problem:
+        raise AdapterFolderError(f"{path} is not an adapter manifest ({problem}); "
+                                 "re-train or re-copy the adapter")
     return manifest
+
+
+# The keys Lira reads from a manifest and their types (None is allowed for each): a
+# nested dict is an object with its own keys.  Keys not named here are not checked.
+_NUMBER = (int, float)
+_SHAPE: dict[str, Any] = {
+    "lira_adapter": int, "method": str, "created": str, "task": str, "labels": list,
+    "base": {"reference": str, "path": str, "seq2seq": bool, "quantization": str,
+             "fingerprint": {"model_type": str, "vocab_size": int, "hidden_size": int,
+                             "layers": int, "config_sha256": str}},
+    "hyperparameters": {"max_length": int},
+    "data": {"options": {"holdout_per_author": int, "poem_max_tokens": int}},
+    "result": {"train_loss": _NUMBER, "eval_loss": _NUMBER, "test_accuracy": _NUMBER,
+               "test_per_set": dict},
+}
+_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+               float: "a number", bool: "true or false"}
+
+
+def _shape_problem(value: dict[str, Any], shape: dict[str, Any], where: str) -> str | None:
+    """What in ``value`` does not have the type ``shape`` gives it, or None."""
+    for key, expected in shape.items():
+        item = value.get(key)
+        if item is None:
+            continue
+        wanted = dict if isinstance(expected, dict) else expected
+        wanted = wanted if isinstance(wanted, tuple) else (wanted,)
+        # JSON true/false are Python ints: not a number where a number is wanted.
+        if not isinstance(item, wanted) or (isinstance(item, bool) and bool not in wanted):
+            return (f"'{where}{key}' is {_TYPE_NAMES.get(type(item), type(item).__name__)}, "
+                    f"not {_TYPE_NAMES[float if float in wanted else wanted[0]]}")
+        if isinstance(expected, dict):
+            problem = _shape_problem(item, expected, f"{where}{key}.")
+            if problem:
+                return problem
+    return None
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:

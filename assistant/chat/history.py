@@ -7,6 +7,7 @@ so an answer saved as it streams survives the app being killed mid-answer.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -63,6 +64,50 @@ MIGRATIONS: list[str] = [
 
 class HistoryError(LiraError):
     """The history file is damaged or from a newer Lira."""
+
+
+class HistoryDiskError(HistoryError, sqlite3.DatabaseError):
+    """A read or write of an open history failed; one line naming the file and what to do.
+
+    Also an sqlite3.Error, so code that treats any database error as "the history is
+    unavailable" keeps catching it."""
+
+
+MOVE_AWAY = "move it away to start a new one"
+
+
+def history_error(path: Path, exc: sqlite3.Error) -> HistoryDiskError:
+    """The one-line error for an sqlite3 error on the history file at ``path``."""
+    text = _first_line(str(exc)) or type(exc).__name__
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        advice = "another Lira is writing to it; close it and try again"
+    elif "full" in lowered:
+        advice = "free some disk space and try again"
+    elif "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        advice = f"check that {path.parent} is writable"
+    else:
+        return HistoryDiskError(f"chat history {path} is damaged ({text}); {MOVE_AWAY}")
+    return HistoryDiskError(f"chat history {path} cannot be used ({text}); {advice}")
+
+
+def _first_line(text: str) -> str:
+    """The first informative line (quick_check's report starts with '*** in database main ***')."""
+    return next((line.strip() for line in text.splitlines()
+                 if line.strip() and not line.startswith("***")), "")
+
+
+def _guarded(method):
+    """Turn an sqlite3 error of a History method into a one-line HistoryDiskError."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (HistoryDiskError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise  # already one line, or a bug (a closed connection, a bad parameter)
+        except sqlite3.Error as exc:
+            raise history_error(self.path, exc) from exc
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -141,19 +186,27 @@ class History:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             _migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"chat history {path} is damaged ({exc}); "
-                               "move it away to start a new one") from exc
+            # A file whose header is intact but whose pages are not opens fine and fails
+            # at the first read; quick_check (milliseconds for a history) finds it here.
+            problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise history_error(path, exc) from exc
+        if problem != "ok":
+            conn.close()
+            raise HistoryError(f"chat history {path} is damaged ({_first_line(problem)}); "
+                               f"{MOVE_AWAY}")
         return cls(path, conn, clock)
 
     def close(self) -> None:
         self.conn.close()
 
     @property
+    @_guarded
     def version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     # ----- conversations -----------------------------------------------------
+    @_guarded
     def create_conversation(self, mode: str, title: str = "") -> int:
         now = self.clock()
         cur = self.conn.execute(
@@ -161,6 +214,7 @@ class History:
             (title, mode, now, now))
         return int(cur.lastrowid)
 
+    @_guarded
     def conversations(self) -> list[Conversation]:
         """Every conversation, most recently updated first."""
         rows = self.conn.execute(
@@ -177,31 +231,37 @@ class History:
         found = self.conversations()
         return found[0] if found else None
 
+    @_guarded
     def set_mode(self, conversation_id: int, mode: str) -> None:
         self.conn.execute("UPDATE conversations SET mode = ? WHERE id = ?",
                           (mode, conversation_id))
 
+    @_guarded
     def delete_conversation(self, conversation_id: int) -> None:
         """Forget a conversation with its messages and their sources."""
         self.conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     # ----- messages ----------------------------------------------------------
+    @_guarded
     def add_question(self, conversation_id: int, text: str, mode: str,
                      index_name: str | None = None, author: str | None = None) -> int:
         """Store what the user sent."""
         return self._insert(conversation_id, "user", mode, text, True, index_name, author,
                             ModelUsed())
 
+    @_guarded
     def start_answer(self, conversation_id: int, mode: str, model: ModelUsed | None = None,
                      index_name: str | None = None, author: str | None = None) -> int:
         """An empty, incomplete answer that save_partial and finish_answer fill in."""
         return self._insert(conversation_id, "assistant", mode, "", False, index_name, author,
                             model or ModelUsed())
 
+    @_guarded
     def set_model(self, message_id: int, model: ModelUsed) -> None:
         self.conn.execute("UPDATE messages SET model = ?, adapter = ?, device = ? WHERE id = ?",
                           (model.model, model.adapter, model.device, message_id))
 
+    @_guarded
     def set_sources(self, message_id: int, sources: Sequence[Source]) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM sources WHERE message_id = ?", (message_id,))
@@ -211,11 +271,13 @@ class History:
                 [(message_id, s.n, s.path, s.title, s.author, s.text, float(s.score))
                  for s in sources])
 
+    @_guarded
     def save_partial(self, message_id: int, text: str) -> None:
         """Store the text streamed so far (one small transaction)."""
         self.conn.execute("UPDATE messages SET text = ?, updated_at = ? WHERE id = ?",
                           (text, self.clock(), message_id))
 
+    @_guarded
     def finish_answer(self, message_id: int, text: str, stats: AnswerStats | None = None,
                       complete: bool = True) -> None:
         """Store the final text and timings; ``complete`` is False for a broken-off answer."""
@@ -229,6 +291,7 @@ class History:
                  message_id))
             self._touch(db, message_id)
 
+    @_guarded
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         """The conversation's messages in order, with their sources."""
         rows = self.conn.execute(

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from assistant.engine import Answer, Engine, PreparedAnswer
+from assistant.safe_text import one_line, printable
 
 
 def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
@@ -28,7 +29,7 @@ def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
     pieces = []
     for piece in prepared.stream:
         pieces.append(piece)
-        sys.stdout.write(piece)
+        sys.stdout.write(printable(piece, lines=True))
         sys.stdout.flush()
     click.echo()
     answer = engine.finish_answer(prepared, "".join(pieces))
@@ -78,7 +79,7 @@ def source_lines(answer: Answer) -> list[str]:
     lines = ["", "Источники:"]
     for s in answer.sources:
         mark = "*" if s.n in cited else " "
-        lines.append(f"{mark}[{s.n}] {s.title} — {s.path} ({s.score:.3f})")
+        lines.append(one_line(f"{mark}[{s.n}] {s.title} — {s.path} ({s.score:.3f})"))
     return lines
 
 

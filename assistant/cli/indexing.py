@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from assistant.cli.root import emit_json, stage_printer
+from assistant.safe_text import one_line
 from index.errors import IndexFailure
 
 if TYPE_CHECKING:  # annotations only: `lira --help` does not load the settings
@@ -81,7 +82,7 @@ def summary_lines(report) -> list[str]:
     lines = [f"added {report.added}, updated {report.updated}, removed {report.removed}, "
              f"unchanged {report.unchanged}, skipped {len(report.skipped)}; "
              f"{report.chunks} chunks in {report.seconds:.1f} s"]
-    lines += [f"  skipped {s['path']}: {s['reason']}" for s in report.skipped[:20]]
+    lines += [one_line(f"  skipped {s['path']}: {s['reason']}") for s in report.skipped[:20]]
     if len(report.skipped) > 20:
         lines.append(f"  ... and {len(report.skipped) - 20} more (see --json)")
     return lines

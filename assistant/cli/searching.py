@@ -11,6 +11,7 @@ import click
 
 from assistant.cli.root import emit_json, stage_printer
 from assistant.errors import SettingsError
+from assistant.safe_text import one_line, printable
 
 if TYPE_CHECKING:  # index.search imports numpy and the store: not at start-up
     from index.search import Hit, SearchOptions
@@ -72,8 +73,8 @@ def search(settings, query: str | None, queries: Path | None, name: str | None, 
         return
     for h in hits:
         byline = f", {h.author}" if h.author else ""
-        click.echo(f"[{h.rank}] {h.score:.3f}  {h.title}{byline}  ({h.path})")
-        click.echo("    " + h.text[:300].replace("\n", " "))
+        click.echo(one_line(f"[{h.rank}] {h.score:.3f}  {h.title}{byline}  ({h.path})"))
+        click.echo("    " + one_line(h.text[:300]))
 
 
 @click.command()
@@ -91,7 +92,7 @@ def authors(settings, name: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no authors in this index (index a poem corpus or use --layout ruslit)")
     for author, count in rows:
-        click.echo(f"{count:>6}  {author}")
+        click.echo(f"{count:>6}  {printable(author)}")
 
 
 JSON_FIELDS = ("rank", "score", "path", "title", "author", "text")

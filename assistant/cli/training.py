@@ -17,6 +17,7 @@ import click
 
 from assistant.cli.root import stage_printer
 from assistant.errors import ModelNotFound, SettingsError
+from assistant.safe_text import one_line
 
 if TYPE_CHECKING:  # annotations only: `lira --help` does not load the settings
     from assistant.settings import Settings
@@ -206,14 +207,14 @@ def list_adapters_cmd(settings: Settings, as_json: bool) -> None:
     if not entries:
         click.echo(f"no adapters in {adapters_home(settings)} (train one with "
                    "`lira train METHOD --base MODEL --data FILE --name NAME`)")
-    for e in entries:
+    for e in entries:  # names, bases and paths come from folders and files: escaped
         if e.problem:
-            click.echo(f"{e.name:<20} {e.source:<9} BROKEN: {e.problem}")
+            click.echo(one_line(f"{e.name:<20} {e.source:<9} BROKEN: {e.problem}"))
             continue
         loss = e.eval_loss if e.eval_loss is not None else e.train_loss
         loss_text = f"{loss:.4f}" if isinstance(loss, (int, float)) else "-"
-        click.echo(f"{e.name:<20} {e.source:<9} {e.method or '-':<13} {e.base or '-':<24} "
-                   f"loss {loss_text:<8} {(e.created or '-')[:10]}  {e.path}")
+        click.echo(one_line(f"{e.name:<20} {e.source:<9} {e.method or '-':<13} {e.base or '-':<24} "
+                            f"loss {loss_text:<8} {(e.created or '-')[:10]}  {e.path}"))
 
 
 def merge_cmd(settings: Settings, adapter: Path, out: Path, base: str | None, overwrite: bool,

@@ -127,7 +127,7 @@ class LiraApp(App[None]):
         self._show_session()
         self.prompt.focus()
         if self.resume:
-            latest = self.history.latest()
+            latest = self._store(self.history.latest)  # a damaged history: a notice, no resume
             if latest is not None:
                 self.call_later(self.open_conversation, latest.id)
         # Loading imports torch in a worker thread; started before the first paint it

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from assistant.rag import Source
+from assistant.safe_text import one_line, printable
 from assistant.tui.highlight import highlighted
 
 
@@ -45,12 +46,13 @@ class PassageScreen(ModalScreen[None]):
         source = self.sources[self.index]
         kind = "Образец" if self.examples else "Источник"
         self.query_one("#passage-title", Static).update(
-            Content.assemble((f"{kind} [{source.n}] ", "bold"), source.title or "без названия"))
-        meta = [("Автор: ", "dim"), source.author or "—", "\n",
-                ("Файл: ", "dim"), source.path, "\n",
+            Content.assemble((f"{kind} [{source.n}] ", "bold"), one_line(source.title) or "без названия"))
+        meta = [("Автор: ", "dim"), one_line(source.author) or "—", "\n",
+                ("Файл: ", "dim"), one_line(source.path), "\n",
                 ("Оценка поиска: ", "dim"), f"{source.score:.4f}"]
         self.query_one("#passage-meta", Static).update(Content.assemble(*meta))
-        self.query_one("#passage-text", Static).update(highlighted(source.text, self.query_text))
+        self.query_one("#passage-text", Static).update(
+            highlighted(printable(source.text, lines=True), self.query_text))
         self.query_one("#passage-scroll").scroll_home(animate=False)
 
     def action_step(self, step: int) -> None:

@@ -15,6 +15,7 @@ from assistant.chat.backend import Grounding, Turn, retrieval_badge
 from assistant.chat.history import AnswerStats, ModelUsed, StoredMessage
 from assistant.chat.modes import Mode, stored_mode
 from assistant.rag import Source
+from assistant.safe_text import one_line, printable
 from assistant.tui.answer_markup import citation_number, link_citations, verse_lines
 from assistant.tui.session import MODE_LABELS
 
@@ -93,6 +94,7 @@ class AnswerView(Vertical):
         return self.query_one(".answer-body", Markdown)
 
     def _markdown(self, text: str, final: bool) -> str:
+        text = printable(text, lines=True)  # a model may echo a passage's ESC sequences
         if self.mode == Mode.POEM:
             return verse_lines(text)
         return link_citations(text, len(self.sources)) if final else text
@@ -137,7 +139,7 @@ class AnswerView(Vertical):
             color = _badge_color(self.grounding)
             parts.append(Content.styled(f" {self.grounding.label} ", f"bold $text on {color}"))
         if self.mode == Mode.POEM and self.sources:
-            titles = ", ".join(f"«{s.title}»" for s in self.sources)
+            titles = ", ".join(f"«{one_line(s.title)}»" for s in self.sources)
             parts.append(Content(f"образцы: {titles}"))
         elif self.mode == Mode.POEM:
             parts.append(Content("без образцов"))

@@ -15,14 +15,15 @@ from textual.widgets.option_list import Option
 
 from assistant.chat.modes import Mode
 from assistant.rag import Source
+from assistant.safe_text import one_line, printable
 from assistant.tui.highlight import highlighted
 
 
 def source_option(source: Source) -> Option:
     """'[n] title' and, dimmed under it, author, file name and score."""
-    file_name = source.path.rsplit("/", 1)[-1]
-    title = source.title or file_name
-    facts = [source.author, file_name, f"{source.score:.3f}"]
+    file_name = one_line(source.path.rsplit("/", 1)[-1])
+    title = one_line(source.title) or file_name
+    facts = [one_line(source.author), file_name, f"{source.score:.3f}"]
     prompt = Content.assemble((f"[{source.n}] ", "bold"), title, "\n",
                               (" · ".join(f for f in facts if f), "dim"))
     return Option(prompt, id=str(source.n))
@@ -69,7 +70,7 @@ class SourcesPanel(Vertical):
     def _preview(self, index: int) -> None:
         source = self.sources[index]
         self.query_one(".panel-passage", Static).update(
-            highlighted(source.text, self.query_text))
+            highlighted(printable(source.text, lines=True), self.query_text))
         self.query_one(".panel-preview").scroll_home(animate=False)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
