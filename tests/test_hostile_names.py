@@ -238,3 +238,11 @@ def test_adapters_list_escapes_folder_names(capsys, lira_home):
     out = capsys.readouterr().out
     assert "\\x1b[31mred\\x07" in out and "BROKEN" in out
     assert_no_raw_controls(out)
+
+
+def test_an_error_line_naming_a_hostile_folder_is_escaped(run, tmp_path):
+    folder = tmp_path / "\x1b[2Jgone"
+    code, _, err = run("index", folder)
+    assert code == 1 and "\x1b" not in err
+    assert err.strip().splitlines()[-1].startswith("lira: error: ")
+    assert err.strip().splitlines()[-1].endswith("\\x1b[2Jgone")

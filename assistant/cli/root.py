@@ -19,6 +19,7 @@ import click
 
 from assistant.errors import USER_ERRORS
 from assistant.runtime.offline import quiet_libraries
+from assistant.safe_text import printable
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 def _report(exc: BaseException, debug: bool, line: str) -> int:
     if debug or _debug_from_environ():
         traceback.print_exception(exc)
-    click.echo(line.splitlines()[0] if line else "lira: error", err=True)
+    # the first line only, its control characters escaped: messages quote file names
+    click.echo(printable(line.splitlines()[0]) if line else "lira: error", err=True)
     return EXIT_ERROR
 
 
