@@ -7,6 +7,7 @@ import re
 import zipfile
 from pathlib import Path
 
+from index.archives import DEFAULT_LIMIT, ZIP_ERRORS, read_member, repack
 from index.documents import Document, Skip, error_summary
 from index.markup import html_soup, html_text
 
@@ -15,14 +16,13 @@ _FB2_NS = "{http://www.gribuser.ru/xml/fictionbook/2.0}"
 _FB2_LINES = {"p", "v", "subtitle", "text-author", "td", "th"}
 # Elements that are set apart from what follows by a blank line.
 _FB2_BLOCKS = {"section", "title", "epigraph", "poem", "stanza", "cite", "table", "empty-line"}
-_MAX_UNPACKED = 256 * 2**20  # an .fb2 inside a ZIP may not unpack to more than this
 
 
-def parse_fb2(path: Path, data: bytes) -> list[Document]:
-    """One document from a FictionBook file, zipped or not."""
+def parse_fb2(path: Path, data: bytes, max_bytes: int = DEFAULT_LIMIT) -> list[Document]:
+    """One document from a FictionBook file, zipped or not (then no more than ``max_bytes`` unpacked)."""
     name = path.name
     if name.lower().endswith(".zip"):
-        data = _unzip_fb2(data)
+        data = _unzip_fb2(data, max_bytes)
         name = name[:-4]
     root = _parse_xml(data, "FB2")
     if _local(root.tag) != "FictionBook":
@@ -48,14 +48,21 @@ def parse_fb2(path: Path, data: bytes) -> list[Document]:
                      year=year)]
 
 
-def parse_epub(path: Path, data: bytes) -> list[Document]:
-    """One document from an EPUB: its chapters in reading order, Dublin Core title and author."""
+def parse_epub(path: Path, data: bytes, max_bytes: int = DEFAULT_LIMIT) -> list[Document]:
+    """One document from an EPUB: its chapters in reading order, Dublin Core title and author.
+
+    ebooklib unpacks every member whole, so it reads a copy whose members were counted while
+    they inflated: an EPUB that unpacks to more than ``max_bytes`` is skipped before it starts.
+    """
     import warnings
 
     import ebooklib
     from ebooklib import epub
 
-
+    try:
+        data = repack(data, max_bytes)
+    except ZIP_ERRORS as exc:
+        raise Skip(f"broken EPUB ({error_summary(exc)})") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ebooklib warns about options it will change
@@ -79,18 +86,14 @@ def parse_epub(path: Path, data: bytes) -> list[Document]:
     return [Document(path=str(path), text=text, title=title or path.stem, author=author, year=year)]
 
 
-def _unzip_fb2(data: bytes) -> bytes:
+def _unzip_fb2(data: bytes, max_bytes: int) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [m for m in archive.infolist() if m.filename.lower().endswith(".fb2")]
             if not members:
                 raise Skip("no .fb2 file inside the ZIP archive")
-            if members[0].file_size > _MAX_UNPACKED:
-                raise Skip(f"the .fb2 inside the ZIP is too large ({members[0].file_size / 2**20:.0f} MB)")
-            return archive.read(members[0])
-    except Skip:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+            return read_member(archive, members[0], max_bytes)  # counted, never trusted from the header
+    except ZIP_ERRORS as exc:
         raise Skip(f"broken ZIP archive ({error_summary(exc)})") from None
 
 

@@ -31,7 +31,7 @@ class IngestOptions:
 
     chunk_tokens: int = 200
     chunk_overlap: int = 40
-    max_file_bytes: int = 50 * 2**20
+    max_file_bytes: int = 50 * 2**20  # a file on disk, and what an archive unpacks to (index.archives)
     layout: str = "auto"  # how plain text is laid out: "auto" or "ruslit" (see index.readers)
     batch_chunks: int = 256
 
@@ -149,7 +149,7 @@ def _examine(path: Path, known: FileState | None, store: IndexStore, embedder: E
             store.touch_file(state)
             report.unchanged += 1
             return None
-        docs = parse_documents(path, data, options.layout)
+        docs = parse_documents(path, data, options.layout, options.max_file_bytes)
     except Skip as why:
         _skip(report, path, str(why))
         return None

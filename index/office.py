@@ -6,6 +6,7 @@ import io
 import logging
 from pathlib import Path
 
+from index.archives import DEFAULT_LIMIT, ZIP_ERRORS, repack
 from index.documents import Document, Skip, error_summary
 
 
@@ -33,11 +34,19 @@ def parse_pdf(path: Path, data: bytes) -> list[Document]:
     return [Document(path=str(path), text=text, title=title or path.stem, author=author)]
 
 
-def parse_docx(path: Path, data: bytes) -> list[Document]:
-    """One document from a Word file: paragraphs and tables in order, core title and author."""
+def parse_docx(path: Path, data: bytes, max_bytes: int = DEFAULT_LIMIT) -> list[Document]:
+    """One document from a Word file: paragraphs and tables in order, core title and author.
+
+    python-docx unpacks every part whole, so it reads a copy whose parts were counted while
+    they inflated: a file that unpacks to more than ``max_bytes`` is skipped before it starts.
+    """
     import docx
     from docx.table import Table
 
+    try:
+        data = repack(data, max_bytes)
+    except ZIP_ERRORS as exc:
+        raise Skip(f"broken DOCX ({error_summary(exc)})") from None
     try:
         document = docx.Document(io.BytesIO(data))
         lines: list[str] = []

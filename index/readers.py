@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from index.archives import DEFAULT_LIMIT
 from index.charsets import decode_text
 from index.documents import Document, Skip
 from index.ebooks import parse_epub, parse_fb2
@@ -35,12 +36,15 @@ def check_supported(path: Path) -> None:
         raise Skip(f"unsupported type '{path.suffix or path.name}'")
 
 
-def parse_documents(path: Path, data: bytes, layout: str = "auto") -> list[Document]:
+def parse_documents(path: Path, data: bytes, layout: str = "auto",
+                    max_bytes: int = DEFAULT_LIMIT) -> list[Document]:
     """Turn a supported file's bytes into documents, or raise Skip.
 
     ``layout`` says how plain text files are laid out: "auto" reads a file
     as one document named after the file, "ruslit" expects an author and a
     title line on top and years in info.csv (see ``index.ruslit``).
+    ``max_bytes`` bounds what an archive (.epub, .docx, .fb2.zip) may
+    unpack to, counted while it inflates (see ``index.archives``).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r} (expected one of {', '.join(LAYOUTS)})")
@@ -48,13 +52,13 @@ def parse_documents(path: Path, data: bytes, layout: str = "auto") -> list[Docum
     if suffix in (".html", ".htm"):
         docs = parse_html(path, data)
     elif suffix in (".fb2", ".fb2.zip"):
-        docs = parse_fb2(path, data)
+        docs = parse_fb2(path, data, max_bytes)
     elif suffix == ".epub":
-        docs = parse_epub(path, data)
+        docs = parse_epub(path, data, max_bytes)
     elif suffix == ".pdf":
         docs = parse_pdf(path, data)
     elif suffix == ".docx":
-        docs = parse_docx(path, data)
+        docs = parse_docx(path, data, max_bytes)
     elif suffix in (".xml", ".json", ".jsonl"):
         docs = parse_poem_corpus(path, data)
     elif suffix == ".txt" and layout == "ruslit":
