@@ -25,6 +25,7 @@ from index.filters import Filters
 from index.lexical import match_expression, stems_text
 from index.migrations import migrate
 from index.paths import printable
+from index.sqlite_errors import ACCESS, BUSY, FULL, sqlite_problem
 from index.vectors import IVF_THRESHOLD, FaissIndex
 
 CATALOG = "catalog.sqlite"
@@ -374,14 +375,14 @@ def catalog_error(folder: Path, exc: sqlite3.Error) -> StoreError:
     """The one-line error for an SQLite failure on the catalog in ``folder``."""
     name = folder.name
     detail = f"{CATALOG}: {exc}"
-    code = getattr(exc, "sqlite_errorname", "") or ""
-    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+    problem = sqlite_problem(exc)
+    if problem == BUSY:
         return StoreError(f"index {name!r} is in use by another lira process ({detail}); "
                           "wait for it to finish and run again")
-    if code.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN", "SQLITE_AUTH")):
+    if problem == ACCESS:
         return StoreError(f"index {name!r} cannot be opened or written ({detail}); "
                           f"check the permissions of {folder} and its files")
-    if code.startswith("SQLITE_FULL"):
+    if problem == FULL:
         return StoreError(f"index {name!r} cannot be written ({detail}); "
                           "free some disk space and run again")
     return StoreError(f"index {name!r} is damaged ({detail}); rebuild it: delete {folder} "

@@ -3,6 +3,7 @@ a catalog with damaged pages, a FAISS cache whose header lies about its size."""
 
 import json
 import os
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -152,3 +153,27 @@ def test_a_faiss_header_claiming_huge_sizes_is_rebuilt_without_allocating(
     found, chunks, max_rss_kib = map(int, child.stdout.split())
     assert found == min(3, chunks) > 0
     assert max_rss_kib < 1024 * 1024, f"{max_rss_kib} KiB"
+
+
+def test_real_sqlite_errors_are_told_apart(tmp_path):
+    from index.sqlite_errors import ACCESS, BUSY, DAMAGED, sqlite_problem
+
+    def error_of(action):
+        with pytest.raises(sqlite3.Error) as caught:
+            action()
+        return sqlite_problem(caught.value)
+
+    db = tmp_path / "a.sqlite"
+    first = sqlite3.connect(db, isolation_level=None)
+    first.execute("CREATE TABLE t (x)")
+    first.execute("BEGIN EXCLUSIVE")
+    second = sqlite3.connect(db, timeout=0)
+    assert error_of(lambda: second.execute("SELECT * FROM t").fetchall()) == BUSY
+    first.execute("ROLLBACK")
+    read_only = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    assert error_of(lambda: read_only.execute("INSERT INTO t VALUES (1)")) == ACCESS
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database at all " * 100)
+    assert error_of(lambda: sqlite3.connect(junk).execute("SELECT 1 FROM t")) == DAMAGED
+    # an error made without a code (by Lira's own checks) is read by its words
+    assert sqlite_problem(sqlite3.OperationalError("database or disk is full")) == "full"

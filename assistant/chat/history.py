@@ -17,6 +17,7 @@ from pathlib import Path
 from assistant.errors import LiraError
 from assistant.rag import Source
 from index.migrations import migrate
+from index.sqlite_errors import ACCESS, BUSY, FULL, sqlite_problem
 
 HISTORY_FILE = "history.sqlite"
 
@@ -79,12 +80,12 @@ MOVE_AWAY = "move it away to start a new one"
 def history_error(path: Path, exc: sqlite3.Error) -> HistoryDiskError:
     """The one-line error for an sqlite3 error on the history file at ``path``."""
     text = _first_line(str(exc)) or type(exc).__name__
-    lowered = text.lower()
-    if "locked" in lowered or "busy" in lowered:
+    problem = sqlite_problem(exc)
+    if problem == BUSY:
         advice = "another Lira is writing to it; close it and try again"
-    elif "full" in lowered:
+    elif problem == FULL:
         advice = "free some disk space and try again"
-    elif "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+    elif problem == ACCESS:
         advice = f"check that {path.parent} is writable"
     else:
         return HistoryDiskError(f"chat history {path} is damaged ({text}); {MOVE_AWAY}")
