@@ -73,7 +73,8 @@ def ingest_options(settings: Settings, layout: str = "auto"):
     from index.ingest import IngestOptions  # numpy and the store: not at start-up
 
     return IngestOptions(chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
-                         max_file_bytes=int(settings.max_file_mb * 2**20), layout=layout)
+                         max_file_bytes=int(settings.max_file_mb * 2**20),
+                         max_text_chars=settings.max_text_chars, layout=layout)
 
 
 class Engine:

@@ -85,6 +85,7 @@ class Settings:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_mb: float = 50.0
+    max_text_chars: int = 10_000_000  # extracted text indexed per document (index.ingest)
     model_cache: Path | None = None  # default: LIRA_HOME/models
     debug: bool = False
 
@@ -208,6 +209,7 @@ RULES: dict[str, Rule] = {
     "chunk_tokens": _integers(8, 2048),  # index.chunking refuses fewer than 8
     "chunk_overlap": _integers(0, 2047),
     "max_file_mb": _numbers(0, 65536, low_open=True),
+    "max_text_chars": _integers(1000, 2**31),
 }
 # Rules between settings, checked once every layer is applied: (keys, holds, rule in words).
 CROSS_RULES: tuple[tuple[tuple[str, ...], Callable[[Settings], bool], str], ...] = (

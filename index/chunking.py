@@ -4,6 +4,11 @@ Text is cut into units (a line, or a sentence of a long line), units are
 packed into chunks up to ``max_tokens``, and each chunk starts with the last
 units of the one before it, up to ``overlap`` tokens.  A unit is never cut
 unless it alone exceeds ``max_tokens``, so a poem's line stays whole.
+
+Memory and time stay linear in the text, whatever its shape: a unit longer
+than ``max_tokens * MAX_CHARS_PER_TOKEN`` characters (a 50 MB file on one
+line, say) is cut at spaces before the tokenizer sees it, and tokens are
+counted ``COUNT_BATCH`` units at a time, never for the whole text at once.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
+
+# No embedder's token is longer than this many characters on average over a
+# unit, so cutting a unit here never splits one that would have fitted.
+MAX_CHARS_PER_TOKEN = 8
+COUNT_BATCH = 512  # units per tokenizer call: its output is ~100 bytes per token
 
 # A sentence ends at . ! ? … (optionally closed by quotes or brackets) before
 # whitespace and something that can open a sentence.
@@ -33,11 +43,12 @@ def split_units(text: str) -> list[tuple[int, int]]:
     """Character spans of lines, and of sentences inside long lines."""
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text):
-        cuts = [m.span() for m in _SENTENCE_END.finditer(line.group())]
+        words = line.group()  # once: each group() call copies the whole line
+        cuts = [m.span() for m in _SENTENCE_END.finditer(words)]
         starts = [0] + [e for _, e in cuts]
-        ends = [s for s, _ in cuts] + [len(line.group())]
+        ends = [s for s, _ in cuts] + [len(words)]
         for a, b in zip(starts, ends):
-            piece = line.group()[a:b]
+            piece = words[a:b]
             lead = len(piece) - len(piece.lstrip())
             if piece.strip():
                 a += line.start() + lead
@@ -51,10 +62,30 @@ def chunk_text(text: str, count_tokens: TokenCounter, max_tokens: int = 200,
     if max_tokens < 8:
         raise ValueError("max_tokens must be at least 8")
     overlap = max(0, min(overlap, max_tokens // 2))
-    units = _fit_units(text, split_units(text), count_tokens, max_tokens)
+    spans = _bounded(text, split_units(text), max_tokens * MAX_CHARS_PER_TOKEN)
+    units = _fit_units(text, spans, _batched(count_tokens), max_tokens)
     return [Chunk(text[units[a][0]:units[b - 1][1]], units[a][0], units[b - 1][1],
                   sum(u[2] for u in units[a:b]))
             for a, b in _pack(units, max_tokens, overlap)]
+
+
+def _bounded(text: str, spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+    """Spans of at most ``max_chars`` characters: longer ones cut at spaces."""
+    bounded: list[tuple[int, int]] = []
+    for a, b in spans:
+        if b - a <= max_chars:
+            bounded.append((a, b))
+        else:
+            bounded += _split_long(text, a, b, parts=-(-(b - a) // max_chars))
+    return bounded
+
+
+def _batched(count_tokens: TokenCounter) -> TokenCounter:
+    """``count_tokens`` called on at most COUNT_BATCH texts at a time."""
+    def count(texts: Sequence[str]) -> list[int]:
+        return [n for i in range(0, len(texts), COUNT_BATCH)
+                for n in count_tokens(texts[i:i + COUNT_BATCH])]
+    return count
 
 
 def _fit_units(text: str, spans: list[tuple[int, int]], count_tokens: TokenCounter,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Control characters that no text means to hold: NUL padding, terminal escapes, the C1
+# range of text decoded with the wrong code page. Tab, newline and CR stay.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]+")
 
 
 class Skip(Exception):
@@ -27,3 +32,10 @@ def error_summary(exc: BaseException) -> str:
     message = str(exc).strip()
     message = message.splitlines()[0][:80] if message else ""
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters: a run of them becomes one space (none where
+    it was only NULs, the padding of a wrong-width encoding), a form feed a newline."""
+    text = text.replace("\x0c", "\n")
+    return _CONTROLS.sub(lambda m: "" if m.group().strip("\x00") == "" else " ", text)

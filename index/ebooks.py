@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from pathlib import Path
 
-from index.archives import DEFAULT_LIMIT, ZIP_ERRORS, read_member, repack
+from index.archives import DEFAULT_LIMIT, ZIP_ERRORS, open_zip, read_member, repack
 from index.documents import Document, Skip, error_summary
 from index.markup import html_soup, html_text
 
@@ -88,7 +87,7 @@ def parse_epub(path: Path, data: bytes, max_bytes: int = DEFAULT_LIMIT) -> list[
 
 def _unzip_fb2(data: bytes, max_bytes: int) -> bytes:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with open_zip(data) as archive:
             members = [m for m in archive.infolist() if m.filename.lower().endswith(".fb2")]
             if not members:
                 raise Skip("no .fb2 file inside the ZIP archive")

@@ -17,6 +17,10 @@ class StoreError(IndexFailure):
     """An index on disk is missing, locked, damaged or built differently."""
 
 
+class QueryError(IndexFailure):
+    """A search query that cannot be searched (an empty one)."""
+
+
 class ReaderError(IndexFailure):
     """A document cannot be read (used for whole-run failures, not per file)."""
 

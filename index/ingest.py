@@ -3,7 +3,9 @@
 Changed files are chunked and gathered into batches of about
 ``batch_chunks`` chunks, embedded together (the embedder is far faster on
 full batches than file by file) and committed together, so an interrupted
-run keeps every batch it finished and the next run picks up the rest.
+run keeps every batch it finished and the next run picks up the rest. A
+file of more than a batch is embedded and committed a batch at a time, and a
+run that stopped inside it resumes after its last committed chunk.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from index.chunking import Chunk, chunk_text
@@ -20,7 +23,7 @@ from index.embeddings import Embedder
 from index.errors import ReaderError
 from index.paths import stored_path
 from index.readers import LAYOUTS, Document, Skip, check_supported, parse_documents, read_bytes
-from index.store import DocumentChunks, FileState, IndexStore
+from index.store import PARTIAL, DocumentChunks, FileState, IndexStore
 
 Progress = Callable[[int, int, int], None]  # files done, files total, chunks added
 
@@ -34,6 +37,9 @@ class IngestOptions:
     max_file_bytes: int = 50 * 2**20  # a file on disk, and what an archive unpacks to (index.archives)
     layout: str = "auto"  # how plain text is laid out: "auto" or "ruslit" (see index.readers)
     batch_chunks: int = 256
+    # Extracted text per document: 5x the longest book of RusLit (Братья Карамазовы, 1.8 M
+    # characters). Text past it is not indexed (the run says so).
+    max_text_chars: int = 10_000_000
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -46,7 +52,8 @@ class _Pending:
 
     state: FileState
     is_update: bool
-    documents: list[tuple[Document, list[Chunk]]]
+    documents: list[tuple[Document, list[Chunk]]]  # on resume, the chunks not yet stored
+    resume: bool = False  # an earlier run stored some of this file's chunks (FileState.partial)
 
     @property
     def chunk_count(self) -> int:
@@ -63,6 +70,7 @@ class IngestReport:
     unchanged: int = 0
     chunks: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
+    truncated: list[dict[str, str]] = field(default_factory=list)  # indexed in part: path, reason
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -84,7 +92,12 @@ def index_path(root: Path, store: IndexStore, embedder: Embedder,
         batch: list[_Pending] = []
         for done, path in enumerate(candidates, 1):
             pending = _examine(path, known.pop(stored_path(path), None), store, embedder, options, report)
-            if pending:
+            if pending and (pending.resume or pending.chunk_count > options.batch_chunks):
+                _store_batch(batch, store, embedder, report)
+                batch = []
+                tick = partial(progress, done - 1, len(candidates)) if progress else None
+                _store_in_parts(pending, store, embedder, options.batch_chunks, report, tick)
+            elif pending:
                 batch.append(pending)
                 if sum(p.chunk_count for p in batch) >= options.batch_chunks:
                     _store_batch(batch, store, embedder, report)
@@ -140,7 +153,7 @@ def _examine(path: Path, known: FileState | None, store: IndexStore, embedder: E
     try:
         check_supported(path)
         stat = path.stat()
-        if known and known.size == stat.st_size and known.mtime == stat.st_mtime:
+        if known and not known.partial and known.size == stat.st_size and known.mtime == stat.st_mtime:
             report.unchanged += 1
             return None
         data = read_bytes(path, options.max_file_bytes)
@@ -157,8 +170,42 @@ def _examine(path: Path, known: FileState | None, store: IndexStore, embedder: E
         _skip(report, path, f"unreadable ({exc.strerror or exc})")
         return None
     chunked = [(doc, chunk_text(doc.text, embedder.count_tokens, options.chunk_tokens,
-                                options.chunk_overlap)) for doc in docs]
+                                options.chunk_overlap)) for doc in _limited(docs, path, options, report)]
+    if known and known.sha256 == PARTIAL + state.sha256:
+        remaining = _remaining(chunked, store.stored_spans(state.path))
+        if remaining is not None:
+            return _Pending(state, True, remaining, resume=True)
     return _Pending(state, known is not None, chunked)
+
+
+def _limited(docs: list[Document], path: Path, options: IngestOptions,
+             report: IngestReport) -> list[Document]:
+    """``docs`` with any text past ``max_text_chars`` cut off, at a line or a space."""
+    limit = options.max_text_chars
+    for doc in docs:
+        if len(doc.text) > limit:
+            cut = doc.text.rfind("\n", limit // 2, limit)
+            cut = cut if cut > 0 else doc.text.rfind(" ", limit // 2, limit)
+            doc.text = doc.text[:cut if cut > 0 else limit]
+            report.truncated.append({"path": stored_path(path), "reason": (
+                f"text longer than max_text_chars ({limit:,}): indexed the first "
+                f"{len(doc.text):,} characters" + (f" of part {doc.part}" if len(docs) > 1 else ""))})
+    return docs
+
+
+def _remaining(chunked: list[tuple[Document, list[Chunk]]],
+               stored: dict[int, list[tuple[int, int]]]) -> list[tuple[Document, list[Chunk]]] | None:
+    """The chunks an interrupted run did not store, or None when what it stored is not a
+    prefix of today's chunking (other chunk settings, say): then the file starts over."""
+    if not set(stored) <= {doc.part for doc, _ in chunked}:
+        return None
+    remaining = []
+    for doc, chunks in chunked:
+        done = stored.get(doc.part, [])
+        if [(c.start, c.end) for c in chunks[:len(done)]] != done:
+            return None
+        remaining.append((doc, chunks[len(done):]))
+    return remaining
 
 
 def _store_batch(batch: list[_Pending], store: IndexStore, embedder: Embedder,
@@ -173,6 +220,36 @@ def _store_batch(batch: list[_Pending], store: IndexStore, embedder: Embedder,
     report.chunks += store.replace_files(files)
     report.updated += sum(p.is_update for p in batch)
     report.added += sum(not p.is_update for p in batch)
+
+
+def _store_in_parts(pending: _Pending, store: IndexStore, embedder: Embedder, size: int,
+                    report: IngestReport, tick: Callable[[int], None] | None) -> None:
+    """Embed and commit a large file ``size`` chunks at a time (IndexStore.write_file_part)."""
+    parts = list(_parts(pending.documents, size)) or [[]]  # resumed with nothing left: finish it
+    for n, part in enumerate(parts):
+        vectors = iter(embedder.embed_passages([c.text for _, chunks in part for c in chunks]))
+        documents = [_with_vectors(doc, chunks, vectors) for doc, chunks in part]
+        report.chunks += store.write_file_part(pending.state, documents,
+                                               first=n == 0 and not pending.resume,
+                                               last=n == len(parts) - 1)
+        if tick:
+            tick(report.chunks)
+    report.updated += pending.is_update
+    report.added += not pending.is_update
+
+
+def _parts(documents: list[tuple[Document, list[Chunk]]],
+           size: int) -> Iterator[list[tuple[Document, list[Chunk]]]]:
+    """The documents' chunks in runs of ``size``, each run grouped by document."""
+    flat = [(doc, chunk) for doc, chunks in documents for chunk in chunks]
+    for start in range(0, len(flat), size):
+        run: list[tuple[Document, list[Chunk]]] = []
+        for doc, chunk in flat[start:start + size]:
+            if run and run[-1][0] is doc:
+                run[-1][1].append(chunk)
+            else:
+                run.append((doc, [chunk]))
+        yield run
 
 
 def _with_vectors(doc: Document, chunks: list[Chunk], vectors: Iterator) -> DocumentChunks:

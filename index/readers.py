@@ -13,7 +13,7 @@ from pathlib import Path
 
 from index.archives import DEFAULT_LIMIT
 from index.charsets import decode_text
-from index.documents import Document, Skip
+from index.documents import Document, Skip, clean_text
 from index.ebooks import parse_epub, parse_fb2
 from index.markup import parse_html
 from index.office import parse_docx, parse_pdf
@@ -43,8 +43,8 @@ def parse_documents(path: Path, data: bytes, layout: str = "auto",
     ``layout`` says how plain text files are laid out: "auto" reads a file
     as one document named after the file, "ruslit" expects an author and a
     title line on top and years in info.csv (see ``index.ruslit``).
-    ``max_bytes`` bounds what an archive (.epub, .docx, .fb2.zip) may
-    unpack to, counted while it inflates (see ``index.archives``).
+    ``max_bytes`` bounds what an archive (.epub, .docx, .fb2.zip) or a PDF's
+    stream may unpack to, counted while it inflates (see ``index.archives``).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r} (expected one of {', '.join(LAYOUTS)})")
@@ -56,7 +56,7 @@ def parse_documents(path: Path, data: bytes, layout: str = "auto",
     elif suffix == ".epub":
         docs = parse_epub(path, data, max_bytes)
     elif suffix == ".pdf":
-        docs = parse_pdf(path, data)
+        docs = parse_pdf(path, data, max_bytes)
     elif suffix == ".docx":
         docs = parse_docx(path, data, max_bytes)
     elif suffix in (".xml", ".json", ".jsonl"):
@@ -67,6 +67,9 @@ def parse_documents(path: Path, data: bytes, layout: str = "auto",
         docs = _parse_text(path, data)
     else:
         raise Skip(f"unsupported type '{path.suffix or path.name}'")
+    for doc in docs:  # a stray NUL or escape sequence in any format is no text
+        doc.text = clean_text(doc.text)
+        doc.title, doc.author = (" ".join(clean_text(v).split()) for v in (doc.title, doc.author))
     docs = [d for d in docs if d.text.strip()]
     if not docs:
         raise Skip("no text")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from index.embeddings import Embedder
-from index.errors import StoreError
+from index.errors import QueryError, StoreError
 from index.filters import Filters
 from index.store import IndexStore
 
@@ -75,7 +75,9 @@ class Searcher:
     def search_batch(self, items: Sequence[tuple[str, SearchOptions]],
                      k: int = 5) -> list[list[Hit]]:
         """Search (query, options) pairs, embedding every query in one batch."""
-        for _, options in items:
+        for query, options in items:
+            if not query.strip():
+                raise QueryError("empty query: give words to search for")
             if options.mode not in MODES:
                 raise StoreError(f"unknown search mode '{options.mode}'; "
                                  f"use {', '.join(MODES)}")

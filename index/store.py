@@ -57,6 +57,11 @@ MIGRATIONS: list[str] = [
 ]
 
 
+# The sha256 of a file whose chunks are stored in parts carries this prefix until the
+# last part commits (IndexStore.write_file_part).
+PARTIAL = "partial:"
+
+
 @dataclass(frozen=True)
 class FileState:
     """What the index remembers of a source file, to skip it when unchanged."""
@@ -65,6 +70,11 @@ class FileState:
     size: int
     mtime: float
     sha256: str
+
+    @property
+    def partial(self) -> bool:
+        """Whether an interrupted run stored only some of this file's chunks."""
+        return self.sha256.startswith(PARTIAL)
 
 
 @dataclass(frozen=True)
@@ -233,6 +243,40 @@ class IndexStore:
                              for doc in documents)
         return added
 
+    def write_file_part(self, state: FileState, documents: Sequence[DocumentChunks], *,
+                        first: bool, last: bool) -> int:
+        """Store one part of a large file's chunks in a transaction of its own, so a file of
+        any size commits as it goes and an interrupted run keeps its parts.
+
+        ``first`` replaces any older version of the file; until ``last`` commits, the file is
+        recorded as partial (``FileState.partial``) and ``stored_spans`` tells where to resume.
+        A document continued from an earlier part gets its chunks appended.
+        """
+        vectors = self._vectors()
+        with self.transaction() as db:
+            if first:
+                self._delete_file(db, state.path, vectors)
+                db.execute("INSERT INTO files(path, size, mtime, sha256, indexed_at) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (state.path, state.size, state.mtime, PARTIAL + state.sha256, time.time()))
+            added = sum(self._insert_document(db, state.path, doc, vectors, append=not first)
+                        for doc in documents)
+            if last:
+                db.execute("UPDATE files SET size = ?, mtime = ?, sha256 = ?, indexed_at = ? "
+                           "WHERE path = ?",
+                           (state.size, state.mtime, state.sha256, time.time(), state.path))
+        return added
+
+    def stored_spans(self, path: str) -> dict[int, list[tuple[int, int]]]:
+        """(start, end) of each stored chunk of ``path``, in order, by document part."""
+        spans: dict[int, list[tuple[int, int]]] = {}
+        rows = self.conn.execute('SELECT d.part, c.start, c."end" FROM chunks c '
+                                 "JOIN documents d ON c.doc_id = d.id WHERE d.path = ? "
+                                 "ORDER BY d.part, c.ord", (path,))
+        for part, start, end in rows:
+            spans.setdefault(part, []).append((start, end))
+        return spans
+
     def remove_file(self, path: str) -> None:
         """Forget a file and everything made from it."""
         vectors = self._vectors()
@@ -248,14 +292,11 @@ class IndexStore:
             vectors.remove(np.asarray(ids, dtype=np.int64))
 
     def _insert_document(self, db: sqlite3.Connection, path: str, doc: DocumentChunks,
-                         vectors: FaissIndex) -> int:
+                         vectors: FaissIndex, append: bool = False) -> int:
         title = printable(doc.title)  # a title made from a file name may hold any byte
-        cur = db.execute("INSERT INTO documents(path, part, title, author, year, kind) "
-                         "VALUES (?, ?, ?, ?, ?, ?)",
-                         (path, doc.part, title, printable(doc.author), doc.year, doc.kind))
-        doc_id = cur.lastrowid
+        doc_id, first_ord = self._document_row(db, path, doc, title, append)
         ids = []
-        for ord_, ((start, end, text), vec) in enumerate(zip(doc.spans, doc.vectors)):
+        for ord_, ((start, end, text), vec) in enumerate(zip(doc.spans, doc.vectors), first_ord):
             text = printable(text)
             cur = db.execute('INSERT INTO chunks(doc_id, ord, start, "end", text, vector) '
                              "VALUES (?, ?, ?, ?, ?, ?)",
@@ -266,6 +307,21 @@ class IndexStore:
         if ids:
             vectors.add(np.asarray(ids, dtype=np.int64), np.asarray(doc.vectors))
         return len(ids)
+
+    @staticmethod
+    def _document_row(db: sqlite3.Connection, path: str, doc: DocumentChunks, title: str,
+                      append: bool) -> tuple[int, int]:
+        """The id of ``doc``'s row (a new one or, with ``append``, the row an earlier part of
+        a large file began) and the ``ord`` its next chunk takes."""
+        row = append and db.execute(
+            "SELECT d.id, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.id) "
+            "FROM documents d WHERE d.path = ? AND d.part = ?", (path, doc.part)).fetchone()
+        if row:
+            return row[0], row[1]
+        cur = db.execute("INSERT INTO documents(path, part, title, author, year, kind) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         (path, doc.part, title, printable(doc.author), doc.year, doc.kind))
+        return cur.lastrowid, 0
 
     # ----- vectors -----------------------------------------------------------
     def _vectors(self) -> FaissIndex:

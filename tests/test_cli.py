@@ -129,6 +129,13 @@ def test_search_with_other_embedder_is_refused(run, docs, tiny_embedder_dir, tmp
     assert "built with embedder" in one_line_error(code, err)
 
 
+@pytest.mark.parametrize("query", ["", "  \n\t"])
+def test_an_empty_query_is_an_error_not_a_passage(run, docs, query):
+    assert run("index", docs)[0] == 0
+    code, out, err = run("search", query)
+    assert "empty query" in one_line_error(code, err) and out == ""
+
+
 def test_search_empty_or_missing_index(run):
     code, _, err = run("search", "Москва", "--name", "nothing-here")
     assert "lira index" in one_line_error(code, err)

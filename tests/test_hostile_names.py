@@ -60,15 +60,17 @@ def test_search_authors_and_index_escape_control_characters(run, tmp_path):
     code, out, err = run("search", "мороз", "--mode", "lexical")
     assert code == 0, err
     escaped = "\\x1b[31mred\\x07"
-    assert f"Заголовок {escaped}, Автор {escaped}" in out and f"{escaped}.jsonl" in out
-    assert f"Строка {escaped}" in out
+    # a document's title, author and text lose their control characters when read
+    # (index.documents.clean_text); a path keeps them, escaped on display
+    assert "Заголовок [31mred, Автор [31mred" in out and f"{escaped}.jsonl" in out
+    assert "Строка  [31mred" in out
     assert_no_raw_controls(out)
     code, out, _ = run("search", "мороз", "--mode", "lexical", "--json")
-    [hit] = json.loads(out)["results"]  # JSON keeps the exact text (escaped by JSON itself)
-    assert hit["title"] == f"Заголовок {HOSTILE}" and hit["author"] == f"Автор {HOSTILE}"
-    assert hit["path"].endswith(f"{HOSTILE}.jsonl") and HOSTILE in hit["text"]
+    [hit] = json.loads(out)["results"]  # JSON keeps the exact path (escaped by JSON itself)
+    assert hit["title"] == "Заголовок [31mred" and hit["author"] == "Автор [31mred"
+    assert hit["path"].endswith(f"{HOSTILE}.jsonl") and "\x1b" not in hit["text"]
     code, out, _ = run("authors")
-    assert code == 0 and f"Автор {escaped}" in out
+    assert code == 0 and "Автор [31mred" in out
     assert_no_raw_controls(out)
 
 

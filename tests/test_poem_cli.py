@@ -27,11 +27,29 @@ def test_analyze_a_file(run, tmp_path, stress_model):
                                "metre": "ямб", "feet": 4}
 
 
+def _stdin(data: bytes) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+
+
 def test_analyze_stdin(run, monkeypatch, stress_model):
-    monkeypatch.setattr("sys.stdin", io.StringIO(BURYA))
+    monkeypatch.setattr("sys.stdin", _stdin(BURYA.encode()))
     code, out, _ = run("poem", "analyze", "-", "--json")
     assert code == 0 and json.loads(out)["rhyme_scheme"] == "ABAB"
     assert json.loads(out)["metre"] == "хорей"
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4, "is not UTF-8 text (byte"),
+    ("Буря мглою\x00небо кроет".encode(), "is binary (it holds NUL bytes)"),
+], ids=["elf", "nul"])
+def test_binary_input_is_refused_from_stdin_as_from_a_file(run, monkeypatch, tmp_path, data, message):
+    path = tmp_path / "poem.txt"
+    path.write_bytes(data)
+    from_file = one_line_error(*run("poem", "analyze", path)[::2])
+    monkeypatch.setattr("sys.stdin", _stdin(data))
+    from_stdin = one_line_error(*run("poem", "analyze", "-")[::2])
+    assert message in from_file and message in from_stdin
+    assert from_file.replace(str(path), "stdin") == from_stdin
 
 
 def test_analyze_jsonl_gives_one_result_a_line(run, tmp_path, stress_model):

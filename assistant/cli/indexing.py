@@ -69,7 +69,9 @@ class _ProgressBar:
 
             self.bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
         elapsed = self.bar.format_dict["elapsed"] or 1e-9
-        self.bar.set_postfix_str(f"{chunks} chunks, {chunks / elapsed:.1f} chunks/s", refresh=False)
+        # a large file reports its chunks as it commits them, before the file count moves
+        self.bar.set_postfix_str(f"{chunks} chunks, {chunks / elapsed:.1f} chunks/s",
+                                 refresh=done == self.bar.n)
         self.bar.update(done - self.bar.n)
 
     def __exit__(self, *exc) -> None:
@@ -85,4 +87,5 @@ def summary_lines(report) -> list[str]:
     lines += [one_line(f"  skipped {s['path']}: {s['reason']}") for s in report.skipped[:20]]
     if len(report.skipped) > 20:
         lines.append(f"  ... and {len(report.skipped) - 20} more (see --json)")
+    lines += [one_line(f"  in part {t['path']}: {t['reason']}") for t in report.truncated[:20]]
     return lines

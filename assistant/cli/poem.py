@@ -88,14 +88,32 @@ def _analysis_or_error(text: str) -> dict:
         return {"error": str(exc)}  # one bad record does not stop the others
 
 
+MAX_INPUT_BYTES = 64 * 2**20  # a poem, or a JSONL file of many: far more than RIFMA's 4,000
+
+
 def _read_text(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
+    """The UTF-8 text of a file or of stdin ('-'), judged the same way from either."""
+    shown = "stdin" if source == "-" else source
     try:
-        return Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LiraError(f"cannot read {source}: {exc}; give a UTF-8 text file or '-' "
-                        "for stdin") from exc
+        if source == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with open(source, "rb") as file:
+                data = file.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise LiraError(f"cannot read {shown}: {exc.strerror or exc}; give a UTF-8 text file "
+                        "or '-' for stdin") from exc
+    if len(data) > MAX_INPUT_BYTES:
+        raise LiraError(f"{shown} is larger than {MAX_INPUT_BYTES // 2**20} MB; give a poem "
+                        "or a JSONL file of poems")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LiraError(f"{shown} is not UTF-8 text (byte {exc.start}); give a UTF-8 text "
+                        "file or '-' for stdin") from exc
+    if "\x00" in text:
+        raise LiraError(f"{shown} is binary (it holds NUL bytes); give a UTF-8 text file")
+    return text
 
 
 def _jsonl_texts(path: Path) -> Iterator[str]:
