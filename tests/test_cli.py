@@ -129,6 +129,15 @@ def test_search_with_other_embedder_is_refused(run, docs, tiny_embedder_dir, tmp
     assert "built with embedder" in one_line_error(code, err)
 
 
+def test_a_document_past_max_text_chars_is_listed_as_indexed_in_part(run, docs, monkeypatch):
+    (docs / "long.txt").write_text("Москва — столица России.\n" * 100, encoding="utf-8")
+    monkeypatch.setenv("LIRA_MAX_TEXT_CHARS", "1000")
+    code, out, _ = run("index", docs)
+    assert code == 0
+    [line] = [x for x in out.splitlines() if "in part" in x]
+    assert "long.txt" in line and "max_text_chars (1,000)" in line
+
+
 @pytest.mark.parametrize("query", ["", "  \n\t"])
 def test_an_empty_query_is_an_error_not_a_passage(run, docs, query):
     assert run("index", docs)[0] == 0

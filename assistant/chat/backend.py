@@ -117,6 +117,7 @@ class IndexSummary:
     chunks: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    truncated: int = 0  # documents indexed in part (past max_text_chars)
 
 
 class Backend(Protocol):
@@ -208,7 +209,7 @@ class ChatBackend:
         report = self.engine.index_path(path, name, layout, progress)
         return IndexSummary(name or self.settings.index_name, report.added, report.updated,
                             report.removed, report.unchanged, report.chunks,
-                            len(report.skipped), report.seconds)
+                            len(report.skipped), report.seconds, len(report.truncated))
 
     def grounding(self, reply: Reply, text: str) -> Grounding | None:
         """The badge of a finished reply: the engine's Answer checked against its sources

@@ -577,8 +577,9 @@ class LiraApp(App[None]):
             return
         s = message.summary
         self.notify(f"Добавлено {s.added}, обновлено {s.updated}, удалено {s.removed}, "
-                    f"без изменений {s.unchanged}, пропущено {s.skipped}; "
-                    f"{s.chunks} фрагм. за {s.seconds:.1f} с.",
+                    f"без изменений {s.unchanged}, пропущено {s.skipped}"
+                    + (f", частично {s.truncated} (длиннее max_text_chars)" if s.truncated else "")
+                    + f"; {s.chunks} фрагм. за {s.seconds:.1f} с.",
                     title=f"Индекс «{s.name}» готов", timeout=8)
         self.session.index_name = s.name
         self._show_session()
