@@ -7,8 +7,9 @@ unless it alone exceeds ``max_tokens``, so a poem's line stays whole.
 
 Memory and time stay linear in the text, whatever its shape: a unit longer
 than ``max_tokens * MAX_CHARS_PER_TOKEN`` characters (a 50 MB file on one
-line, say) is cut at spaces before the tokenizer sees it, and tokens are
-counted ``COUNT_BATCH`` units at a time, never for the whole text at once.
+line, say) is cut at spaces into pieces of ``max_tokens`` characters before
+the tokenizer sees it, and tokens are counted ``COUNT_BATCH`` units at a
+time, never for the whole text at once.
 """
 
 from __future__ import annotations
@@ -62,21 +63,23 @@ def chunk_text(text: str, count_tokens: TokenCounter, max_tokens: int = 200,
     if max_tokens < 8:
         raise ValueError("max_tokens must be at least 8")
     overlap = max(0, min(overlap, max_tokens // 2))
-    spans = _bounded(text, split_units(text), max_tokens * MAX_CHARS_PER_TOKEN)
+    spans = _bounded(text, split_units(text), max_tokens * MAX_CHARS_PER_TOKEN, piece_chars=max_tokens)
     units = _fit_units(text, spans, _batched(count_tokens), max_tokens)
     return [Chunk(text[units[a][0]:units[b - 1][1]], units[a][0], units[b - 1][1],
                   sum(u[2] for u in units[a:b]))
             for a, b in _pack(units, max_tokens, overlap)]
 
 
-def _bounded(text: str, spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
-    """Spans of at most ``max_chars`` characters: longer ones cut at spaces."""
+def _bounded(text: str, spans: list[tuple[int, int]], max_chars: int,
+             piece_chars: int) -> list[tuple[int, int]]:
+    """Spans of at most ``max_chars`` characters: longer ones cut at spaces into pieces of
+    about ``piece_chars`` (a quarter of a chunk or so), which pack into full chunks."""
     bounded: list[tuple[int, int]] = []
     for a, b in spans:
         if b - a <= max_chars:
             bounded.append((a, b))
         else:
-            bounded += _split_long(text, a, b, parts=-(-(b - a) // max_chars))
+            bounded += _split_long(text, a, b, parts=-(-(b - a) // piece_chars))
     return bounded
 
 

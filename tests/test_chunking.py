@@ -45,3 +45,18 @@ def test_overlong_sentence_is_split_at_spaces():
 
 def test_empty_text_gives_no_chunks():
     assert chunk_text("  \n\n ", words) == []
+
+
+def test_a_text_on_one_huge_line_is_tokenized_in_pieces_that_pack_into_full_chunks():
+    text = " ".join(f"слово{i % 10}" for i in range(60_000))  # 420 KB, one line, no sentence end
+    seen: list[int] = []
+
+    def counting(texts):
+        seen.append(max(len(t) for t in texts))
+        return words(texts)
+
+    chunks = chunk_text(text, counting, max_tokens=50, overlap=0)
+    assert max(seen) <= 50 * 8  # the tokenizer never sees the whole line
+    assert all(c.tokens <= 50 for c in chunks) and sum(c.tokens for c in chunks) == 60_000
+    assert len(chunks) <= 60_000 / 50 / 0.8  # pieces fill chunks to at least 80%
+    assert all(text[c.start:c.end] == c.text for c in chunks)
