@@ -74,7 +74,7 @@ def read_page(data: bytes) -> Page:
     if declared:
         try:
             text = data.decode(declared, errors="replace")
-        except LookupError:  # a charset name Python does not know
+        except (LookupError, ValueError):  # a charset name Python does not know (or with a NUL in it)
             text = None
     if text is None:
         text = decode_text(data)

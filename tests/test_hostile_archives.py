@@ -177,28 +177,25 @@ def test_the_bounded_readers_directly(tmp_path):
 # Parses each file in a child whose address space is capped at 1 GB and prints, per file, the
 # reason it was skipped (or the length of the text read), and how far the peak RSS grew while
 # parsing it (kB).
-# The peak is the child's own (VmHWM, reset per file through clear_refs): ru_maxrss would
-# also count the parent's pages the child was forked with, gigabytes late in a test run.
+# The peak is the child's own (VmHWM, reset per file through clear_refs; see tests/child_memory.py):
+# ru_maxrss would also count the parent's pages the child was forked with.
 CHILD = """
-import json, re, resource, sys
+import json, resource, sys
 from pathlib import Path
 resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
 from index.readers import Skip, parse_documents
+from tests.child_memory import peak_kb, reset_peak
 import bs4, docx, ebooklib.epub, lxml.etree  # imported before the baseline is taken
-status = Path("/proc/self/status")
-def kb(key):
-    return int(re.search(key + r":\\s+(\\d+) kB", status.read_text()).group(1))
 limit, out = int(sys.argv[1]), {}
 for name in sys.argv[2:]:
     path = Path(name)
     data = path.read_bytes()
-    Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
-    base = kb("VmRSS")
+    base = reset_peak()  # the peak starts again from here
     try:
         reason = sum(len(d.text) for d in parse_documents(path, data, max_bytes=limit))
     except Skip as why:
         reason = str(why)
-    out[path.name] = [reason, kb("VmHWM") - base]
+    out[path.name] = [reason, peak_kb() - base]
 print(json.dumps(out))
 """
 
