@@ -274,3 +274,46 @@ def test_a_resume_under_other_chunk_settings_starts_the_file_over(tmp_path, big_
     ids = [r[0] for r in store.conn.execute("SELECT id FROM chunks")]
     assert store.search_dense(embedder.embed_queries(["мороз"]), len(ids), None)[0]  # vectors agree
     assert store.chunk_count() == fresh.chunk_count()
+
+
+def test_ctrl_c_in_lira_index_keeps_the_committed_batches_and_exits_cleanly(tmp_path, tiny_embedder_dir):
+    import signal
+    import time
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "big.txt").write_text("\n".join(f"{n} {LINE}" for n in range(15_000)), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIRA_")}
+    env.update(LIRA_HOME=str(tmp_path / "home"), LIRA_EMBEDDER=str(tiny_embedder_dir),
+               LIRA_CHUNK_TOKENS="16", LIRA_CHUNK_OVERLAP="0")
+    command = [sys.executable, "-m", "assistant.cli", "index", str(folder)]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    catalog = tmp_path / "home" / "indexes" / "default" / "catalog.sqlite"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if catalog.exists() and _partial_chunks(catalog) > 0:
+            child.send_signal(signal.SIGINT)  # as Ctrl+C, while the file is half stored
+            break
+        time.sleep(0.2)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err[-2000:]
+    assert "lira: interrupted" in err and "terminate called" not in err and "Traceback" not in err
+    kept = _partial_chunks(catalog)
+    assert kept > 0  # the batches committed before Ctrl+C
+    done = subprocess.run(command + ["--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["updated"] == 1 and report["chunks"] > 0
+    assert _partial_chunks(catalog) == 0
+
+
+def _partial_chunks(catalog: Path) -> int:
+    """Chunks stored for files still marked partial (0 when there are none)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=5) as db:
+        try:
+            return db.execute("SELECT count(*) FROM chunks c JOIN documents d ON c.doc_id = d.id "
+                              "JOIN files f ON d.path = f.path WHERE f.sha256 LIKE 'partial:%'").fetchone()[0]
+        except sqlite3.OperationalError:  # the schema is not written yet
+            return 0

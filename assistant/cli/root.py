@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except (click.Abort, KeyboardInterrupt):
         click.echo("lira: interrupted", err=True)
+        from assistant.runtime import compute  # concurrent.futures: not at start-up
+
+        if argv is None and compute.busy():  # the process itself (not a caller of main) ends
+            _leave_now(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except USER_ERRORS as exc:
         return _report(exc, debug, f"lira: error: {exc}")
@@ -112,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         return _report(exc, debug, f"lira: unexpected error: {type(exc).__name__}: {exc} "
                                    "(run with --debug for the traceback)")
     return 0
+
+
+def _leave_now(code: int) -> None:
+    """Exit without finalizing: what the index committed is on disk, and the compute
+    thread's model work would make the interpreter's exit abort (compute.busy)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _report(exc: BaseException, debug: bool, line: str) -> int:

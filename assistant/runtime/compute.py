@@ -32,7 +32,13 @@ class _ComputeThread(threading.Thread):
         while True:
             future, fn, args, kwargs = self.tasks.get()
             if future.set_running_or_notify_cancel():
-                _settle(future, fn, args, kwargs)
+                self.busy = True
+                try:
+                    _settle(future, fn, args, kwargs)
+                finally:
+                    self.busy = False
+
+    busy = False  # inside a task: maybe inside torch's OpenMP kernels
 
 
 _thread: _ComputeThread | None = None
@@ -44,6 +50,16 @@ def _settle(future: Future, fn: Callable, args: tuple, kwargs: dict) -> None:
         future.set_result(fn(*args, **kwargs))
     except BaseException as exc:  # delivered to whoever waits on the future
         future.set_exception(exc)
+
+
+def busy() -> bool:
+    """Whether the compute thread is running a task now.
+
+    A process must not finalize while it is: libstdc++ aborts ("terminate called
+    without an active exception") when the interpreter exits under running OpenMP
+    threads, so the CLI leaves with os._exit after a Ctrl+C that came mid-task.
+    """
+    return _thread is not None and _thread.busy
 
 
 def on_compute_thread() -> bool:
