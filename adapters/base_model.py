@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.errors import BaseModelError, TrainingError
+from adapters.errors import BaseModelError, TrainingError, first_line
 
 QUANTIZATIONS = ("none", "8bit", "4bit")
 
@@ -76,7 +76,7 @@ def open_tokenizer(path: Path) -> Any:
     try:
         return pretrained_tokenizer(path)
     except (OSError, ValueError) as exc:
-        raise BaseModelError(f"cannot load the tokenizer of {path}: {_first_line(exc)}") from exc
+        raise BaseModelError(f"cannot load the tokenizer of {path}: {first_line(exc)}") from exc
 
 
 def with_pad_token(tokenizer: Any) -> Any:
@@ -135,7 +135,7 @@ def quiet_load(what: str, path: Path) -> Iterator[None]:
             warnings.simplefilter("ignore")
             yield
     except (OSError, ValueError, RuntimeError) as exc:
-        raise BaseModelError(f"cannot load {what} from {path}: {_first_line(exc)}") from exc
+        raise BaseModelError(f"cannot load {what} from {path}: {first_line(exc)}") from exc
 
 
 def from_pretrained(path: Path, seq2seq: bool, device: str, quantization: str, what: str, *,
@@ -167,8 +167,3 @@ def load_base(path: Path, device: str = "cpu", quantization: str = "none",
     model = from_pretrained(path, seq2seq, device, quantization, "the base model",
                             float32_weights=True)
     return Base(model, tokenizer, seq2seq, Path(path), device, quantization)
-
-
-def _first_line(exc: BaseException) -> str:
-    # an exception raised without a message still makes a one-line error
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

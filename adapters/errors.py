@@ -31,3 +31,9 @@ class MergeError(AdapterError):
 
 class TrainingInterrupted(TrainingError):
     """Training was stopped on request after saving a checkpoint."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type's name when it has none), at most 200
+    characters: a library's failure inside a one-line error."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.errors import AdapterFolderError
+from adapters.errors import AdapterFolderError, first_line
 from adapters.manifest import base_fingerprint as fingerprint_of
 from adapters.manifest import check_base, read_manifest
 
@@ -96,11 +96,6 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 def _load_failure(path: Path, exc: Exception) -> str:
     if "safetensor" in type(exc).__module__.lower() or "header" in str(exc).lower():
-        return f"adapter weights in {path} are damaged ({_first_line(exc)}); re-train or re-copy them"
-    return (f"adapter {path} does not fit this base model ({_first_line(exc)}); "
+        return f"adapter weights in {path} are damaged ({first_line(exc)}); re-train or re-copy them"
+    return (f"adapter {path} does not fit this base model ({first_line(exc)}); "
             "use the base it was trained on")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import ModelNotFound
+from adapters.errors import BaseModelError
+from adapters.pickle_weights import needs_conversion, safe_folder
+from assistant.errors import ModelLoadError, ModelNotFound
 from assistant.settings import Settings
 
 Progress = Callable[[str], None]
@@ -99,11 +101,17 @@ def locate(reference: str, settings: Settings) -> Resolution:
 
 
 def resolve(reference: str, settings: Settings, progress: Progress | None = None) -> Path:
-    """A loadable local folder for ``reference``, preparing a bundle if needed."""
+    """A loadable local folder for ``reference``, preparing a bundle if needed; a folder of
+    pickle weights resolves to its safetensors copy (converted once: adapters.pickle_weights)."""
     found = locate(reference, settings)
-    if found.ready:
+    if not found.ready:
+        return prepare_bundled(found.bundled, settings, progress)
+    if not needs_conversion(found.path):
         return found.path
-    return prepare_bundled(found.bundled, settings, progress)
+    try:
+        return safe_folder(found.path, settings.models_dir / "converted", progress)
+    except BaseModelError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def prepare_bundled(bundle: BundledModel, settings: Settings,
