@@ -40,7 +40,7 @@ def as_published(source: Path, folder: Path, shards: int = 1) -> Path:
     return folder
 
 
-def logits(folder: Path, text: str = "Мороз и солнце") -> "torch.Tensor":
+def logits(folder: Path, text: str = "Мороз и солнце"):
     import torch
 
     loaded = load_model(folder, "m", device="cpu")
