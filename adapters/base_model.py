@@ -63,9 +63,27 @@ def is_seq2seq_folder(path: Path) -> bool:
     return bool(config.get("is_encoder_decoder"))
 
 
+# A tokenizer's vocabulary lives in one of these (a sentencepiece model is any *.model).
+VOCABULARY_FILES = ("tokenizer.json", "vocab.json", "vocab.txt", "tekken.json")
+
+
+def has_vocabulary(path: Path) -> bool:
+    """Whether a model folder holds a tokenizer's vocabulary file."""
+    path = Path(path)
+    return any((path / name).is_file() for name in VOCABULARY_FILES) or any(path.glob("*.model"))
+
+
 def pretrained_tokenizer(path: Path) -> Any:
-    """The tokenizer of a model folder, offline and without remote code (transformers' errors)."""
+    """The tokenizer of a model folder, offline and without remote code (transformers' errors).
+
+    A folder without a vocabulary file is a BaseModelError: transformers would quietly build
+    a tokenizer that knows only its special tokens and turns every word into <unk>.
+    """
     from transformers import AutoTokenizer
+
+    if not has_vocabulary(path):
+        raise BaseModelError(f"{path} has no tokenizer files (tokenizer.json, spiece.model, "
+                             "tokenizer.model, vocab.json...); copy the model's tokenizer files into it")
 
     return AutoTokenizer.from_pretrained(str(path), local_files_only=True,
                                          trust_remote_code=False)
@@ -76,7 +94,19 @@ def open_tokenizer(path: Path) -> Any:
     try:
         return pretrained_tokenizer(path)
     except (OSError, ValueError) as exc:
-        raise BaseModelError(f"cannot load the tokenizer of {path}: {first_line(exc)}") from exc
+        raise BaseModelError(f"cannot load the tokenizer of {path}: {tokenizer_failure(path, exc)}") from exc
+
+
+def tokenizer_failure(path: Path, exc: BaseException) -> str:
+    """Why a tokenizer did not load, in one line. Without the sentencepiece package,
+    transformers falls back to other readers of a *.model file and reports theirs
+    (`tiktoken` is required...), which hides the real cause."""
+    text = first_line(exc)
+    if any(Path(path).glob("*.model")) and any(w in text.lower() for w in ("tiktoken", "sentencepiece",
+                                                                           "protobuf")):
+        return ("its sentencepiece tokenizer needs the sentencepiece and protobuf packages "
+                f"(pip install sentencepiece protobuf; transformers said: {text})")
+    return text
 
 
 def with_pad_token(tokenizer: Any) -> Any:
@@ -135,7 +165,7 @@ def quiet_load(what: str, path: Path) -> Iterator[None]:
             warnings.simplefilter("ignore")
             yield
     except (OSError, ValueError, RuntimeError) as exc:
-        raise BaseModelError(f"cannot load {what} from {path}: {first_line(exc)}") from exc
+        raise BaseModelError(f"cannot load {what} from {path}: {tokenizer_failure(path, exc)}") from exc
 
 
 def from_pretrained(path: Path, seq2seq: bool, device: str, quantization: str, what: str, *,

@@ -1,0 +1,69 @@
+"""The seeds' model layouts end to end with tiny stand-ins: a T5 with spiece.model and a LLaMA
+with tokenizer.model, both with pickle weights only, tokenize Russian, answer, and train."""
+
+import json
+
+import pytest
+
+from tests.conftest import one_line_error
+from tests.published_models import build_published
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TEXT = "Мороз и солнце; день чудесный!"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("published")
+    return {kind: build_published(kind, root / kind) for kind in ("t5", "llama")}
+
+
+@pytest.mark.parametrize("kind", ["t5", "llama"])
+def test_a_sentencepiece_tokenizer_loads_and_keeps_cyrillic(published, kind):
+    from adapters.base_model import open_tokenizer
+
+    tokenizer = open_tokenizer(published[kind])
+    ids = tokenizer(TEXT, add_special_tokens=False).input_ids
+    assert tokenizer.unk_token_id not in ids
+    assert tokenizer.decode(ids, skip_special_tokens=True) == TEXT
+
+
+@pytest.mark.parametrize("kind", ["t5", "llama"])
+def test_a_published_model_answers_and_trains(run, published, kind, tmp_path, lira_home):
+    code, out, err = run("--model", published[kind], "--device", "cpu", "ask", "Какая столица России?",
+                         "--no-rag")
+    assert code == 0, err
+    assert "converting" in err and "pickle weights to safetensors" in err
+    assert [p.name.split("-")[0] for p in (lira_home / "models" / "converted").iterdir()] == [kind]
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps({"instruction": "Какая столица России?", "output": "Москва"},
+                                         ensure_ascii=False) for _ in range(4)), encoding="utf-8")
+    code, out, err = run("--device", "cpu", "train", "lora", "--base", published[kind], "--data", data,
+                         "--name", f"{kind}-answers", "--max-steps", "2")
+    assert code == 0, err
+    adapter = lira_home / "adapters" / f"{kind}-answers"
+    code, out, err = run("--model", published[kind], "--device", "cpu", "ask", "Какая столица России?",
+                         "--no-rag", "--adapter", adapter, "--json")
+    assert code == 0, err
+    assert "converting" not in err  # converted once, on the first run
+
+
+def test_a_model_folder_without_a_tokenizer_says_so(run, published, tmp_path):
+    import shutil
+
+    bare = tmp_path / "no-tokenizer"
+    shutil.copytree(published["t5"], bare, ignore=shutil.ignore_patterns("spiece.model", "tokenizer_config.json"))
+    line = one_line_error(*run("--model", bare, "--device", "cpu", "ask", "Вопрос?", "--no-rag")[::2])
+    assert "tokenizer" in line
+
+
+def test_a_missing_sentencepiece_package_is_named_as_the_cause(published, monkeypatch):
+    import sys
+
+    from adapters.base_model import open_tokenizer
+    from adapters.errors import BaseModelError
+
+    monkeypatch.setitem(sys.modules, "sentencepiece", None)  # import sentencepiece fails
+    with pytest.raises(BaseModelError, match="needs the sentencepiece and protobuf packages"):
+        open_tokenizer(published["llama"])
