@@ -28,7 +28,7 @@ POEMS = [
 ]
 METRICS = {"n", "chrf", "chrf_mean_sentence", "self_stop_rate", "line_count_ratio",
            "distinct_1", "distinct_2", "normalisation", "scheme_exact", "line_agreement",
-           "rhymed"}
+           "rhymed", "bleu", "rouge_1", "rouge_2", "rouge_l", "meteor"}
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

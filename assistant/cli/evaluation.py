@@ -22,15 +22,20 @@ if TYPE_CHECKING:  # annotations only: `lira --help` does not load the settings
 
 @click.group("eval")
 def eval_group() -> None:
-    """Evaluate: retrieval and answers, poems, grounding checks, chrF++."""
+    """Evaluate: retrieval and answers, poems, grounding checks, text-overlap metrics."""
+
+
+def segment_files(func):
+    """--hyp, --ref and --json: the options of `lira eval chrf` and `lira eval gen`."""
+    func = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+    func = click.option("--ref", "ref", type=click.Path(path_type=Path), required=True,
+                        help="References, one segment per line.")(func)
+    return click.option("--hyp", "hyp", type=click.Path(path_type=Path), required=True,
+                        help="Hypotheses, one segment per line.")(func)
 
 
 @eval_group.command("chrf")
-@click.option("--hyp", "hyp", type=click.Path(path_type=Path), required=True,
-              help="Hypotheses, one segment per line.")
-@click.option("--ref", "ref", type=click.Path(path_type=Path), required=True,
-              help="References, one segment per line.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@segment_files
 def eval_chrf(hyp: Path, ref: Path, as_json: bool) -> None:
     """Corpus and sentence chrF++ of HYP against REF (sacrebleu, word_order=2)."""
     from assistant.evals.chrf import chrf_report, read_segments
@@ -43,6 +48,20 @@ def eval_chrf(hyp: Path, ref: Path, as_json: bool) -> None:
                f"({report['normalisation']})")
     for number, score in enumerate(report["sentences"], 1):
         click.echo(f"{number:>5}  {score:6.2f}")
+
+
+@eval_group.command("gen")
+@segment_files
+def eval_gen(hyp: Path, ref: Path, as_json: bool) -> None:
+    """chrF++, BLEU, ROUGE-1/2/L and METEOR of HYP against REF, for Russian text."""
+    from assistant.evals.chrf import read_segments
+    from assistant.evals.gen_metrics import DEFINITIONS, gen_scores
+
+    scores = gen_scores(read_segments(hyp), read_segments(ref))
+    if as_json:
+        emit_json(scores.to_dict() | {"definitions": DEFINITIONS})
+        return
+    click.echo(f"{scores.line()}  over {scores.n} segments")
 
 
 @eval_group.command("check")
@@ -87,8 +106,8 @@ def eval_rag(settings, as_json: bool, **flags) -> None:
     """Retrieval and grounded answers on a SQuAD file.
 
     Indexes the paragraphs (and --distractors) into a throwaway index under
-    --out, then reports recall@k and MRR, the answers' exact match, token F1
-    and chrF++, and their grounding verdicts.
+    --out, then reports recall@k and MRR, the answers' exact match, token F1,
+    chrF++, BLEU, ROUGE and METEOR, and their grounding verdicts.
     """
     rag_cmd(settings, as_json, stage_printer(as_json), **flags)
 
@@ -115,7 +134,7 @@ def eval_rag(settings, as_json: bool, **flags) -> None:
 def eval_poetry(settings, authors: str | None, as_json: bool, **flags) -> None:
     """Held-out poems written with the adapter and without, side by side.
 
-    chrF++ against the originals, rhyme-scheme agreement, line-count ratio,
+    chrF++ (and BLEU, ROUGE, METEOR) against the originals, rhyme-scheme agreement, line-count ratio,
     self-stop rate and distinct-1/2, overall and per author.
     """
     poetry_cmd(settings, authors, as_json, stage_printer(as_json), **flags)

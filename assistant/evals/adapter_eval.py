@@ -15,6 +15,7 @@ from adapters.data_poems import Poem
 from adapters.data_squad import HeldOutQuestion
 from assistant.evals.answer_metrics import cited_numbers, exact_match, strip_citations, token_f1
 from assistant.evals.chrf import chrf_report
+from assistant.evals.gen_metrics import overlap_scores
 from assistant.evals.poem_metrics import distinct_n, line_count_ratio, self_stop_rate
 from assistant.runtime import compute
 from assistant.runtime.generation import Generator
@@ -56,14 +57,16 @@ def answer_questions(generator: Generator, items: Sequence[HeldOutQuestion],
 
 
 def score_answers(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """EM and F1 (0-100, SQuAD-style), corpus chrF++ against the first gold answer, citations."""
+    """EM and F1 (0-100, SQuAD-style); chrF++, BLEU, ROUGE and METEOR against the first gold
+    answer; citations."""
     n = len(records)
-    chrf = chrf_report([strip_citations(r["prediction"]) for r in records],
-                       [r["answers"][0] for r in records])
+    predictions = [strip_citations(r["prediction"]) for r in records]
+    golds = [r["answers"][0] for r in records]
+    chrf = chrf_report(predictions, golds)
     return {"n": n,
             "exact_match": round(100 * sum(r["exact_match"] for r in records) / n, 2),
             "f1": round(100 * sum(r["f1"] for r in records) / n, 2),
-            "chrf": chrf["corpus"],
+            "chrf": chrf["corpus"], **overlap_scores(predictions, golds),
             "cites_gold_passage": round(sum(r["gold_passage"] in r["cited"] for r in records) / n, 4),
             "cites_anything": round(sum(bool(r["cited"]) for r in records) / n, 4)}
 
@@ -85,12 +88,14 @@ def write_poems(generator: Generator, poems: Sequence[Poem], prompt_for: Callabl
 
 
 def score_poems(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """chrF++ against the originals, self-stop rate, line-count ratio and distinct-1/2."""
-    chrf = chrf_report([r["poem"] for r in records], [r["reference"] for r in records])
+    """chrF++ (and BLEU, ROUGE, METEOR) against the originals, self-stop rate, line-count
+    ratio and distinct-1/2."""
+    poems, references = [r["poem"] for r in records], [r["reference"] for r in records]
+    chrf = chrf_report(poems, references)
     ratios = [line_count_ratio(r["poem"], r["reference"]) for r in records]
-    poems = [r["poem"] for r in records]
     return {"n": len(records), "chrf": chrf["corpus"],
             "chrf_mean_sentence": round(sum(chrf["sentences"]) / len(records), 2),
+            **overlap_scores(poems, references),
             "self_stop_rate": round(self_stop_rate([r["stopped_by"] for r in records]), 4),
             "line_count_ratio": round(sum(ratios) / len(ratios), 3),
             "distinct_1": round(distinct_n(poems, 1), 4),

@@ -43,8 +43,11 @@ def chrf_report(hypotheses: list[str], references: list[str]) -> dict:
 def read_segments(path: Path) -> list[str]:
     """One segment per line of a UTF-8 file."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SettingsError(f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"cannot read {path} as UTF-8 text ({exc})") from exc
+    if "\x00" in text:  # valid UTF-8 can still be a binary file; NUL never occurs in text
+        raise SettingsError(f"{path} is not a text file (it holds NUL bytes)")
+    return text.splitlines()

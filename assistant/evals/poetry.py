@@ -24,6 +24,7 @@ from assistant.engine import NO_ADAPTER, Engine
 from assistant.evals.adapter_eval import ScoredRun, score_poems, write_poems
 from assistant.evals.chrf import NORMALISATION, chrf_report
 from assistant.evals.errors import EvalError
+from assistant.evals.gen_metrics import DEFINITIONS as OVERLAP_DEFINITIONS
 from assistant.evals.poetry_holdout import holdout_setting, select_poems
 from assistant.evals.sampling_search import search_sampling, split_dev_test
 from assistant.poetry.form_agreement import DEFINITION, PoemShape, compare_form, poem_shape
@@ -202,6 +203,7 @@ def _setup(settings: Settings, options: PoetryOptions, adapter: Path | None, set
             "preset": {k: v for k, v in asdict(preset).items() if k != "stop"},
             "chrf": f"sacrebleu CHRF(word_order=2) against the original; {NORMALISATION}, "
                     "the same for both sides",
+            "overlap_metrics": OVERLAP_DEFINITIONS,
             "rhyme_agreement": DEFINITION,
             "self_stop": "the poem ended at the end-of-poem marker or EOS, not the token limit",
             "line_count_ratio": "generated lines per original line, averaged over poems",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from assistant.evals.gen_metrics import OVERLAP_COLUMNS
 from assistant.evals.report import figure, markdown_table, write_report
 
 # (key in the scores, column heading), in the order the tables show them
 COLUMNS = [("chrf", "chrF++"), ("scheme_exact", "scheme exact"),
            ("line_agreement", "rhyme line agreement"), ("rhymed", "rhymed lines"),
            ("line_count_ratio", "line-count ratio"), ("self_stop_rate", "self-stop"),
-           ("distinct_1", "distinct-1"), ("distinct_2", "distinct-2")]
+           ("distinct_1", "distinct-1"), ("distinct_2", "distinct-2")] + OVERLAP_COLUMNS
 LABELS = ("adapter", "base")
 _COLOURS = {"adapter": "tab:blue", "base": "tab:grey"}
 
@@ -34,14 +35,20 @@ def figures(report: dict[str, Any]) -> dict[str, Any]:
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """Adapter and base side by side, and the search's outcome, for the terminal."""
-    shown = COLUMNS[:3] + COLUMNS[4:6]
-    lines = [f"{report['n']} held-out poems; adapter: {report['setup']['adapter']}",
-             f"{'':<8}" + "".join(f"{title:>22}" for _, title in shown)]
+    lines = [f"{report['n']} held-out poems; adapter: {report['setup']['adapter']}"]
+    lines += _side_by_side(report, COLUMNS[:3] + COLUMNS[4:6])
+    lines += _side_by_side(report, OVERLAP_COLUMNS)
+    if report["search"]:
+        lines += _search_lines(report["search"])
+    return lines
+
+
+def _side_by_side(report: dict[str, Any], shown: list[tuple[str, str]]) -> list[str]:
+    """A heading row and one row per model of the overall figures ``shown``."""
+    lines = [f"{'':<8}" + "".join(f"{title:>22}" for _, title in shown)]
     for label in LABELS:
         scores = report["models"][label]["overall"]
         lines.append(f"{label:<8}" + "".join(f"{scores[key]:>22}" for key, _ in shown))
-    if report["search"]:
-        lines += _search_lines(report["search"])
     return lines
 
 

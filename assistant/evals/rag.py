@@ -23,6 +23,7 @@ from assistant.evals.adapter_eval import first_line, score_answers
 from assistant.evals.answer_metrics import cited_numbers, exact_match, strip_citations, token_f1
 from assistant.evals.chrf import NORMALISATION, chrf_report
 from assistant.evals.errors import EvalError
+from assistant.evals.gen_metrics import DEFINITIONS as OVERLAP_DEFINITIONS
 from assistant.evals.report import output_folder
 from assistant.evals.retrieval_metrics import (
     gold_rank,
@@ -236,6 +237,7 @@ def _setup(settings: Settings, options: RagOptions, run: _Run, paragraphs: int, 
                                     "SQuAD's rules (lower case, ё as е, no punctuation); "
                                     "chrF++ by sacrebleu CHRF(word_order=2) against the "
                                     f"first gold answer ({NORMALISATION})",
+                  "overlap_metrics": OVERLAP_DEFINITIONS,
                   "grounding": "the whole answer checked against the passages it was given, "
                                "as `lira ask` checks it; NLI model: "
                                f"{nli_reference(run.engine.settings) or 'none'}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from assistant.evals.gen_metrics import OVERLAP_COLUMNS, overlap_line
 from assistant.evals.report import figure, markdown_table, write_report
 
 
@@ -35,6 +36,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"answers    EM {answers['exact_match']:.2f}  F1 {answers['f1']:.2f}  "
                      f"chrF++ {answers['chrf']:.2f}  cites gold "
                      f"{answers['cites_gold_passage']:.3f}")
+        lines.append(f"overlap    {overlap_line(answers)}")
         lines.append(f"grounding  {_grounding_line(grounding)}")
     return lines
 
@@ -64,6 +66,8 @@ def summary_markdown(report: dict[str, Any]) -> str:
         lines += markdown_table(["EM", "F1", "chrF++", "cites gold passage", "cites anything"],
                                 [[answers["exact_match"], answers["f1"], answers["chrf"],
                                   answers["cites_gold_passage"], answers["cites_anything"]]])
+        lines += [""] + markdown_table([title for _, title in OVERLAP_COLUMNS],
+                                       [[answers[key] for key, _ in OVERLAP_COLUMNS]])
         lines += ["", "## Grounding", "", f"- {_grounding_line(grounding)}",
                   f"- answers with no checkable sentence: {grounding['without_claims']}",
                   f"- fully supported answers: {grounding['fully_supported']}",
