@@ -132,3 +132,12 @@ def check_base(manifest: dict[str, Any], actual: dict[str, Any], adapter: Path) 
 
 def _first(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return next((values[k] for k in keys if values.get(k) is not None), None)
+
+
+def adapter_role(manifest: dict[str, Any]) -> str:
+    """What an adapter was trained for, from its manifest: "nli" (entailment), "poem"
+    (trained on poems) or "chat" (instructions, SQuAD and the rest)."""
+    if manifest.get("task") == "nli":
+        return "nli"
+    data_format = str((manifest.get("data") or {}).get("format") or "")
+    return "poem" if "poems" in data_format.split("+") else "chat"

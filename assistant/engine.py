@@ -47,6 +47,8 @@ class PreparedAnswer:
     stream: TextStream
     note: str | None = None
     retrieval: bool = field(default=False)
+    model: str = ""  # the model reference that answers
+    adapter: str | None = None  # its adapter's folder name (None: the base alone)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Answer:
     stats: GenerationStats
     note: str | None = None
     retrieval: bool = False
+    model: str = ""
+    adapter: str | None = None
 
 
 def ingest_options(settings: Settings, layout: str = "auto"):
@@ -245,8 +249,10 @@ class Engine:
         preset = PRESETS["answer"].with_overrides(
             max_new_tokens=max_new_tokens or self.settings.max_new_tokens)
         generator = self.generator("chat", adapter)
+        loaded = generator.loaded
         return PreparedAnswer(question, prompt, sources, generator.stream(prompt, preset),
-                              note, retrieval=bool(sources))
+                              note, retrieval=bool(sources), model=loaded.name,
+                              adapter=Path(loaded.adapter).name if loaded.adapter else None)
 
     def finish_answer(self, prepared: PreparedAnswer, text: str | None = None,
                       check: bool = False) -> Answer:
@@ -256,7 +262,8 @@ class Engine:
         text = ("".join(prepared.stream) if text is None else text).strip()
         answer = Answer(prepared.question, text, prepared.sources,
                         cited_numbers(text, len(prepared.sources)), None,
-                        prepared.stream.stats, prepared.note, prepared.retrieval)
+                        prepared.stream.stats, prepared.note, prepared.retrieval,
+                        prepared.model, prepared.adapter)
         return self.checked(answer) if check else answer
 
     def checked(self, answer: Answer) -> Answer:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from adapters.manifest import base_fingerprint
+from adapters.manifest import folder_fingerprint
 from assistant.runtime import adapter_choice
 from assistant.runtime.adapter_choice import choose_adapter
 
@@ -18,15 +18,16 @@ def bundled(tmp_path, monkeypatch):
     root = tmp_path / "bundled"
     chat = root / "chat"
     chat.mkdir(parents=True)
+    trained_on = model_folder(tmp_path / "trained-on", CONFIG)  # as training records it
     (chat / "lira-adapter.json").write_text(json.dumps(
-        {"base": {"reference": "gemma-3-270m", "fingerprint": base_fingerprint(CONFIG)}}))
+        {"base": {"reference": "gemma-3-270m", "fingerprint": folder_fingerprint(trained_on)}}))
     monkeypatch.setattr(adapter_choice, "BUNDLED_DIR", root)
     return root
 
 
 def model_folder(tmp_path, config):
     folder = tmp_path / "model"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config))
     return folder
 

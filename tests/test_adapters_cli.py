@@ -45,6 +45,41 @@ def test_train_list_and_merge(run, tiny_models, data_file, lira_home, tmp_path):
                          "--out", tmp_path / "merged")
     assert code == 0, err
     assert "max logit difference" in out and (tmp_path / "merged" / "model.safetensors").is_file()
+    code, out, err = run("adapters", "merge", "answers", "--out", tmp_path / "by-name")  # as --adapter
+    assert code == 0, err
+    assert (tmp_path / "by-name" / "model.safetensors").is_file()
+    line = one_line_error(*run("adapters", "merge", "nothing-here", "--out", tmp_path / "x")[::2])
+    assert "no adapter 'nothing-here'" in line and "lira adapters list" in line
+
+
+def test_auto_picks_the_newest_own_adapter_for_the_base_and_the_role(run, tiny_models, data_file,
+                                                                     tmp_path, lira_home):
+    import os
+    import shutil
+
+    base = tiny_models["gpt2"]
+    ask = ("--model", base, "ask", "Какая столица России?", "--no-rag", "--json", "--max-new-tokens", "2")
+    code, out, err = run(*ask)
+    assert code == 0 and json.loads(out)["model"]["adapter"] is None, err  # none trained yet
+    for name in ("older", "newer"):
+        code, _, err = run("train", "lora", "--base", base, "--data", data_file, "--name", name,
+                           "--max-steps", "1")
+        assert code == 0, err
+    newer = lira_home / "adapters" / "newer" / "lira-adapter.json"
+    manifest = json.loads(newer.read_text())
+    poet = lira_home / "adapters" / "poet-like"  # the newest, but trained on poems: not a chat adapter
+    shutil.copytree(newer.parent, poet)
+    (poet / "lira-adapter.json").write_text(json.dumps(
+        manifest | {"created": "2999-01-01T00:00:00+00:00", "data": manifest["data"] | {"format": "poems"}}))
+    other = lira_home / "adapters" / "other-base"  # the newest chat adapter, for another base
+    shutil.copytree(newer.parent, other)
+    (other / "lira-adapter.json").write_text(json.dumps(manifest | {
+        "created": "2999-01-01T00:00:00+00:00",
+        "base": manifest["base"] | {"fingerprint": manifest["base"]["fingerprint"] | {"hidden_size": 7}}}))
+    code, out, err = run(*ask)
+    assert code == 0, err
+    assert json.loads(out)["model"] == {"reference": str(base), "adapter": "newer"}
+    assert os.environ.get("LIRA_CHAT_ADAPTER") is None  # chosen by "auto", the default
 
 
 def test_train_bad_inputs_are_one_line(run, tiny_models, data_file, tmp_path):

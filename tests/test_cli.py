@@ -107,6 +107,13 @@ def test_empty_folder_is_an_error(run, tmp_path):
     assert "nothing indexed" in one_line_error(code, err)
 
 
+def test_ask_json_names_the_model_and_adapter_that_answered(run, tiny_models):
+    code, out, err = run("--model", tiny_models["gpt2"], "ask", "Вопрос?", "--no-rag", "--json",
+                         "--max-new-tokens", "4")
+    assert code == 0, err
+    assert json.loads(out)["model"] == {"reference": str(tiny_models["gpt2"]), "adapter": None}
+
+
 def test_unknown_model_names_what_was_tried(run):
     code, _, err = run("--model", "nobody/no-such-model", "ask", "Вопрос?", "--no-rag")
     line = one_line_error(code, err)

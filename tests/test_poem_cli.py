@@ -173,3 +173,22 @@ def test_fluency_is_the_mean_token_logprob(tiny_models):
         loss = loaded.model(ids, labels=labels).loss
     assert mean_logprob(loaded, prompt, text) == pytest.approx(-float(loss), abs=1e-4)
     assert mean_logprob(loaded, prompt, "") is None
+
+
+def test_the_root_model_flag_sets_the_poem_model_for_poem(poem_env, tiny_models):
+    code, out, err = poem_env("--model", tiny_models["gpt2"], "poem", "--name", "poems", "--author",
+                              "Лермонтов", "--title", "Море", "--candidates", "1", "--max-new-tokens",
+                              "8", "--json")
+    assert code == 0, err
+    assert json.loads(out)["model"] == {"reference": str(tiny_models["gpt2"]), "adapter": None}
+    code, out, err = poem_env("poem", "--name", "poems", "--author", "Лермонтов", "--title", "Море",
+                              "--candidates", "1", "--max-new-tokens", "8", "--json")
+    assert code == 0 and json.loads(out)["model"]["reference"] == str(tiny_models["llama"])  # LIRA_POEM_MODEL
+
+
+def test_the_profile_a_command_line_generates_with():
+    from assistant.cli.root import profile_of
+
+    assert profile_of(["poem", "--author", "x"]) == profile_of(["eval", "poetry"]) == "poem"
+    assert profile_of(["poem", "analyze", "-"]) == "poem"
+    assert {profile_of(w) for w in (["ask", "q"], ["chat"], ["eval", "rag"], ["check"], [])} == {"chat"}

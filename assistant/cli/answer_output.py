@@ -58,6 +58,7 @@ def answer_json(answer: Answer) -> dict:
     stats = answer.stats
     return {
         "answer": answer.text,
+        "model": {"reference": answer.model, "adapter": answer.adapter},
         "sources": [{k: s.to_dict()[k] for k in ("n", "path", "title", "text", "score")}
                     for s in answer.sources],
         "cited": answer.cited,

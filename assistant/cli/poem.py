@@ -157,7 +157,10 @@ def write_poem(settings, author: str | None, title: str | None, candidates: int,
     if not as_json:
         click.echo(chosen.text)
         return
+    loaded = generator.loaded
     _echo_json({"poem": chosen.text, "author": author, "title": title,
+                "model": {"reference": loaded.name,
+                          "adapter": Path(loaded.adapter).name if loaded.adapter else None},
                 "examples": [{"title": s.title, "path": s.path} for s in prepared.examples],
                 "form": chosen.form.to_dict(), "candidates": candidates,
                 "chosen": index, "scores": [c.scores() for c in found]})

@@ -72,23 +72,39 @@ class CommandModules(click.Group):
         if name and name not in COMMANDS and not name.startswith("-") \
                 and not ctx.resilient_parsing:
             raise click.exceptions.NoSuchCommand(name, possibilities=list(COMMANDS), ctx=ctx)
+        ctx.meta[COMMAND_WORDS] = list(args)  # the root's options go to the profile it uses
         return super().resolve_command(ctx, args)
+
+
+COMMAND_WORDS = "lira.command_words"
+# Commands (their first words) that generate with the poem profile; the rest use chat's.
+POEM_COMMANDS = (("poem",), ("eval", "poetry"))
+
+
+def profile_of(words: list[str]) -> str:
+    """The model profile a command line generates with: "poem" or "chat"."""
+    return "poem" if any(tuple(words[:len(c)]) == c for c in POEM_COMMANDS) else "chat"
 
 
 @click.group(cls=CommandModules, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(path_type=Path), help="Lira's data folder (LIRA_HOME).")
 @click.option("--embedder", help="Embedding model reference.")
-@click.option("--model", "chat_model", help="Chat model reference (HF id, folder or bundled name).")
+@click.option("--model", help="Model of the command's profile (poem and eval poetry: the poem "
+                              "model; the rest: the chat model): HF id, folder or bundled name.")
+@click.option("--quantization", type=click.Choice(["none", "8bit", "4bit"]),
+              help="Load that model in 8 or 4 bits (bitsandbytes).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where models run.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, embedder: str | None, chat_model: str | None,
-        device: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, home: Path | None, embedder: str | None, model: str | None,
+        quantization: str | None, device: str | None, debug: bool) -> None:
     """Lira (Лира): answers grounded in your Russian documents, in the terminal."""
     from assistant.settings import load_settings  # not needed by `lira --help`
 
-    ctx.obj = load_settings({"home": home, "embedder": embedder, "chat.model": chat_model,
-                             "device": device, "debug": debug or None})
+    profile = profile_of(ctx.meta.get(COMMAND_WORDS, []))
+    ctx.obj = load_settings({"home": home, "embedder": embedder, f"{profile}.model": model,
+                             f"{profile}.quantization": quantization, "device": device,
+                             "debug": debug or None})
 
 
 def main(argv: list[str] | None = None) -> int:

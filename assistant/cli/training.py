@@ -120,14 +120,15 @@ def adapters_list(settings, as_json: bool) -> None:
 
 
 @adapters_group.command("merge")
-@click.argument("adapter", type=click.Path(path_type=Path))
+@click.argument("adapter")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Folder for the merged model.")
 @click.option("--base", help="Base model (default: the one the adapter records).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.pass_obj
-def adapters_merge(settings, adapter: Path, out: Path, base: str | None, overwrite: bool) -> None:
-    """Merge a LoRA or IA3 ADAPTER into its base and save a full model folder."""
+def adapters_merge(settings, adapter: str, out: Path, base: str | None, overwrite: bool) -> None:
+    """Merge a LoRA or IA3 ADAPTER (a folder, or a name as --adapter takes it) into its base
+    and save a full model folder."""
     merge_cmd(settings, adapter, out, base, overwrite, stage_printer(False))
 
 
@@ -217,14 +218,15 @@ def list_adapters_cmd(settings: Settings, as_json: bool) -> None:
                             f"loss {loss_text:<8} {(e.created or '-')[:10]}  {e.path}"))
 
 
-def merge_cmd(settings: Settings, adapter: Path, out: Path, base: str | None, overwrite: bool,
+def merge_cmd(settings: Settings, adapter: str, out: Path, base: str | None, overwrite: bool,
               progress: Progress | None) -> None:
     """Merge an adapter into its base and print how much the logits moved."""
     from adapters.loading import inspect_adapter
     from adapters.merging import merge_adapter
     from assistant.runtime import compute
+    from assistant.runtime.adapter_choice import named_adapter
 
-    info = inspect_adapter(adapter)
+    info = inspect_adapter(named_adapter(adapter, settings.home))
     base_path = _merge_base(settings, info, base, progress)
     report = compute.run(merge_adapter, info.path, base_path, out, overwrite=overwrite)
     click.echo(f"merged {report.method} adapter into {report.out_dir} (max logit difference "

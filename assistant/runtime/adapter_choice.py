@@ -1,21 +1,23 @@
 """Which adapter a profile loads: its setting resolved to a folder, or none.
 
 A profile's adapter setting is one of: ``auto`` (the default: the adapter
-bundled for the profile, when it was trained on the profile's base model),
-``none`` (the base alone), a folder, or a name looked up under
-LIRA_HOME/adapters and then among the bundled adapters.  ``auto`` falls back
-to the base alone for a base the bundled adapter does not fit, so pointing the
-chat at another model needs no second setting.
+bundled for the profile, when it was trained on the profile's base model;
+for another base, the newest adapter under LIRA_HOME/adapters trained on
+that base for that profile's role), ``none`` (the base alone), a folder, or
+a name looked up under LIRA_HOME/adapters and then among the bundled
+adapters.  ``auto`` falls back to the base alone when no adapter fits, so
+pointing the chat at another model needs no second setting.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.manifest import base_fingerprint, read_manifest
+from adapters.errors import AdapterFolderError
+from adapters.manifest import adapter_role, folder_fingerprint, read_manifest
 from adapters.registry import BUNDLED_DIR
+from assistant.errors import SettingsError
 
 AUTO, NONE = "auto", "none"
 # The adapter shipped for each profile (adapters/bundled/NAME).
@@ -36,7 +38,9 @@ def choose_adapter(reference: str | None, profile: str, model: str, model_dir: P
     if reference in (None, "", NONE):
         return AdapterChoice(None, "base model alone")
     if reference == AUTO:
-        return _bundled_default(profile, model, model_dir)
+        bundled = _bundled_default(profile, model, model_dir)
+        own = None if bundled.path else newest_installed(profile, model_dir, home)
+        return AdapterChoice(own, "installed (the newest for this base)") if own else bundled
     path = Path(reference).expanduser()
     if path.exists() or "/" in reference:
         return AdapterChoice(path, "local folder" if path.is_dir() else "missing")
@@ -46,9 +50,40 @@ def choose_adapter(reference: str | None, profile: str, model: str, model_dir: P
     return AdapterChoice(path, "missing")
 
 
+def named_adapter(reference: str, home: Path) -> Path:
+    """The folder of an adapter given as a folder or a name, as ``--adapter`` takes it in
+    every command; a SettingsError when there is none (``auto`` and ``none`` name none)."""
+    choice = choose_adapter(reference, "chat", "", None, home)
+    if choice.source == "missing" and "/" in reference:
+        raise SettingsError(f"adapter folder {reference} does not exist; check the path")
+    if choice.path is None or choice.source == "missing":
+        raise SettingsError(f"no adapter '{reference}': not a folder, not in {home / 'adapters'}, "
+                            "not bundled; `lira adapters list` shows them")
+    return choice.path
+
+
 def named_locations(name: str, home: Path) -> tuple[tuple[Path, str], ...]:
     """Where an adapter given by name may be, in the order they are tried."""
     return ((home / "adapters" / name, "installed"), (BUNDLED_DIR / name, "bundled"))
+
+
+def newest_installed(profile: str, model_dir: Path | None, home: Path) -> Path | None:
+    """The newest adapter under LIRA_HOME/adapters whose manifest names the base in
+    ``model_dir`` (by its fingerprint) and the role of ``profile``; None if there is none."""
+    root = home / "adapters"
+    actual = _fingerprint(model_dir)
+    if actual is None or not root.is_dir():
+        return None
+    fitting = []
+    for folder in root.iterdir():
+        try:
+            manifest = read_manifest(folder) if folder.is_dir() else None
+        except AdapterFolderError:  # a broken folder is listed as such, never chosen
+            continue
+        if (manifest and adapter_role(manifest) == profile
+                and (manifest.get("base") or {}).get("fingerprint") == actual):
+            fitting.append((manifest.get("created") or "", folder.name, folder))
+    return max(fitting)[2] if fitting else None
 
 
 def _bundled_default(profile: str, model: str, model_dir: Path | None) -> AdapterChoice:
@@ -63,10 +98,15 @@ def _bundled_default(profile: str, model: str, model_dir: Path | None) -> Adapte
 
 
 def _same_base(fingerprint: dict | None, model_dir: Path | None) -> bool:
-    config = model_dir / "config.json" if model_dir else None
-    if not fingerprint or config is None or not config.is_file():
-        return False
+    return bool(fingerprint) and fingerprint == _fingerprint(model_dir)
+
+
+def _fingerprint(model_dir: Path | None) -> dict | None:
+    """The base's fingerprint as training records it (from transformers' full config, with
+    its defaults: the raw config.json gives another digest), or None when unreadable."""
+    if model_dir is None or not (model_dir / "config.json").is_file():
+        return None
     try:
-        return base_fingerprint(json.loads(config.read_text(encoding="utf-8"))) == fingerprint
+        return folder_fingerprint(model_dir)
     except (OSError, ValueError):
-        return False
+        return None
