@@ -7,6 +7,7 @@ sentences and every model is randomly initialised from a small config.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,42 @@ REPO = Path(__file__).resolve().parent.parent
 # LIRA_TEST_SHARED_DATA points the tests elsewhere; an empty folder runs them as a user would:
 #   LIRA_TEST_SHARED_DATA=/nonexistent make test
 SHARED_DATA = Path(os.environ.get("LIRA_TEST_SHARED_DATA") or REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_network():
+    """Lira never goes online in the tests: a connection to anything but this machine (a
+    Unix socket, 127.0.0.0/8, ::1, localhost) fails the test that made it.  pytest.fail
+    raises a BaseException, so no library's `except Exception` fallback can hide it."""
+    import ipaddress
+
+    def check(host) -> None:
+        try:
+            local = host == "localhost" or ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except (ValueError, AttributeError):
+            local = False  # a host name, to be looked up and reached
+        if not local:
+            pytest.fail(f"a test connected to {host!r}: Lira must stay offline "
+                        "(the no_network guard in tests/conftest.py)")
+
+    def guarded(method):
+        def connect(sock, address, *args):
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                check(address[0])
+            return method(sock, address, *args)
+        return connect
+
+    real_create_connection = socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        check(address[0])  # before the name is looked up
+        return real_create_connection(address, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded(socket.socket.connect))
+        patch.setattr(socket.socket, "connect_ex", guarded(socket.socket.connect_ex))
+        patch.setattr(socket, "create_connection", create_connection)
+        yield
 
 
 def shared_data(relative: str) -> Path:

@@ -1,4 +1,5 @@
-"""`lira models`: the model profiles and where each one resolves."""
+"""`lira models`: the model profiles and where each one resolves; `pull`, `cached` and `rm`
+manage models in the Hugging Face cache (`pull` is the only command that goes online)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import click
 from assistant.cli.root import emit_json, stage_printer
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--prepare", is_flag=True, help="Convert the bundled models now (else on first use).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def models(settings, prepare: bool, as_json: bool) -> None:
-    """Show the model profiles and where each one resolves."""
+@click.pass_context
+def models(ctx: click.Context, prepare: bool, as_json: bool) -> None:
+    """Show the model profiles and where each one resolves; `pull`, `cached` and `rm`
+    manage models in the Hugging Face cache."""
+    if ctx.invoked_subcommand is not None:
+        return
     from assistant.runtime.model_report import model_rows, prepare_all
 
+    settings = ctx.obj
     if prepare:
         prepare_all(settings, stage_printer(as_json))
     rows = model_rows(settings)
@@ -23,3 +28,50 @@ def models(settings, prepare: bool, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['role']:<14} {row['reference']:<26} {row['source']:<28} {row['path'] or '-'}")
+
+
+@models.command()
+@click.argument("repo_id", metavar="ID")
+@click.option("--revision", help="Branch, tag or commit (default: main).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def pull(repo_id: str, revision: str | None, as_json: bool) -> None:
+    """Download a model from the Hugging Face Hub into its cache (resumes if interrupted)."""
+    from assistant.runtime.hub import human_size
+    from assistant.runtime.hub import pull as pull_model
+
+    done = pull_model(repo_id, revision)
+    if as_json:
+        emit_json({"id": done.repo_id, "revision": done.revision, "commit": done.commit,
+                   "path": str(done.path), "files": list(done.files),
+                   "downloaded": done.downloaded})
+        return
+    click.echo(f"{done.repo_id} ({done.revision}, {done.commit[:12]}): {len(done.files)} files, "
+               f"{human_size(done.downloaded)} downloaded, in {done.path}")
+    click.echo(f"use it: lira --model {done.repo_id} chat")
+
+
+@models.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cached(as_json: bool) -> None:
+    """List the models in the Hugging Face cache, with their sizes."""
+    from assistant.runtime.hub import cached_models, human_size
+
+    found = cached_models()
+    if as_json:
+        emit_json([{"id": m.repo_id, "size": m.size, "files": m.files, "refs": list(m.refs),
+                    "path": str(m.path)} for m in found])
+        return
+    if not found:
+        click.echo("no models in the Hugging Face cache; download one with `lira models pull ID`")
+    for m in found:
+        click.echo(f"{m.repo_id:<40} {human_size(m.size):>10} {m.files:>5} files  "
+                   f"{','.join(m.refs) or '-'}")
+
+
+@models.command()
+@click.argument("repo_id", metavar="ID")
+def rm(repo_id: str) -> None:
+    """Delete a model from the Hugging Face cache, every revision of it."""
+    from assistant.runtime.hub import human_size, remove
+
+    click.echo(f"removed {repo_id}: {human_size(remove(repo_id))} freed")

@@ -95,6 +95,9 @@ def locate(reference: str, settings: Settings) -> Resolution:
         target = settings.models_dir / bundle.name
         source = "bundled" if target.is_dir() else "bundled (not prepared yet)"
         return Resolution(reference, source, target, bundle)
+    if not reference_is_not_repo_id(reference):  # a Hub id: Lira can download it
+        raise ModelNotFound(f"model '{reference}' is not in the Hugging Face cache (offline) "
+                            f"nor bundled; download it with `lira models pull {reference}`")
     raise ModelNotFound(
         f"unknown model '{reference}': not a local folder, not in the Hugging Face cache "
         f"(offline), not bundled ({', '.join(BUNDLED)}); download it elsewhere and pass its folder")
