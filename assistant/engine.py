@@ -23,7 +23,7 @@ from assistant.runtime import compute
 from assistant.runtime.compute import ComputeEmbedder
 from assistant.runtime.generation import GenerationStats, Generator, TextStream
 from assistant.runtime.models import resolve
-from assistant.runtime.presets import PRESETS
+from assistant.runtime.presets import PRESETS, Preset
 from assistant.settings import ModelProfile, Settings
 from index.errors import EmptyIndex, StoreError
 
@@ -246,13 +246,18 @@ class Engine:
         if use_rag:
             sources, note = self._retrieve(question, k or self.settings.k, index_name)
         prompt = build_rag_prompt(question, sources) if sources else build_plain_prompt(question)
-        preset = PRESETS["answer"].with_overrides(
-            max_new_tokens=max_new_tokens or self.settings.max_new_tokens)
+        preset = self.preset("answer", max_new_tokens)
         generator = self.generator("chat", adapter)
         loaded = generator.loaded
         return PreparedAnswer(question, prompt, sources, generator.stream(prompt, preset),
                               note, retrieval=bool(sources), model=loaded.name,
                               adapter=Path(loaded.adapter).name if loaded.adapter else None)
+
+    def preset(self, kind: str, max_new_tokens: int | None = None) -> Preset:
+        """The decoding of an answer ("answer") or a chat reply ("chat"): the preset, the
+        [decoding] settings over it, and ``max_new_tokens`` (None: the setting)."""
+        return PRESETS[kind].with_overrides(**self.settings.decoding.overrides(),
+                                            max_new_tokens=max_new_tokens or self.settings.max_new_tokens)
 
     def finish_answer(self, prepared: PreparedAnswer, text: str | None = None,
                       check: bool = False) -> Answer:

@@ -8,6 +8,7 @@ to an environment variable (``LIRA_CHAT_MODEL``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -36,6 +37,30 @@ class ModelProfile:
     # auto: the adapter bundled for this profile when it fits the model (assistant.runtime.adapter_choice)
     adapter: str | None = "auto"
     quantization: str = "none"  # none | 8bit | 4bit (bitsandbytes)
+
+
+@dataclass
+class DecodingSettings:
+    """How answers are decoded (`lira ask`, the chat's documents and chat modes); None keeps
+    the answer preset's value (greedy, repetition penalty 1.1: assistant.runtime.presets).
+
+    Setting temperature, top_k or top_p turns sampling on unless do_sample says otherwise;
+    num_beams > 1 is beam search (beam sampling with do_sample), shown when it ends.
+    """
+
+    do_sample: bool | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float | None = None
+    num_beams: int | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The preset fields these settings change (assistant.runtime.presets.Preset)."""
+        changes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.do_sample is None and any(changes[k] is not None for k in ("temperature", "top_k", "top_p")):
+            changes["do_sample"] = True
+        return {k: v for k, v in changes.items() if v is not None}
 
 
 @dataclass
@@ -72,6 +97,7 @@ class Settings:
     chat: ModelProfile = field(default_factory=ModelProfile)
     poem: ModelProfile = field(default_factory=ModelProfile)
     speed: SpeedSettings = field(default_factory=SpeedSettings)
+    decoding: DecodingSettings = field(default_factory=DecodingSettings)
     embedder: str = DEFAULT_EMBEDDER
     device: str = "auto"  # auto | cpu | cuda
     index_name: str = "default"
@@ -138,6 +164,15 @@ def default_home() -> Path:
     return user_data_path("lira", appauthor=False)
 
 
+def with_flags(settings: Settings, flags: Mapping[str, Any]) -> Settings:
+    """A copy of ``settings`` with a command's own flags (dotted keys; None: not given)
+    applied over every layer, checked as the root's flags are."""
+    settings = copy.deepcopy(settings)
+    given = {k: v for k, v in flags.items() if v is not None}
+    _apply(settings, given, _on_command_line, {})
+    return settings
+
+
 def load_settings(flags: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from defaults, lira.toml, the environment and flags.
@@ -155,13 +190,17 @@ def load_settings(flags: Mapping[str, Any] | None = None,
     sources: dict[str, str] = {}
     _apply(settings, _read_toml(config), lambda key, raw: f"{key} = {_shown(raw, quoted=True)} in {config}", sources)
     _apply(settings, _from_environ(environ), lambda key, raw: f"{env_name(key)}={_shown(raw)}", sources)
-    _apply(settings, flags, lambda key, raw: f"{key} = {_shown(raw, quoted=True)} on the command line", sources)
+    _apply(settings, flags, _on_command_line, sources)
     for keys, holds, rule in CROSS_RULES:
         if not holds(settings):
             where = "; ".join(sources.get(key, f"{key} = {_shown(_value(settings, key))} by default")
                               for key in keys)
             raise SettingsError(f"{rule} ({where})")
     return settings
+
+
+def _on_command_line(key: str, raw: Any) -> str:
+    return f"{key} = {_shown(raw, quoted=True)} on the command line"
 
 
 @dataclass(frozen=True)
@@ -210,6 +249,11 @@ RULES: dict[str, Rule] = {
     "chunk_overlap": _integers(0, 2047),
     "max_file_mb": _numbers(0, 65536, low_open=True),
     "max_text_chars": _integers(1000, 2**31),
+    "decoding.temperature": _numbers(0.05, 2.0),
+    "decoding.top_k": _integers(0, 1000),
+    "decoding.top_p": _numbers(0, 1, low_open=True),
+    "decoding.repetition_penalty": _numbers(1.0, 2.0),
+    "decoding.num_beams": _integers(1, 16),
 }
 # Rules between settings, checked once every layer is applied: (keys, holds, rule in words).
 CROSS_RULES: tuple[tuple[tuple[str, ...], Callable[[Settings], bool], str], ...] = (
@@ -224,7 +268,8 @@ def is_true(raw: Any) -> bool:
     return BOOLEAN_WORDS.get(str(raw).strip().lower(), False) if not isinstance(raw, bool) else raw
 
 
-_SECTIONS = {"chat": ModelProfile, "poem": ModelProfile, "speed": SpeedSettings}
+_SECTIONS = {"chat": ModelProfile, "poem": ModelProfile, "speed": SpeedSettings,
+             "decoding": DecodingSettings}
 
 
 def setting_keys() -> list[str]:
@@ -313,6 +358,7 @@ def _coerce(raw: Any, type_name: str) -> Any:
     when it is not one (a TOML number for a text setting, 1.5 or true for an integer...)."""
     if "None" in type_name and str(raw).lower() in ("", "none"):
         return None
+    type_name = type_name.removesuffix(" | None")  # an optional setting holds its type
     if type_name == "bool":
         return _to_bool(raw)
     if type_name == "int":

@@ -114,6 +114,15 @@ def test_ask_json_names_the_model_and_adapter_that_answered(run, tiny_models):
     assert json.loads(out)["model"] == {"reference": str(tiny_models["gpt2"]), "adapter": None}
 
 
+def test_ask_takes_the_decoding_of_the_seed(run, tiny_models):
+    ask = ("--model", tiny_models["t5"], "ask", "Вопрос?", "--no-rag", "--json", "--max-new-tokens", "4")
+    code, out, err = run(*ask, "--beams", "4", "--temperature", "0.2", "--top-k", "30", "--top-p", "0.95")
+    assert code == 0, err
+    assert json.loads(out)["stats"]["new_tokens"] <= 4
+    line = one_line_error(*run(*ask, "--beams", "40")[::2])
+    assert "decoding.num_beams must be an integer from 1 to 16" in line
+
+
 def test_unknown_model_names_what_was_tried(run):
     code, _, err = run("--model", "nobody/no-such-model", "ask", "Вопрос?", "--no-rag")
     line = one_line_error(code, err)

@@ -191,3 +191,25 @@ def test_the_tuis_index_command_refuses_such_a_name_as_one_line(lira_home, tiny_
     assert isinstance(ended, IndexEnded) and ended.summary is None
     assert "must be a plain name" in ended.error and "\n" not in ended.error
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_decoding_presets_from_toml_env_and_the_command_line(lira_home, monkeypatch):
+    from assistant.settings import with_flags
+
+    lira_home.mkdir(parents=True)
+    (lira_home / "lira.toml").write_text("[decoding]\nnum_beams = 4\ntemperature = 0.2\n",
+                                         encoding="utf-8")
+    monkeypatch.setenv("LIRA_DECODING_TOP_K", "30")
+    settings = load_settings()
+    # the seed 001 decoding: 4 beams, temperature 0.2, top-k 30 (sampling implied)
+    assert settings.decoding.overrides() == {"do_sample": True, "temperature": 0.2, "top_k": 30,
+                                             "num_beams": 4}
+    greedy = with_flags(settings, {"decoding.do_sample": False, "decoding.num_beams": None})
+    assert greedy.decoding.overrides()["do_sample"] is False and greedy.decoding.num_beams == 4
+    assert settings.decoding.do_sample is None  # the copy is changed, not the original
+    with pytest.raises(SettingsError, match=r"decoding.top_p must be a number greater than 0 and at most 1 "
+                                            r"\(decoding.top_p = 1.5 on the command line\)"):
+        with_flags(settings, {"decoding.top_p": 1.5})
+    monkeypatch.setenv("LIRA_DECODING_NUM_BEAMS", "three")
+    with pytest.raises(SettingsError, match="decoding.num_beams must be an integer from 1 to 16"):
+        load_settings()

@@ -21,7 +21,6 @@ from assistant.engine import Engine, PreparedAnswer
 from assistant.errors import SettingsError
 from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
 from assistant.rag import Source
-from assistant.runtime.presets import PRESETS
 from assistant.settings import Settings
 
 IndexProgress = Callable[[int, int, int], None]  # files done, files in all, chunks
@@ -186,8 +185,7 @@ class ChatBackend:
 
     def _chat(self, request: ReplyRequest) -> Reply:
         generator = self.engine.generator("chat", request.adapter)
-        preset = PRESETS["chat"].with_overrides(
-            max_new_tokens=request.max_new_tokens or self.settings.max_new_tokens)
+        preset = self.engine.preset("chat", request.max_new_tokens)
         budget = generator.loaded.context_window - preset.max_new_tokens
         prompt = build_chat_prompt(request.turns, request.text,
                                    lambda text: generator.count_tokens(text) <= budget)

@@ -11,6 +11,31 @@ from assistant.chat.modes import Mode
 from assistant.cli.root import stage_printer
 
 
+def decoding_options(func):
+    """--temperature, --top-k, --top-p, --repetition-penalty, --beams, --sample/--greedy:
+    the [decoding] settings for this command (assistant.settings.DecodingSettings)."""
+    options = [
+        click.option("--temperature", type=float, help="Sampling temperature (turns sampling on)."),
+        click.option("--top-k", type=int, help="Sample from the k likeliest tokens (0: all)."),
+        click.option("--top-p", type=float, help="Sample from the smallest set of this much probability."),
+        click.option("--repetition-penalty", type=float, help="Penalty for repeated tokens (1: none)."),
+        click.option("--beams", "num_beams", type=int,
+                     help="Beam search with this many beams (the answer comes at the end)."),
+        click.option("--sample/--greedy", "do_sample", default=None,
+                     help="Sample, or take the likeliest token (default: the preset's, greedy)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def with_decoding(settings, flags: dict):
+    """``settings`` with the decoding flags of the command applied, checked as settings."""
+    from assistant.settings import with_flags
+
+    return with_flags(settings, {f"decoding.{key}": value for key, value in flags.items()})
+
+
 @click.command()
 @click.argument("question")
 @click.option("--name", help="Index name.")
@@ -19,14 +44,17 @@ from assistant.cli.root import stage_printer
 @click.option("--adapter", help="Adapter folder, or 'none' for the bare base model.")
 @click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Answer length limit.")
 @click.option("--no-check", is_flag=True, help="Skip checking the answer against its sources.")
+@decoding_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
-        adapter: str | None, max_new_tokens: int | None, no_check: bool, as_json: bool) -> None:
+        adapter: str | None, max_new_tokens: int | None, no_check: bool, as_json: bool,
+        **decoding) -> None:
     """Answer QUESTION from the index, citing sources as [n], checked against them."""
     from assistant.cli.answer_output import print_answer
     from assistant.engine import Engine
 
+    settings = with_decoding(settings, decoding)
     engine = Engine(settings, stage_printer(as_json))
     prepared = engine.prepare_answer(question, k=k, use_rag=not no_rag, index_name=name,
                                      adapter=adapter, max_new_tokens=max_new_tokens)
@@ -46,10 +74,12 @@ def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
 @click.option("--plain", is_flag=True,
               help="A line-by-line loop instead of the app (also used when stdin is not a "
                    "terminal); an empty line or Ctrl+D quits.")
+@decoding_options
 @click.pass_obj
 def chat(settings, name: str | None, mode: str | None, no_rag: bool, author: str | None,
-         adapter: str | None, resume: bool, theme: str, plain: bool) -> None:
+         adapter: str | None, resume: bool, theme: str, plain: bool, **decoding) -> None:
     """Chat in the terminal: the Textual app (F1 inside for keys), or --plain."""
+    settings = with_decoding(settings, decoding)
     if plain or not sys.stdin.isatty():
         from assistant.cli.answer_output import chat_loop
         from assistant.engine import Engine

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.errors import AdapterFolderError
-from adapters.manifest import adapter_role, folder_fingerprint, read_manifest
+from adapters.manifest import MANIFEST_FILE, adapter_role, folder_fingerprint, read_manifest
 from adapters.registry import BUNDLED_DIR
 from assistant.errors import SettingsError
 
@@ -82,8 +82,10 @@ def newest_installed(profile: str, model_dir: Path | None, home: Path) -> Path |
             continue
         if (manifest and adapter_role(manifest) == profile
                 and (manifest.get("base") or {}).get("fingerprint") == actual):
-            fitting.append((manifest.get("created") or "", folder.name, folder))
-    return max(fitting)[2] if fitting else None
+            # "created" has whole seconds: two adapters of one minute go by their files' times
+            stamp = (folder / MANIFEST_FILE).stat().st_mtime_ns
+            fitting.append((manifest.get("created") or "", stamp, folder.name, folder))
+    return max(fitting)[-1] if fitting else None
 
 
 def _bundled_default(profile: str, model: str, model_dir: Path | None) -> AdapterChoice:

@@ -134,7 +134,9 @@ class TextStream:
 
         try:
             with torch.inference_mode():
-                if self.loaded.decode_step is not None:
+                if self.preset.num_beams > 1:
+                    sequence = self._beam_search(ids_queue)
+                elif self.loaded.decode_step is not None:
                     sequence = self._decode(ids_queue)
                 else:
                     sequence = self._generate(ids_queue)
@@ -155,6 +157,19 @@ class TextStream:
             streamer=_QueueStreamer(ids_queue),
             stopping_criteria=_halt_criteria(self.cancel, self._halt))
         return output[0].tolist()
+
+    def _beam_search(self, ids_queue: queue.Queue) -> list[int]:
+        """transformers' beam search: it cannot stream (the best beam is known only at the
+        end) nor reuse a cache made for one sequence, so the whole answer comes at once."""
+        if self.prompt_cache is not None:
+            self.prompt_cache.clear()  # this turn's keys are not kept for the next one
+        output = self.loaded.model.generate(
+            **self._inputs, **self._generate_kwargs(), num_beams=self.preset.num_beams,
+            stopping_criteria=_halt_criteria(self.cancel, self._halt))
+        sequence = output[0].tolist()
+        start = 1 if self.loaded.is_seq2seq else self.stats.prompt_tokens  # the decoder start
+        ids_queue.put(sequence[start:])
+        return sequence
 
     def _decode(self, ids_queue: queue.Queue) -> list[int]:
         """Lira's decode loop over the model's one-token step (assistant.runtime.decode_loop)."""

@@ -24,6 +24,7 @@ class Preset:
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     stop: tuple[str, ...] = ()
+    num_beams: int = 1  # > 1: beam search (transformers' generate; the text comes at the end)
 
     def with_overrides(self, **changes: Any) -> Preset:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
