@@ -24,7 +24,7 @@ from assistant.runtime.compute import ComputeEmbedder
 from assistant.runtime.generation import GenerationStats, Generator, TextStream
 from assistant.runtime.models import resolve
 from assistant.runtime.presets import PRESETS, Preset
-from assistant.settings import ModelProfile, Settings
+from assistant.settings import DecodingSettings, ModelProfile, Settings
 from index.errors import EmptyIndex, StoreError
 
 if TYPE_CHECKING:  # numpy and the store: not at start-up
@@ -238,7 +238,8 @@ class Engine:
     # ----- answers -----------------------------------------------------------
     def prepare_answer(self, question: str, k: int | None = None, use_rag: bool = True,
                        index_name: str | None = None, adapter: str | None = None,
-                       max_new_tokens: int | None = None) -> PreparedAnswer:
+                       max_new_tokens: int | None = None,
+                       decoding: DecodingSettings | None = None) -> PreparedAnswer:
         """Retrieve (when an index exists), build the prompt and start generating."""
         if not question.strip():
             raise SettingsError("the question is empty; type a question")
@@ -246,17 +247,20 @@ class Engine:
         if use_rag:
             sources, note = self._retrieve(question, k or self.settings.k, index_name)
         prompt = build_rag_prompt(question, sources) if sources else build_plain_prompt(question)
-        preset = self.preset("answer", max_new_tokens)
+        preset = self.preset("answer", max_new_tokens, decoding)
         generator = self.generator("chat", adapter)
         loaded = generator.loaded
         return PreparedAnswer(question, prompt, sources, generator.stream(prompt, preset),
                               note, retrieval=bool(sources), model=loaded.name,
                               adapter=Path(loaded.adapter).name if loaded.adapter else None)
 
-    def preset(self, kind: str, max_new_tokens: int | None = None) -> Preset:
+    def preset(self, kind: str, max_new_tokens: int | None = None,
+               decoding: DecodingSettings | None = None) -> Preset:
         """The decoding of an answer ("answer") or a chat reply ("chat"): the preset, the
-        [decoding] settings over it, and ``max_new_tokens`` (None: the setting)."""
-        return PRESETS[kind].with_overrides(**self.settings.decoding.overrides(),
+        ``decoding`` given (None: the [decoding] settings) over it, and ``max_new_tokens``
+        (None: the setting)."""
+        decoding = self.settings.decoding if decoding is None else decoding
+        return PRESETS[kind].with_overrides(**decoding.overrides(),
                                             max_new_tokens=max_new_tokens or self.settings.max_new_tokens)
 
     def finish_answer(self, prepared: PreparedAnswer, text: str | None = None,

@@ -100,3 +100,17 @@ def test_an_empty_answer_checks_without_loading_models(tiny_settings, docs):
     answer = engine.finish_answer(prepared, " \n", check=True)
     assert answer.text == "" and answer.check.to_dict() == {"score": 1.0, "sentences": []}
     assert engine._nli is None  # the NLI setting was never loaded for it
+
+
+def test_the_decoding_of_answers_comes_from_the_call_then_the_settings(tiny_settings):
+    from dataclasses import replace
+
+    from assistant.runtime.presets import PRESETS
+    from assistant.settings import DecodingSettings
+
+    settings = replace(tiny_settings, decoding=DecodingSettings(num_beams=4, temperature=0.2))
+    engine = Engine(settings)
+    assert engine.preset("answer") == PRESETS["answer"].with_overrides(
+        num_beams=4, temperature=0.2, do_sample=True, max_new_tokens=settings.max_new_tokens)
+    chat = engine.preset("chat", 16, DecodingSettings(repetition_penalty=1.3))
+    assert (chat.num_beams, chat.do_sample, chat.repetition_penalty, chat.max_new_tokens) == (1, False, 1.3, 16)

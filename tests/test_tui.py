@@ -487,6 +487,8 @@ async def test_settings_dialog_changes_the_session(make_app, settings):
         screen.query_one("#set-k").value = "2"
         screen.query_one("#set-max_new_tokens").value = "64"
         screen.query_one("#set-temperature").value = "0.5"
+        screen.query_one("#set-decoding-num_beams").value = "4"
+        screen.query_one("#set-decoding-top_p").value = "0.9"
         screen.query_one("#set-adapter").value = "нет"
         screen.query_one("#set-index").value = "books"
         screen.query_one("#save").press()
@@ -499,6 +501,8 @@ async def test_settings_dialog_changes_the_session(make_app, settings):
         request = backend.requests[-1]
         assert (request.k, request.max_new_tokens, request.adapter,
                 request.index_name) == (2, 64, "none", "books")
+        # the seed 001 style: beams, and top-p that turns sampling on; the rest as preset
+        assert request.decoding.overrides() == {"do_sample": True, "top_p": 0.9, "num_beams": 4}
 
 
 async def test_settings_dialog_refuses_bad_values(make_app):
@@ -511,8 +515,14 @@ async def test_settings_dialog_refuses_bad_values(make_app):
         await pilot.pause()
         assert isinstance(app.screen, SettingsScreen)
         assert any("недопустимое значение «500»" in m for m, _ in notes(app))
+        app.screen.query_one("#set-k").value = "4"
+        app.screen.query_one("#set-decoding-num_beams").value = "40"
+        app.screen.query_one("#save").press()
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsScreen)
+        assert any("лучей, 1–16: недопустимое значение «40»" in m for m, _ in notes(app))
         await pilot.press("escape")
-        assert app.session.k == 4
+        assert app.session.k == 4 and app.session.decoding.num_beams is None
 
 
 async def test_help_shows_keys_and_commands(make_app):

@@ -21,7 +21,7 @@ from assistant.engine import Engine, PreparedAnswer
 from assistant.errors import SettingsError
 from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
 from assistant.rag import Source
-from assistant.settings import Settings
+from assistant.settings import DecodingSettings, Settings
 
 IndexProgress = Callable[[int, int, int], None]  # files done, files in all, chunks
 
@@ -59,6 +59,7 @@ class ReplyRequest:
     max_new_tokens: int | None = None
     temperature: float | None = None
     adapter: str | None = None
+    decoding: DecodingSettings | None = None  # of answers and chat replies (None: the settings')
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,8 @@ class ChatBackend:
     def _documents(self, request: ReplyRequest) -> Reply:
         prepared = self.engine.prepare_answer(
             request.text, k=request.k, use_rag=True, index_name=request.index_name,
-            adapter=request.adapter, max_new_tokens=request.max_new_tokens)
+            adapter=request.adapter, max_new_tokens=request.max_new_tokens,
+            decoding=request.decoding)
         generator = self.engine.generator("chat", request.adapter)
         return Reply(prepared.sources, prepared.stream, prepared.stream.cancel,
                      model_used(generator.loaded), prepared.note, prepared.retrieval, prepared)
@@ -185,7 +187,7 @@ class ChatBackend:
 
     def _chat(self, request: ReplyRequest) -> Reply:
         generator = self.engine.generator("chat", request.adapter)
-        preset = self.engine.preset("chat", request.max_new_tokens)
+        preset = self.engine.preset("chat", request.max_new_tokens, request.decoding)
         budget = generator.loaded.context_window - preset.max_new_tokens
         prompt = build_chat_prompt(request.turns, request.text,
                                    lambda text: generator.count_tokens(text) <= budget)

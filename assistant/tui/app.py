@@ -237,7 +237,8 @@ class LiraApp(App[None]):
                                if session.mode == Mode.CHAT else (),
                                index_name=session.index_name, author=session.author,
                                k=session.k, max_new_tokens=session.max_new_tokens,
-                               temperature=session.temperature, adapter=session.adapter)
+                               temperature=session.temperature, adapter=session.adapter,
+                               decoding=session.decoding)
         author = session.author if session.mode == Mode.POEM else None
         index_name = session.index_name if session.mode != Mode.CHAT else None
         message_id = self._store(self._record_question, text, author, index_name)
@@ -514,7 +515,7 @@ class LiraApp(App[None]):
             return
         session = self.session
         session.k, session.temperature = change.k, change.temperature
-        session.max_new_tokens = change.max_new_tokens
+        session.max_new_tokens, session.decoding = change.max_new_tokens, change.decoding
         index_changed = change.index_name != session.index_name
         session.index_name = change.index_name
         session.adapters[session.profile] = change.adapter

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.chat.modes import Mode
-from assistant.settings import Settings
+from assistant.settings import DecodingSettings, Settings
 
 MODE_LABELS = {Mode.CHAT: "Чат", Mode.DOCUMENTS: "Документы", Mode.POEM: "Стихи"}
 
@@ -44,6 +44,8 @@ class Session:
     max_new_tokens: int
     temperature: float
     author: str | None = None
+    # how answers and chat replies are decoded ([decoding] settings, then the dialog's)
+    decoding: DecodingSettings = field(default_factory=DecodingSettings)
     adapters: dict[str, str | None] = field(default_factory=lambda: {"chat": None, "poem": None})
     conversation_id: int | None = None
 
@@ -52,7 +54,8 @@ class Session:
                       author: str | None = None, adapter: str | None = None) -> Session:
         session = cls(mode=Mode(mode), index_name=index_name or settings.index_name, k=settings.k,
                       max_new_tokens=settings.max_new_tokens,
-                      temperature=settings.temperature, author=author)
+                      temperature=settings.temperature, author=author,
+                      decoding=replace(settings.decoding))
         session.adapters["chat"] = adapter
         return session
 

@@ -1,8 +1,9 @@
-"""The session settings dialog: k, temperature, answer length, adapter, index."""
+"""The session settings dialog: k, temperature, answer length, how answers are decoded,
+adapter, index."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.validation import Number
 from textual.widgets import Button, Input, Label, Static
 
-from assistant.settings import is_index_name
+from assistant.settings import DecodingSettings, is_index_name
 from assistant.tui.session import Session
 
 NO_ADAPTER_WORDS = ("", "none", "нет")
@@ -26,6 +27,7 @@ class SettingsChange:
     max_new_tokens: int
     adapter: str | None  # None: the profile's own adapter; "none": the bare model
     index_name: str
+    decoding: DecodingSettings = field(default_factory=DecodingSettings)
 
 
 def adapter_from_text(text: str) -> str | None:
@@ -49,6 +51,17 @@ class SettingsScreen(ModalScreen[SettingsChange | None]):
          "integer"),
     )
 
+    # How answers and chat replies are decoded (assistant.settings.DecodingSettings): empty
+    # keeps the preset's value; a temperature, top-k or top-p turns sampling on.
+    DECODING_FIELDS = (
+        ("temperature", "Ответы: температура, 0.05–2", Number(minimum=0.05, maximum=2.0), "number"),
+        ("top_k", "Ответы: top-k, 0–1000", Number(minimum=0, maximum=1000), "integer"),
+        ("top_p", "Ответы: top-p, 0.01–1", Number(minimum=0.01, maximum=1.0), "number"),
+        ("repetition_penalty", "Ответы: штраф за повтор, 1–2", Number(minimum=1.0, maximum=2.0),
+         "number"),
+        ("num_beams", "Ответы: лучей, 1–16", Number(minimum=1, maximum=16), "integer"),
+    )
+
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
@@ -63,6 +76,12 @@ class SettingsScreen(ModalScreen[SettingsChange | None]):
                     yield Label(label)
                     yield Input(values[key], id=f"set-{key}", type=kind, validators=[validator],
                                 compact=True)
+            for key, label, validator, kind in self.DECODING_FIELDS:
+                value = getattr(self.session.decoding, key)
+                with Horizontal(classes="field"):
+                    yield Label(label)
+                    yield Input("" if value is None else str(value), id=f"set-decoding-{key}", type=kind,
+                                validators=[validator], placeholder="как в пресете", compact=True)
             with Horizontal(classes="field"):
                 yield Label(f"Адаптер ({'стихи' if self.session.profile == 'poem' else 'чат'}),"
                             " папка или «нет»")
@@ -93,11 +112,13 @@ class SettingsScreen(ModalScreen[SettingsChange | None]):
 
     def _save(self) -> None:
         inputs = {key: self.query_one(f"#set-{key}", Input) for key, *_ in self.FIELDS}
-        for key, widget in inputs.items():
+        decoding = {key: self.query_one(f"#set-decoding-{key}", Input) for key, *_ in self.DECODING_FIELDS}
+        labels = {key: label for key, label, *_ in self.FIELDS + self.DECODING_FIELDS}
+        checked = list(inputs.items()) + [(k, w) for k, w in decoding.items() if w.value.strip()]
+        for key, widget in checked:
             result = widget.validate(widget.value)
             if result is not None and not result.is_valid:
-                label = next(label for k, label, *_ in self.FIELDS if k == key)
-                self.notify(f"{label}: недопустимое значение «{widget.value}».",
+                self.notify(f"{labels[key]}: недопустимое значение «{widget.value}».",
                             severity="error")
                 widget.focus()
                 return
@@ -110,4 +131,11 @@ class SettingsScreen(ModalScreen[SettingsChange | None]):
             k=int(inputs["k"].value), temperature=float(inputs["temperature"].value),
             max_new_tokens=int(inputs["max_new_tokens"].value),
             adapter=adapter_from_text(self.query_one("#set-adapter", Input).value),
-            index_name=index_name))
+            index_name=index_name, decoding=self._decoding(decoding)))
+
+    def _decoding(self, inputs: dict[str, Input]) -> DecodingSettings:
+        """The dialog's decoding fields over the session's (an empty field: the preset's)."""
+        kinds = {key: kind for key, _, _, kind in self.DECODING_FIELDS}
+        values = {key: None if not w.value.strip() else (int if kinds[key] == "integer" else float)(w.value)
+                  for key, w in inputs.items()}
+        return replace(self.session.decoding, **values)
