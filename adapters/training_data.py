@@ -3,7 +3,8 @@
 The format is found by looking at the content (``--format`` overrides it):
 a folder, an .xml or a .txt file, a PoetryCorpus dump or JSON lines of
 author/text records are poems; a JSON object with ``data[].paragraphs`` is
-SQuAD; records with ``instruction`` are instructions (or seed tasks).
+SQuAD; records with ``instruction`` are instructions (or seed tasks), and so
+are the rows of a .tsv or .csv file (adapters/data_tables.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from adapters.data_instructions import instruction_examples, is_instruction_reco
 from adapters.data_nli import looks_like_nli
 from adapters.data_poems import poem_examples
 from adapters.data_squad import is_squad, squad_examples
+from adapters.data_tables import is_table, map_records, read_table
 from adapters.errors import TrainingDataError
 from adapters.examples import Example
 
@@ -36,6 +38,7 @@ class DataOptions:
     poem_max_tokens: int = 600  # poems: longer poems are left out, as in the seed
     max_per_author: int | None = None  # poems: cap each author's training poems
     max_examples: int | None = None  # keep only the first N examples (quick runs)
+    columns: tuple[tuple[str, str], ...] = ()  # instructions: (field, column) pairs, --columns
 
 
 @dataclass
@@ -75,7 +78,7 @@ def _load_one(path: Path, options: DataOptions,
     if options.format not in FORMATS:
         raise TrainingDataError(f"unknown data format '{options.format}'; "
                                 f"use one of {', '.join(FORMATS)}")
-    kind, document = _detect(path, options.format)
+    kind, document = _detect(path, options.format, options.columns)
     if kind == "poems":
         poems = poem_examples(path, count_tokens, options.poem_max_tokens,
                               options.holdout_per_author, options.max_per_author, options.seed)
@@ -122,7 +125,7 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _detect(path: Path, wanted: str) -> tuple[str, Any]:
+def _detect(path: Path, wanted: str, columns: Sequence[tuple[str, str]]) -> tuple[str, Any]:
     """The data's format and, for JSON formats, its parsed records."""
     if wanted == "nli" or (wanted == "auto" and looks_like_nli(path)):
         # NLI pairs train a classifier (adapters/nli_training.py), never prompt/answer examples.
@@ -132,6 +135,10 @@ def _detect(path: Path, wanted: str) -> tuple[str, Any]:
         if wanted not in ("auto", "poems"):
             raise TrainingDataError(f"{path} holds poems (a folder, .xml or .txt), not {wanted}")
         return "poems", None
+    if is_table(path):
+        if wanted not in ("auto", "instructions"):
+            raise TrainingDataError(f"{path} is a table of instructions, not {wanted}")
+        return "instructions", read_table(path, columns)
     document = read_json(path)
     if wanted == "poems" or (wanted == "auto" and _looks_like_poems(document)):
         return "poems", None
@@ -141,7 +148,7 @@ def _detect(path: Path, wanted: str) -> tuple[str, Any]:
         return "squad", document
     if wanted == "squad":
         raise TrainingDataError(f"{path} is not a SQuAD file (no data[].paragraphs)")
-    records = document if isinstance(document, list) else [document]
+    records = map_records(document if isinstance(document, list) else [document], columns, path)
     if wanted == "auto" and not any(is_instruction_record(r) for r in records[:50]):
         raise TrainingDataError(f"{path} is in no format Lira trains on: expected instruction "
                                 "records, seed tasks, SQuAD or a poem corpus")

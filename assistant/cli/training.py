@@ -69,6 +69,10 @@ def _train_options(func):
         click.option("--prompt-init", help="Prompt tuning: start from this text's embeddings."),
         click.option("--format", "data_format", default="auto", show_default=True,
                      type=click.Choice(["auto", "instructions", "squad", "poems", "nli"])),
+        click.option("--columns", metavar="FIELD=COLUMN,...",
+                     help="Instructions in a TSV/CSV (or JSON) file: which column holds the "
+                          "instruction, input and output, e.g. instruction=question,output=answer "
+                          "[default: columns of those names]."),
         click.option("--holdout-articles", type=int, default=0, show_default=True,
                      help="SQuAD: keep the last N articles out of training."),
         click.option("--holdout-per-author", type=int, default=0, show_default=True,
@@ -97,8 +101,9 @@ def train(ctx: click.Context, method: str, base: str, data: tuple[Path, ...], ou
           name: str | None, resume: bool, overwrite: bool, as_json: bool, **flags) -> None:
     """Train a LoRA, IA3 or prompt-tuning adapter on a base model.
 
-    DATA is instruction JSONL (instruction/input/output, or rulm seed tasks with
-    instances), a SQuAD file (grounded answers citing [n]) or a poem corpus
+    DATA is instruction JSONL (instruction/input/output, as lksy/ru_instruct_gpt4,
+    or rulm seed tasks with instances), a TSV/CSV table of instructions (see
+    --columns), a SQuAD file (grounded answers citing [n]) or a poem corpus
     (a file or a RusLit folder).  Writes peft's safetensors adapter and
     lira-adapter.json into --out (or LIRA_HOME/adapters/NAME).
     """
@@ -177,6 +182,7 @@ def run_train(settings: Settings, method: str, base: str, data: tuple[Path, ...]
 
 def train_options(method: str, device: str, **flags: Any) -> Any:
     """TrainOptions from the `lira train` flags."""
+    from adapters.data_tables import parse_columns
     from adapters.methods import MethodOptions
     from adapters.training import TrainOptions
     from adapters.training_data import DataOptions
@@ -192,7 +198,8 @@ def train_options(method: str, device: str, **flags: Any) -> Any:
                        holdout_per_author=flags.pop("holdout_per_author"),
                        poem_max_tokens=flags.pop("poem_max_tokens"),
                        max_per_author=flags.pop("max_per_author"),
-                       max_examples=flags.pop("max_examples"))
+                       max_examples=flags.pop("max_examples"),
+                       columns=parse_columns(flags.pop("columns")))
     return TrainOptions(method=method, adapter=adapter, data=data, device=device,
                         learning_rate=flags.pop("lr"), **flags)
 
