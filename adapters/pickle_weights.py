@@ -93,12 +93,13 @@ def _convert(folder: Path, shards: list[str], target: Path, say: Say | None) -> 
             elif entry.name != PICKLE_INDEX and entry.name not in shards:
                 shutil.copy2(entry, scratch / entry.name)  # a cache's links are followed
         safe_names = {name: _safe_name(name) for name in shards}
+        total = 0
         for number, name in enumerate(shards, 1):
             if say and len(shards) > 1:
                 say(f"  shard {number}/{len(shards)}: {name}")
-            _write_safetensors(_load_tensors(folder / name), scratch / safe_names[name])
+            total += _write_safetensors(_load_tensors(folder / name), scratch / safe_names[name])
         if len(shards) > 1:
-            _write_safe_index(folder / PICKLE_INDEX, safe_names, scratch / SAFE_INDEX)
+            _write_safe_index(folder / PICKLE_INDEX, safe_names, total, scratch / SAFE_INDEX)
         os.replace(scratch, target)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -150,9 +151,10 @@ def _load_without_mmap(path: Path) -> dict:
         raise BaseModelError(f"cannot read {path}: {first_line(exc)}") from None
 
 
-def _write_safetensors(state: dict, path: Path) -> None:
-    """Save ``state``; tensors that share memory (tied embeddings) are saved as copies,
-    as safetensors requires, and transformers ties them again when it loads."""
+def _write_safetensors(state: dict, path: Path) -> int:
+    """Save ``state`` and return its tensors' bytes; tensors that share memory (tied
+    embeddings) are saved as copies, as safetensors requires, and transformers ties them
+    again when it loads."""
     from safetensors.torch import save_file
 
     seen: set[int] = set()
@@ -162,9 +164,13 @@ def _write_safetensors(state: dict, path: Path) -> None:
         tensors[name] = tensor.clone() if storage in seen else tensor.contiguous()
         seen.add(storage)
     save_file(tensors, str(path), metadata={"format": "pt"})
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
-def _write_safe_index(source: Path, safe_names: dict[str, str], path: Path) -> None:
-    index = json.loads(source.read_text(encoding="utf-8"))
-    index["weight_map"] = {k: safe_names[v] for k, v in index["weight_map"].items()}
+def _write_safe_index(source: Path, safe_names: dict[str, str], total: int, path: Path) -> None:
+    """The shards' index, naming the safetensors files; transformers reads its metadata,
+    which a hand-made pickle index may lack."""
+    weight_map = json.loads(source.read_text(encoding="utf-8"))["weight_map"]
+    index = {"metadata": {"total_size": total},
+             "weight_map": {k: safe_names[v] for k, v in weight_map.items()}}
     path.write_text(json.dumps(index, indent=2), encoding="utf-8")

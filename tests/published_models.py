@@ -1,6 +1,7 @@
 """Tiny random models saved the way the seeds' real ones are published: pickle weights
-(pytorch_model.bin) and a sentencepiece tokenizer file with no tokenizer.json (ruT5-large's
-spiece.model, open_llama's tokenizer.model)."""
+(pytorch_model.bin, sharded like ruGPT-3.5's) and tokenizer files with no tokenizer.json:
+sentencepiece (ruT5-large's spiece.model, open_llama's tokenizer.model) or byte-level BPE
+(ruGPT-3.5's vocab.json and merges.txt)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,40 @@ def sentencepiece_model(ids: dict[str, int]) -> bytes:
     return out.getvalue()
 
 
+def build_gpt2_published(folder: Path) -> Path:
+    """A tiny random GPT-2 in ``folder`` as ruGPT-3.5-13B is published: vocab.json and
+    merges.txt, and its weights in two pickle shards with an index."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    folder.mkdir(parents=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS * 5, vocab_size=400, special_tokens=["<pad>", "<s>", "</s>"])
+    bpe.save_model(str(folder))
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "GPT2Tokenizer", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}))
+    tok = AutoTokenizer.from_pretrained(folder)
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=512, n_embd=32, n_layer=2,
+                                       n_head=2, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                       pad_token_id=tok.pad_token_id))
+    model.config.save_pretrained(folder)
+    state = model.state_dict()
+    names = list(state)
+    weight_map = {}
+    for n, part in enumerate((names[:len(names) // 2], names[len(names) // 2:]), 1):
+        file = f"pytorch_model-{n:05d}-of-00002.bin"
+        torch.save({k: state[k] for k in part}, folder / file)
+        weight_map |= dict.fromkeys(part, file)
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    return folder
+
+
 def build_published(kind: str, folder: Path) -> Path:
-    """A tiny random ``kind`` ("t5" or "llama") model in ``folder``, as published."""
+    """A tiny random ``kind`` ("t5", "llama" or "gpt2") model in ``folder``, as published."""
+    if kind == "gpt2":
+        return build_gpt2_published(folder)
     import torch
     from transformers import (
         AutoTokenizer,

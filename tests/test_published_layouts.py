@@ -16,11 +16,11 @@ TEXT = "Мороз и солнце; день чудесный!"
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("published")
-    return {kind: build_published(kind, root / kind) for kind in ("t5", "llama")}
+    return {kind: build_published(kind, root / kind) for kind in ("t5", "llama", "gpt2")}
 
 
-@pytest.mark.parametrize("kind", ["t5", "llama"])
-def test_a_sentencepiece_tokenizer_loads_and_keeps_cyrillic(published, kind):
+@pytest.mark.parametrize("kind", ["t5", "llama", "gpt2"])
+def test_a_published_tokenizer_loads_and_keeps_cyrillic(published, kind):
     from adapters.base_model import open_tokenizer
 
     tokenizer = open_tokenizer(published[kind])
@@ -67,3 +67,21 @@ def test_a_missing_sentencepiece_package_is_named_as_the_cause(published, monkey
     monkeypatch.setitem(sys.modules, "sentencepiece", None)  # import sentencepiece fails
     with pytest.raises(BaseModelError, match="needs the sentencepiece and protobuf packages"):
         open_tokenizer(published["llama"])
+
+
+def test_a_published_gpt2_learns_poems_with_ia3_and_writes_one(run, published, tmp_path, lira_home):
+    from tests.poems import POEMS
+
+    data = tmp_path / "poems.jsonl"
+    data.write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in POEMS * 3), encoding="utf-8")
+    code, out, err = run("--device", "cpu", "train", "ia3", "--base", published["gpt2"], "--data", data,
+                         "--name", "poet-gpt2", "--max-steps", "2")
+    assert code == 0, err
+    assert "converting" in err  # two pickle shards, read safely and converted once
+    manifest = json.loads((lira_home / "adapters" / "poet-gpt2" / "lira-adapter.json").read_text())
+    assert manifest["data"]["format"] == "poems" and manifest["method"] == "ia3"
+    code, out, err = run("--model", published["gpt2"], "--device", "cpu", "poem", "--author", "Пушкин",
+                         "--title", "Осень", "--candidates", "1", "--max-new-tokens", "12", "--json")
+    assert code == 0, err
+    # adapter "auto": the newest own poem adapter for this base
+    assert json.loads(out)["model"] == {"reference": str(published["gpt2"]), "adapter": "poet-gpt2"}
