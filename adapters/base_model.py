@@ -10,6 +10,7 @@ as its own SettingsError or ModelLoadError with the same message.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.errors import BaseModelError, TrainingError, first_line
+from adapters.model_size import check_fits, precision_of
 
 QUANTIZATIONS = ("none", "8bit", "4bit")
 
@@ -173,10 +175,19 @@ def from_pretrained(path: Path, seq2seq: bool, device: str, quantization: str, w
     """The model in ``path`` on ``device``: offline, no remote code, safetensors only.
 
     Placed as :func:`placement` says; a failure is a BaseModelError (see
-    :func:`quiet_load`, which ``what`` is for).
+    :func:`quiet_load`, which ``what`` is for). A model whose weights cannot fit the
+    device's memory is refused before any weight is read (adapters.model_size;
+    LIRA_SKIP_FIT_CHECK=1 skips that); one that may not fit with its overhead is logged.
     """
+    import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
+    dtype = torch.float32 if float32_weights else compute_dtype(device)
+    # float32 weights are load_base's, for training (and merging, which needs less)
+    note = check_fits(path, device, precision_of(dtype, quantization),
+                      "train" if float32_weights else "run", what)
+    if note:
+        logging.getLogger(__name__).warning("lira: note: %s", note)
     auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
     with quiet_load(what, path):
         model = auto.from_pretrained(str(path), local_files_only=True, trust_remote_code=False,
