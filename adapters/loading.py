@@ -15,6 +15,7 @@ from typing import Any
 from adapters.errors import AdapterFolderError, first_line
 from adapters.manifest import base_fingerprint as fingerprint_of
 from adapters.manifest import check_base, read_manifest
+from adapters.stacked import INNER_FOLDER, has_inner
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -72,12 +73,33 @@ def attach_adapter(model: Any, path: Path, adapter_name: str = "default",
         with warnings.catch_warnings():
             # peft calls transformers APIs that transformers 5 marks as deprecated.
             warnings.simplefilter("ignore", FutureWarning)
+            if has_inner(info.path):  # LoRA beneath prompt tuning (adapters/stacked.py)
+                model = _attach_inner(model, info)
             peft_model = PeftModel.from_pretrained(model, str(info.path), adapter_name=adapter_name,
                                                    is_trainable=False)
+    except AdapterFolderError:
+        raise
     except Exception as exc:  # peft and safetensors raise many unrelated types
         raise AdapterFolderError(_load_failure(info.path, exc)) from exc
     peft_model.eval()
     return peft_model
+
+
+def _attach_inner(model: Any, outer: AdapterInfo) -> Any:
+    """``model`` with the LoRA part of the ``outer`` adapter in its layers: a plain model again,
+    not a PeftModel, for the prompt-tuning adapter to wrap."""
+    from peft import PeftModel
+
+    info = inspect_adapter(outer.path / INNER_FOLDER)
+    if info.peft_type != "LORA" or info.task_type != outer.task_type:
+        raise AdapterFolderError(f"{info.path} must be a LoRA adapter for the same task as "
+                                 f"{outer.path}; re-train or re-copy the adapter")
+    with warnings.catch_warnings():
+        # "modify a model with PEFT for a second time": intended, the LoRA layers stay.
+        warnings.simplefilter("ignore", UserWarning)
+        inner = PeftModel.from_pretrained(model, str(info.path), is_trainable=False)
+    return inner.get_base_model()
+
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from adapters.base_model import load_base
 from adapters.errors import MergeError
 from adapters.loading import attach_adapter, inspect_adapter
 from adapters.manifest import read_manifest
+from adapters.stacked import has_inner
 from index.atomic_files import publish_permissions, staging_dir, swap_into_place
 
 MERGE_FILE = "lira-merge.json"
@@ -45,8 +46,9 @@ def merge_adapter(adapter: Path, base_path: Path, out_dir: Path,
 
     info = inspect_adapter(adapter)
     if info.peft_type == "PROMPT_TUNING":
-        raise MergeError(f"{adapter} is a prompt-tuning adapter, which cannot be merged (it adds "
-                         "virtual tokens, not weights); load it with --adapter instead")
+        part = " with a LoRA part" if has_inner(info.path) else ""
+        raise MergeError(f"{adapter} is a prompt-tuning adapter{part}, which cannot be merged (it "
+                         "adds virtual tokens, not weights); load it with --adapter instead")
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise MergeError(f"{out_dir} already exists; pass --overwrite or choose another --out")

@@ -1,4 +1,4 @@
-"""The three adapter methods as peft configs, with target modules found in the model.
+"""The adapter methods as peft configs, with target modules found in the model.
 
 Defaults follow the layers' names, so they work for any model that uses the
 usual ones: LoRA on the query and value projections (gpt2 ``c_attn``,
@@ -16,7 +16,9 @@ from typing import Any
 
 from adapters.errors import TrainingError
 
-METHODS = ("lora", "ia3", "prompt-tuning")
+METHODS = ("lora", "ia3", "prompt-tuning", "lora+prompt-tuning")
+# A stacked method's parts, the inner one first (adapters/stacked.py).
+STACKED = {"lora+prompt-tuning": ("lora", "prompt-tuning")}
 
 # Candidate layer names, most specific first; the first set the model fully has wins.
 _LORA_TARGETS = (("q_proj", "v_proj"), ("c_attn",), ("query_key_value",), ("q", "v"),
@@ -44,6 +46,11 @@ def check_method(method: str) -> str:
     if method not in METHODS:
         raise TrainingError(f"unknown method '{method}'; use one of {', '.join(METHODS)}")
     return method
+
+
+def method_parts(method: str) -> tuple[str, ...]:
+    """The single methods ``method`` is made of (itself, unless it is stacked)."""
+    return STACKED.get(check_method(method), (method,))
 
 
 def adapter_layers(model: Any) -> list[str]:
@@ -86,7 +93,8 @@ def build_peft_config(method: str, model: Any, seq2seq: bool, options: MethodOpt
         TaskType,
     )
 
-    check_method(method)
+    if method_parts(method) != (method,):
+        raise TrainingError(f"{method} is stacked; build a config for each of its parts")
     task = TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM
     targets, ff = resolve_targets(method, model, options)
     if method == "lora":
@@ -108,9 +116,13 @@ def build_peft_config(method: str, model: Any, seq2seq: bool, options: MethodOpt
         init = {"prompt_tuning_init": PromptTuningInit.TEXT,
                 "prompt_tuning_init_text": options.prompt_init_text,
                 "tokenizer_name_or_path": tokenizer_path}
-    config = PromptTuningConfig(task_type=task, num_virtual_tokens=options.virtual_tokens, **init)
+    # peft gives a seq2seq model twice the rows (num_transformer_submodules=2) yet prompt tuning
+    # prepends only the first num_virtual_tokens, to the encoder: the rest would be dead weights.
+    config = PromptTuningConfig(task_type=task, num_virtual_tokens=options.virtual_tokens,
+                                num_transformer_submodules=1, **init)
     return config, {"virtual_tokens": options.virtual_tokens,
-                    "prompt_init_text": options.prompt_init_text}
+                    "prompt_init_text": options.prompt_init_text,
+                    "prepended_to": "encoder" if seq2seq else "input"}
 
 
 def _transposed(model: Any, targets: Sequence[str]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from adapters.base_model import is_seq2seq_folder
 from adapters.manifest import MANIFEST_VERSION, write_manifest
+from adapters.stacked import save_inner
 from adapters.train_job import TrainJob, stopped_early
 from adapters.training_data import TrainingData, data_sha256
 from index.atomic_files import publish_permissions, staging_dir, swap_into_place
@@ -54,7 +55,9 @@ def training_manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str,
         "data": {"files": [{"path": str(Path(p).expanduser().resolve()), "sha256": data_sha256(p)}
                            for p in job.data_paths], "sha256": sha256,
                  "format": data.format, "examples": len(data.examples), "dropped": data.dropped,
-                 "options": asdict(options.data), "holdout": data.holdout},
+                 "options": asdict(options.data) | {"columns": [list(pair) for pair in
+                                                            options.data.columns]},
+                 "holdout": data.holdout},
         "splits": splits,
         "parameters": {"trainable": trainable, "total": total,
                        "percent": round(100 * trainable / total, 6)},
@@ -70,8 +73,9 @@ def training_manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str,
     }
 
 
-def write_adapter(model: Any, job: TrainJob, manifest: dict[str, Any]) -> None:
-    """Save the adapter and its manifest into a staging folder, then swap it into place."""
+def write_adapter(model: Any, job: TrainJob, manifest: dict[str, Any], inner: Any = None) -> None:
+    """Save the adapter (with its ``inner`` LoRA part when stacked, adapters/stacked.py) and its
+    manifest into a staging folder, then swap it into place."""
     out = Path(job.out_dir)
     staging = staging_dir(out)
     try:
@@ -83,6 +87,8 @@ def write_adapter(model: Any, job: TrainJob, manifest: dict[str, Any]) -> None:
         # peft adds an empty model-card template naming the local base path; the manifest
         # is the adapter's documentation.
         (staging / "README.md").unlink(missing_ok=True)
+        if inner is not None:
+            save_inner(inner, staging, job.base_reference)
         write_manifest(staging, manifest)
         publish_permissions(staging)
         swap_into_place(staging, out)

@@ -26,8 +26,14 @@ from adapters.checkpoints import finish_run, last_checkpoint, start_run
 from adapters.errors import TrainingDataError
 from adapters.examples import encode_all
 from adapters.manifest import folder_fingerprint
-from adapters.methods import build_peft_config
+from adapters.methods import build_peft_config, method_parts
 from adapters.nli_training import is_nli_job, train_nli
+from adapters.stacked import (
+    INNER_FOLDER,
+    inner_callback,
+    load_inner_weights,
+    stack_prompt_tuning,
+)
 from adapters.train_job import (
     TrainJob,
     TrainOptions,
@@ -75,10 +81,14 @@ def _train(job: TrainJob) -> TrainResult:
     run = run_identity(job, fingerprint, data_sha256s(job.data_paths))
     checkpoints, resume_from = start_run(job.out_dir, run, job.resume)
     try:
-        model, hyper = _adapted_model(job, tokenizer, seq2seq)
+        model, hyper, inner = _adapted_model(job, tokenizer, seq2seq)
         trainable, total = model.get_nb_trainable_parameters()
         say(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.4f}%)")
         trainer = build_trainer(job, model, seq2seq, tokenizer, train_set, eval_set, checkpoints)
+        if inner is not None:  # the Trainer saves and resumes only the outer part
+            trainer.add_callback(inner_callback(inner))
+            if resume_from:
+                load_inner_weights(inner, resume_from)
         output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except BaseException:
         if last_checkpoint(checkpoints) is None:  # nothing worth resuming: leave no clutter
@@ -91,7 +101,9 @@ def _train(job: TrainJob) -> TrainResult:
                                   "holdout": len(data.holdout)},
                                  (trainable, total), trainer, output, eval_loss, resume_from,
                                  started)
-    write_adapter(model, job, manifest)
+    if inner is not None:
+        manifest["parts"] = {"prompt-tuning": ".", "lora": f"{INNER_FOLDER}/"}
+    write_adapter(model, job, manifest, inner)
     finish_run(checkpoints)
     say(f"wrote {job.out_dir}")
     return TrainResult(job.out_dir, manifest, model)
@@ -101,8 +113,10 @@ def _token_counter(tokenizer: Any) -> Callable[[str], int]:
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _adapted_model(job: TrainJob, tokenizer: Any, seq2seq: bool) -> tuple[Any, dict[str, Any]]:
-    """The base wrapped with a fresh adapter, and the adapter's hyperparameters."""
+def _adapted_model(job: TrainJob, tokenizer: Any,
+                   seq2seq: bool) -> tuple[Any, dict[str, Any], Any]:
+    """The base wrapped with a fresh adapter, the adapter's hyperparameters, and for a stacked
+    method the inner LoRA PeftModel (else None)."""
     from peft import get_peft_model
     from transformers import set_seed
 
@@ -119,9 +133,14 @@ def _adapted_model(job: TrainJob, tokenizer: Any, seq2seq: bool) -> tuple[Any, d
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if options.gradient_checkpointing:
         model.config.use_cache = False
-    config, hyper = build_peft_config(options.method, model, seq2seq, options.adapter,
-                                      str(job.base_path))
-    return get_peft_model(model, config), hyper
+    parts = method_parts(options.method)
+    built = [build_peft_config(part, model, seq2seq, options.adapter, str(job.base_path))
+             for part in parts]
+    peft_model = get_peft_model(model, built[0][0])
+    if len(parts) == 1:
+        return peft_model, built[0][1], None
+    hyper = {part: part_hyper for part, (_, part_hyper) in zip(parts, built)}
+    return stack_prompt_tuning(peft_model, built[1][0]), hyper, peft_model
 
 
 def _names(paths: Sequence[Path]) -> str:

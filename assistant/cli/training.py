@@ -37,7 +37,8 @@ def _train_options(func):
         click.option("--epochs", type=float, default=3.0, show_default=True),
         click.option("--max-steps", type=int, help="Stop after this many optimizer steps."),
         click.option("--lr", type=float,
-                     help="Learning rate [default: lora 2e-4, ia3 3e-3, prompt-tuning 3e-2]."),
+                     help="Learning rate [default: lora 2e-4, ia3 3e-3, prompt-tuning 3e-2, "
+                          "lora+prompt-tuning 3e-4]."),
         click.option("--batch-size", type=int, default=1, show_default=True),
         click.option("--grad-accum", type=int, default=1, show_default=True,
                      help="Gradient accumulation steps."),
@@ -65,7 +66,8 @@ def _train_options(func):
         click.option("--target-modules", help="Comma-separated layer names (default: detected)."),
         click.option("--feedforward-modules", help="IA3 feed-forward layers (default: detected)."),
         click.option("--virtual-tokens", type=int, default=20, show_default=True,
-                     help="Prompt tuning: number of virtual tokens."),
+                     help="Prompt tuning: number of virtual tokens (on a seq2seq base, "
+                          "prepended to the encoder's input only)."),
         click.option("--prompt-init", help="Prompt tuning: start from this text's embeddings."),
         click.option("--format", "data_format", default="auto", show_default=True,
                      type=click.Choice(["auto", "instructions", "squad", "poems", "nli"])),
@@ -93,13 +95,14 @@ def _train_options(func):
 
 
 @click.command()
-@click.argument("method", metavar="{lora,ia3,prompt-tuning}")
+@click.argument("method", metavar="{lora,ia3,prompt-tuning,lora+prompt-tuning}")
 @_train_options
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @click.pass_context
 def train(ctx: click.Context, method: str, base: str, data: tuple[Path, ...], out: Path | None,
           name: str | None, resume: bool, overwrite: bool, as_json: bool, **flags) -> None:
-    """Train a LoRA, IA3 or prompt-tuning adapter on a base model.
+    """Train a LoRA, IA3 or prompt-tuning adapter on a base model, or LoRA and prompt
+    tuning together as one adapter (lora+prompt-tuning, the seed 001's recipe).
 
     DATA is instruction JSONL (instruction/input/output, as lksy/ru_instruct_gpt4,
     or rulm seed tasks with instances), a TSV/CSV table of instructions (see
