@@ -32,10 +32,12 @@ def data_file(tmp_path_factory):
 
 def make_job(tiny_models, out, data_file, **options):
     options.setdefault("max_steps", 8)
+    options.setdefault("eval_fraction", 0.0)
+    options.setdefault("learning_rate", 0.05)
     return TrainJob(base_reference="tiny-t5", base_path=tiny_models["t5"], data_paths=[data_file],
                     out_dir=out, options=TrainOptions(
                         method=METHOD, batch_size=3, warmup_steps=0, logging_steps=1,
-                        learning_rate=0.05, eval_fraction=0.0, device="cpu",
+                        device="cpu",
                         adapter=MethodOptions(rank=8, alpha=16, virtual_tokens=20), **options),
                     command=f"lira train {METHOD} ...")
 
@@ -144,3 +146,28 @@ def test_seed_001_through_the_cli(run, tiny_models, lira_home, tmp_path):
     assert json.loads(out)["model"]["adapter"] == "seed001"
     line = one_line_error(*run("adapters", "merge", "seed001", "--out", tmp_path / "m")[::2])
     assert "prompt-tuning adapter with a LoRA part, which cannot be merged" in line
+
+
+def lora_weights(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
+
+
+def test_early_stopping_restores_the_best_lora_part_too(tiny_models, data_file, tmp_path):
+    from transformers import TrainerCallback
+
+    saved = {}
+
+    class Record(TrainerCallback):
+        def on_save(self, args, state, control, model=None, **kwargs):
+            saved[state.global_step] = lora_weights(model)
+
+    job = make_job(tiny_models, tmp_path / "out", data_file, max_steps=30, learning_rate=50.0,
+                   eval_fraction=0.3, eval_steps=1, early_stopping=1)
+    job.callbacks = [Record()]
+    result = train(job)
+    last = result.manifest["result"]["steps"]
+    assert result.manifest["result"]["stopped_early"] is True
+    final = lora_weights(result.model)
+    [best] = [step for step, weights in saved.items()
+              if all(torch.equal(weights[n], final[n]) for n in final)]
+    assert best < last  # the best checkpoint's LoRA weights, not the last step's
