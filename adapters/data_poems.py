@@ -4,7 +4,8 @@ Anything ``index`` reads as poems will do: a PoetryCorpus XML or its Django
 JSON dump, JSON lines with author/title/text, or a RusLit folder (text files
 under a ``poems`` folder that open with an author and a title line).  As in
 the seed, poems with no author or no title, and poems longer than a token
-limit, are left out.  The prompt is the seed's template; the answer is the
+limit, are left out (an untitled poem may instead take its first line as its
+title, as Russian editions name them: ``first_line_titles``).  The prompt is the seed's template; the answer is the
 poem followed by the end marker, so that generation learns where to stop.
 """
 
@@ -14,7 +15,7 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def read_poems(path: Path) -> tuple[list[Poem], int, int]:
 
 def poem_examples(path: Path, count_tokens: Callable[[str], int], max_tokens: int = 600,
                   holdout_per_author: int = 0, max_per_author: int | None = None,
-                  seed: int = 42) -> PoemData:
+                  seed: int = 42, first_line_titles: bool = False) -> PoemData:
     """Examples in the seed's poem prompt, filtered as the seed did, with a per-author hold-out.
 
     ``max_per_author`` caps each author's training poems (a seeded sample, in corpus
@@ -86,7 +87,7 @@ def poem_examples(path: Path, count_tokens: Callable[[str], int], max_tokens: in
     poems, files, not_poems = read_poems(path)
     data = PoemData(examples=[], files=files,
                     dropped={"not_a_poem": not_poems, "no_author_or_title": 0, "too_long": 0})
-    kept = _filtered(poems, count_tokens, max_tokens, data.dropped)
+    kept = _filtered(poems, count_tokens, max_tokens, data.dropped, first_line_titles)
     held = _held_out(kept, holdout_per_author)
     capped = _over_cap([p for p in kept if id(p) not in held], max_per_author, seed)
     if capped:
@@ -102,19 +103,23 @@ def poem_examples(path: Path, count_tokens: Callable[[str], int], max_tokens: in
 
 
 def holdout_poems(path: Path, count_tokens: Callable[[str], int], max_tokens: int = 600,
-                  holdout_per_author: int = 1) -> list[Poem]:
+                  holdout_per_author: int = 1, first_line_titles: bool = False) -> list[Poem]:
     """The poems ``poem_examples`` keeps out of training with the same settings, with texts."""
     poems, _, _ = read_poems(path)
-    kept = _filtered(poems, count_tokens, max_tokens, {"no_author_or_title": 0, "too_long": 0})
+    kept = _filtered(poems, count_tokens, max_tokens, {"no_author_or_title": 0, "too_long": 0},
+                     first_line_titles)
     held = _held_out(kept, holdout_per_author)
     return [poem for poem in kept if id(poem) in held]
 
 
 def _filtered(poems: list[Poem], count_tokens: Callable[[str], int], max_tokens: int,
-              dropped: dict[str, int]) -> list[Poem]:
-    """The seed's filters: an author, a real title, at most ``max_tokens`` tokens."""
+              dropped: dict[str, int], first_line_titles: bool = False) -> list[Poem]:
+    """The seed's filters: an author, a real title (or, with ``first_line_titles``, the
+    first line for one), at most ``max_tokens`` tokens."""
     kept = []
     for poem in poems:
+        if first_line_titles and not _HAS_WORD.search(poem.title):
+            poem = replace(poem, title=first_line_title(poem.text))
         if not poem.author or not _HAS_WORD.search(poem.title):  # "* * *" is no title
             dropped["no_author_or_title"] += 1
         elif count_tokens(poem.text) > max_tokens:
@@ -122,6 +127,13 @@ def _filtered(poems: list[Poem], count_tokens: Callable[[str], int], max_tokens:
         else:
             kept.append(poem)
     return kept
+
+
+def first_line_title(text: str) -> str:
+    """An untitled poem's name, as editions give it: its first line without the closing
+    punctuation ("Я помню чудное мгновенье" for "Я помню чудное мгновенье:")."""
+    first = next((line.strip() for line in text.splitlines() if _HAS_WORD.search(line)), "")
+    return first.rstrip(" ,;:—–-.!?…")
 
 
 def _held_out(poems: list[Poem], per_author: int) -> set[int]:

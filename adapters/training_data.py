@@ -37,6 +37,7 @@ class DataOptions:
     holdout_per_author: int = 0  # poems: the last N poems of each author are kept out
     poem_max_tokens: int = 600  # poems: longer poems are left out, as in the seed
     max_per_author: int | None = None  # poems: cap each author's training poems
+    first_line_titles: bool = False  # poems: an untitled poem takes its first line as title
     max_examples: int | None = None  # keep only the first N examples (quick runs)
     columns: tuple[tuple[str, str], ...] = ()  # instructions: (field, column) pairs, --columns
 
@@ -81,7 +82,8 @@ def _load_one(path: Path, options: DataOptions,
     kind, document = _detect(path, options.format, options.columns)
     if kind == "poems":
         poems = poem_examples(path, count_tokens, options.poem_max_tokens,
-                              options.holdout_per_author, options.max_per_author, options.seed)
+                              options.holdout_per_author, options.max_per_author, options.seed,
+                              options.first_line_titles)
         data = TrainingData("poems", poems.examples, poems.holdout,
                             {k: v for k, v in poems.dropped.items() if v})
     elif kind == "squad":

@@ -215,6 +215,18 @@ def test_poems_from_json_lines_are_filtered_like_the_seed(tmp_path):
     assert len(data.examples) == 3
 
 
+def test_an_untitled_poem_can_take_its_first_line_as_title(tmp_path):
+    from adapters.data_poems import holdout_poems
+
+    path = write_jsonl(tmp_path / "poems.jsonl", poem_records())
+    data = load(path, poem_max_tokens=20, first_line_titles=True)
+    assert data.dropped == {"no_author_or_title": 1, "too_long": 1}  # the one without an author
+    assert build_poem_prompt("Фёдор Тютчев", "Silentium") in [e.prompt for e in data.examples]
+    held = holdout_poems(path, words, 20, 1, first_line_titles=True)
+    assert [(p.author, p.title) for p in held] == [("Михаил Лермонтов", "Тучи"),
+                                                   ("Фёдор Тютчев", "Весенняя гроза")]
+
+
 def test_poems_from_poetrycorpus_xml(tmp_path):
     items = "".join(f"<item><name>{r['title']}</name><author>{r['author']}</author>"
                     f"<text>{r['text']}</text><date_from>1830</date_from><themes><item>Тема</item>"

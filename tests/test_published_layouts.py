@@ -85,3 +85,23 @@ def test_a_published_gpt2_learns_poems_with_ia3_and_writes_one(run, published, t
     assert code == 0, err
     # adapter "auto": the newest own poem adapter for this base
     assert json.loads(out)["model"] == {"reference": str(published["gpt2"]), "adapter": "poet-gpt2"}
+
+
+def test_seed_000_ia3_on_an_8bit_gpt2_writes_a_poem(run, published, tmp_path, lira_home):
+    import logging
+
+    from tests.poems import POEMS
+
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    data = tmp_path / "poems.jsonl"
+    data.write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in POEMS * 3), encoding="utf-8")
+    code, out, err = run("--device", "cpu", "train", "ia3", "--base", published["gpt2"], "--data", data,
+                         "--quantization", "8bit", "--name", "poet-8bit", "--max-steps", "1")
+    assert code == 0, err
+    manifest = json.loads((lira_home / "adapters" / "poet-8bit" / "lira-adapter.json").read_text())
+    assert manifest["base"]["quantization"] == "8bit"
+    code, out, err = run("--model", published["gpt2"], "--quantization", "8bit", "--device", "cpu", "poem",
+                         "--author", "Пушкин", "--title", "Осень", "--candidates", "1", "--max-new-tokens",
+                         "8", "--adapter", "poet-8bit", "--json")
+    assert code == 0, err
+    assert json.loads(out)["model"]["adapter"] == "poet-8bit"

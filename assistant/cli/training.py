@@ -83,6 +83,9 @@ def _train_options(func):
                      help="Poems: leave out longer poems."),
         click.option("--max-per-author", type=int,
                      help="Poems: train on at most N poems of each author (a seeded sample)."),
+        click.option("--titles-from-first-lines", "first_line_titles", is_flag=True,
+                     help="Poems: an untitled poem takes its first line as title (the seed "
+                          "left untitled poems out)."),
         click.option("--max-examples", type=int, help="Use only the first N examples."),
         click.option("--test-data", type=click.Path(path_type=Path), multiple=True,
                      help="NLI: a file kept for the test (repeat); its set is not split."),
@@ -201,6 +204,7 @@ def train_options(method: str, device: str, **flags: Any) -> Any:
                        holdout_per_author=flags.pop("holdout_per_author"),
                        poem_max_tokens=flags.pop("poem_max_tokens"),
                        max_per_author=flags.pop("max_per_author"),
+                       first_line_titles=flags.pop("first_line_titles"),
                        max_examples=flags.pop("max_examples"),
                        columns=parse_columns(flags.pop("columns")))
     return TrainOptions(method=method, adapter=adapter, data=data, device=device,

@@ -30,6 +30,7 @@ class HoldoutSetting:
     per_author: int
     max_tokens: int
     source: str  # '--holdout', "the adapter's manifest" or 'defaults'
+    first_line_titles: bool = False  # as the adapter was trained (its manifest)
 
 
 def holdout_setting(adapter: Path | None, holdout: int | None) -> HoldoutSetting:
@@ -37,17 +38,19 @@ def holdout_setting(adapter: Path | None, holdout: int | None) -> HoldoutSetting
     manifest = read_manifest(adapter) if adapter else None
     options = ((manifest or {}).get("data") or {}).get("options") or {}
     max_tokens = options.get("poem_max_tokens") or DEFAULT_MAX_TOKENS
+    titles = bool(options.get("first_line_titles"))
     if holdout is not None:
-        return HoldoutSetting(holdout, max_tokens, "--holdout")
+        return HoldoutSetting(holdout, max_tokens, "--holdout", titles)
     if options.get("holdout_per_author"):
-        return HoldoutSetting(options["holdout_per_author"], max_tokens, "the adapter's manifest")
-    return HoldoutSetting(DEFAULT_HOLDOUT, max_tokens, "defaults")
+        return HoldoutSetting(options["holdout_per_author"], max_tokens, "the adapter's manifest", titles)
+    return HoldoutSetting(DEFAULT_HOLDOUT, max_tokens, "defaults", titles)
 
 
 def select_poems(corpus: Path, count_tokens: Callable[[str], int], setting: HoldoutSetting,
                  authors: Sequence[str] = (), limit: int | None = None) -> list[Poem]:
     """The held-out poems of ``authors`` (all when empty), at most ``limit`` per author."""
-    poems = holdout_poems(corpus, count_tokens, setting.max_tokens, setting.per_author)
+    poems = holdout_poems(corpus, count_tokens, setting.max_tokens, setting.per_author,
+                          setting.first_line_titles)
     if not poems:
         raise EvalError(_why_none(corpus, setting))
     if authors:
