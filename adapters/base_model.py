@@ -141,13 +141,15 @@ def placement(device: str, quantization: str, *,
     """from_pretrained keyword arguments for dtype and bitsandbytes loading.
 
     Unquantised weights load in :func:`compute_dtype`, or in float32 whatever
-    the device with ``float32_weights`` (training); 8/4-bit weights go
+    the device with ``float32_weights`` (training); on a GPU every weight goes
     straight to ``device``, 4-bit computing in :func:`compute_dtype`.
     """
     import torch
 
     if quantization == "none":
-        return {"dtype": torch.float32 if float32_weights else compute_dtype(device)}
+        dtype = torch.float32 if float32_weights else compute_dtype(device)
+        # straight to the GPU: loading on the CPU first would need the weights in RAM too
+        return {"dtype": dtype} | ({"device_map": {"": device}} if device == "cuda" else {})
     from transformers import BitsAndBytesConfig
 
     config = (BitsAndBytesConfig(load_in_8bit=True) if quantization == "8bit" else

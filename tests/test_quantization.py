@@ -30,3 +30,16 @@ def test_quantized_load_generates_close_to_fp32(llama128, quantization, layer):
                                      pad_token_id=quant.tokenizer.pad_token_id)
     assert text == quant.tokenizer.decode(plain[0, ids.shape[1]:], skip_special_tokens=True)
     assert quant.describe().endswith(f"(cpu, {quantization})")
+
+
+def test_on_a_gpu_every_weight_loads_straight_to_it():
+    """Without device_map, from_pretrained builds the model in CPU RAM and .to("cuda") copies it:
+    a model that fits the GPU but not the RAM would be killed (adapters.model_size checks the GPU)."""
+    import torch
+
+    from adapters.base_model import placement
+
+    assert placement("cuda", "none")["device_map"] == {"": "cuda"}
+    assert placement("cuda", "none", float32_weights=True)["dtype"] == torch.float32
+    assert "device_map" not in placement("cpu", "none")
+    assert placement("cuda", "8bit")["device_map"] == {"": "cuda"}
