@@ -96,7 +96,8 @@ def test_seed_000_ia3_on_an_8bit_gpt2_writes_a_poem(run, published, tmp_path, li
     data = tmp_path / "poems.jsonl"
     data.write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in POEMS * 3), encoding="utf-8")
     code, out, err = run("--device", "cpu", "train", "ia3", "--base", published["gpt2"], "--data", data,
-                         "--quantization", "8bit", "--name", "poet-8bit", "--max-steps", "1")
+                         "--quantization", "8bit", "--name", "poet-8bit", "--max-steps", "1",
+                         "--holdout-per-author", "1")
     assert code == 0, err
     manifest = json.loads((lira_home / "adapters" / "poet-8bit" / "lira-adapter.json").read_text())
     assert manifest["base"]["quantization"] == "8bit"
@@ -105,3 +106,10 @@ def test_seed_000_ia3_on_an_8bit_gpt2_writes_a_poem(run, published, tmp_path, li
                          "8", "--adapter", "poet-8bit", "--json")
     assert code == 0, err
     assert json.loads(out)["model"]["adapter"] == "poet-8bit"
+    report_dir = tmp_path / "report"
+    code, out, err = run("--model", published["gpt2"], "--quantization", "8bit", "--device", "cpu", "eval",
+                         "poetry", "--corpus", data, "--adapter", lira_home / "adapters" / "poet-8bit",
+                         "--search", "2", "--max-new-tokens", "8", "--out", report_dir, "--json")
+    assert code == 0, err
+    report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["setup"]["poem_model"] == str(published["gpt2"]) and report["search"]
