@@ -37,6 +37,20 @@ class ModelProfile:
     # auto: the adapter bundled for this profile when it fits the model (assistant.runtime.adapter_choice)
     adapter: str | None = "auto"
     quantization: str = "none"  # none | 8bit | 4bit (bitsandbytes)
+    # the OpenAI-compatible server behind a model reference "openai:MODEL" (issue 16)
+    base_url: str | None = None
+
+
+@dataclass
+class ServeSettings:
+    """`lira serve`: where it listens and what one request may ask for."""
+
+    host: str = "127.0.0.1"  # any other address needs an api_key
+    port: int = 8000
+    max_request_kb: int = 256  # a request body larger than this is refused (413)
+    max_tokens: int = 1024  # the most new tokens one completion may ask for
+    max_k: int = 20  # the most passages one answer may retrieve
+    max_inputs: int = 256  # the most texts one /v1/embeddings request may embed
 
 
 @dataclass
@@ -98,7 +112,11 @@ class Settings:
     poem: ModelProfile = field(default_factory=ModelProfile)
     speed: SpeedSettings = field(default_factory=SpeedSettings)
     decoding: DecodingSettings = field(default_factory=DecodingSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     embedder: str = DEFAULT_EMBEDDER
+    embedder_base_url: str | None = None  # the server behind embedder = "openai:MODEL"
+    # the bearer token for OpenAI-compatible servers Lira calls, and that `lira serve` requires
+    api_key: str | None = None
     device: str = "auto"  # auto | cpu | cuda
     index_name: str = "default"
     k: int = 4
@@ -228,6 +246,8 @@ def _one_of(*choices: str) -> Rule:
 _MODEL_REFERENCE = Rule("a model reference (bundled name, folder or Hugging Face id), not empty",
                         lambda v: bool(v.strip()))
 _QUANTIZATION = _one_of("none", "8bit", "4bit")
+_HTTP_URL = Rule("an http:// or https:// URL (e.g. http://localhost:11434/v1)",
+                 lambda v: re.fullmatch(r"https?://[^\s/]+(/\S*)?", v) is not None)
 BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True,
                  "false": False, "no": False, "off": False, "0": False, "": False}
 _BOOLEAN_ALLOWED = "true or false (also yes/no, on/off, 1/0)"
@@ -254,6 +274,14 @@ RULES: dict[str, Rule] = {
     "decoding.top_p": _numbers(0, 1, low_open=True),
     "decoding.repetition_penalty": _numbers(1.0, 2.0),
     "decoding.num_beams": _integers(1, 16),
+    "chat.base_url": _HTTP_URL,
+    "poem.base_url": _HTTP_URL,
+    "embedder_base_url": _HTTP_URL,
+    "serve.port": _integers(1, 65535),
+    "serve.max_request_kb": _integers(1, 65536),
+    "serve.max_tokens": _integers(1, 4096),
+    "serve.max_k": _integers(1, 100),
+    "serve.max_inputs": _integers(1, 4096),
 }
 # Rules between settings, checked once every layer is applied: (keys, holds, rule in words).
 CROSS_RULES: tuple[tuple[tuple[str, ...], Callable[[Settings], bool], str], ...] = (
@@ -269,7 +297,7 @@ def is_true(raw: Any) -> bool:
 
 
 _SECTIONS = {"chat": ModelProfile, "poem": ModelProfile, "speed": SpeedSettings,
-             "decoding": DecodingSettings}
+             "decoding": DecodingSettings, "serve": ServeSettings}
 
 
 def setting_keys() -> list[str]:
