@@ -300,6 +300,9 @@ def test_cached_lists_and_rm_frees(hub, tiny_repo, run):
     assert row["size"] >= len(tiny_repo["model.safetensors"])
     code, out, _ = run("models", "cached")
     assert REPO_ID in out and "KB" in out
+    code, out, _ = run("models")  # the plain listing shows the cache too
+    assert code == 0 and "in the Hugging Face cache:" in out
+    assert [line for line in out.splitlines() if line.startswith(REPO_ID) and "KB" in line]
     code, out, err = run("models", "rm", REPO_ID)
     assert code == 0 and "freed" in out, err
     assert json.loads(run("models", "cached", "--json")[1]) == []

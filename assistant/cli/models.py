@@ -13,8 +13,8 @@ from assistant.cli.root import emit_json, stage_printer
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def models(ctx: click.Context, prepare: bool, as_json: bool) -> None:
-    """Show the model profiles and where each one resolves; `pull`, `cached` and `rm`
-    manage models in the Hugging Face cache."""
+    """Show the model profiles, where each one resolves and what the Hugging Face cache holds;
+    `pull`, `cached` and `rm` manage models in that cache."""
     if ctx.invoked_subcommand is not None:
         return
     from assistant.runtime.model_report import model_rows, prepare_all
@@ -28,6 +28,20 @@ def models(ctx: click.Context, prepare: bool, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['role']:<14} {row['reference']:<26} {row['source']:<28} {row['path'] or '-'}")
+    click.echo("\nin the Hugging Face cache:")
+    _echo_cached()
+
+
+def _echo_cached() -> None:
+    """A line per model in the Hugging Face cache, with its size (or how to get one)."""
+    from assistant.runtime.hub import cached_models, human_size
+
+    found = cached_models()
+    if not found:
+        click.echo("no models in the Hugging Face cache; download one with `lira models pull ID`")
+    for m in found:
+        click.echo(f"{m.repo_id:<40} {human_size(m.size):>10} {m.files:>5} files  "
+                   f"{','.join(m.refs) or '-'}")
 
 
 @models.command()
@@ -54,18 +68,13 @@ def pull(repo_id: str, revision: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cached(as_json: bool) -> None:
     """List the models in the Hugging Face cache, with their sizes."""
-    from assistant.runtime.hub import cached_models, human_size
+    from assistant.runtime.hub import cached_models
 
-    found = cached_models()
-    if as_json:
-        emit_json([{"id": m.repo_id, "size": m.size, "files": m.files, "refs": list(m.refs),
-                    "path": str(m.path)} for m in found])
+    if not as_json:
+        _echo_cached()
         return
-    if not found:
-        click.echo("no models in the Hugging Face cache; download one with `lira models pull ID`")
-    for m in found:
-        click.echo(f"{m.repo_id:<40} {human_size(m.size):>10} {m.files:>5} files  "
-                   f"{','.join(m.refs) or '-'}")
+    emit_json([{"id": m.repo_id, "size": m.size, "files": m.files, "refs": list(m.refs),
+                "path": str(m.path)} for m in cached_models()])
 
 
 @models.command()
