@@ -26,8 +26,10 @@ from assistant.runtime.models import resolve
 from assistant.runtime.presets import PRESETS, Preset
 from assistant.settings import DecodingSettings, ModelProfile, Settings
 from index.errors import EmptyIndex, StoreError
+from index.remote_api import is_remote, setting_hint
 
-if TYPE_CHECKING:  # numpy and the store: not at start-up
+if TYPE_CHECKING:  # numpy, the store and openai: not at start-up
+    from assistant.runtime.remote import RemoteGenerator
     from index.ingest import IngestReport
     from index.search import Searcher
 
@@ -88,7 +90,7 @@ class Engine:
         self.settings = settings
         self.progress = progress
         self._embedder = None
-        self._generators: dict[tuple, Generator] = {}
+        self._generators: dict[tuple, Generator | RemoteGenerator] = {}
         self._searchers: dict[str, object] = {}
         self._nli: tuple[str | None, object] | None = None  # (reference, scorer) once loaded
 
@@ -96,12 +98,26 @@ class Engine:
     def embedder(self):
         """The configured embedder (loaded once)."""
         if self._embedder is None:
+            if is_remote(self.settings.embedder):
+                self._embedder = self._remote_embedder()
+                return self._embedder
             from index.embeddings import Embedder
 
             path = resolve(self.settings.embedder, self.settings, self.progress)
             self._say(f"loading embedder {self.settings.embedder}")
             self._embedder = ComputeEmbedder(compute.run(Embedder, path, self.settings.embedder))
         return self._embedder
+
+    def _remote_embedder(self):
+        from index.remote_embeddings import RemoteEmbedder
+
+        url = self.settings.embedder_base_url
+        if not url:
+            raise SettingsError(f"embedder = {self.settings.embedder} needs the server's URL: set "
+                                "embedder_base_url in lira.toml or LIRA_EMBEDDER_BASE_URL "
+                                "(e.g. http://localhost:11434/v1)")
+        self._say(f"using embedder {self.settings.embedder} at {url}")
+        return RemoteEmbedder(self.settings.embedder, url, self.settings.api_key)
 
     def open_index(self, name: str | None = None, create: bool = False):
         """The store of index ``name`` (the configured default when None); the caller closes it."""
@@ -179,9 +195,13 @@ class Engine:
         return Searcher(store, self.embedder())
 
     # ----- generation --------------------------------------------------------
-    def generator(self, profile: str = "chat", adapter: str | None = None) -> Generator:
-        """The generator of a profile; ``adapter`` overrides it ('none' for the bare base)."""
+    def generator(self, profile: str = "chat",
+                  adapter: str | None = None) -> Generator | RemoteGenerator:
+        """The generator of a profile; ``adapter`` overrides it ('none' for the bare base).
+        A model "openai:MODEL" is on a server (assistant.runtime.remote)."""
         config = self._profile(profile)
+        if is_remote(config.model):
+            return self._remote_generator(profile, config, adapter)
         path = resolve(config.model, self.settings, self.progress)
         adapter_path = self.adapter_path(config.adapter if adapter is None else adapter,
                                          profile, path)
@@ -194,6 +214,28 @@ class Engine:
             loaded = compute.run(load_model, path, config.model, self.settings.device,
                                  config.quantization, adapter_path, self.settings.speed)
             self._generators[key] = Generator(loaded)
+        return self._generators[key]
+
+    def _remote_generator(self, profile: str, config: ModelProfile,
+                          adapter: str | None) -> RemoteGenerator:
+        """The generator of a model on a server; its own adapters are the server's business."""
+        chosen = config.adapter if adapter is None else adapter
+        if chosen not in (None, "auto", NO_ADAPTER):
+            raise SettingsError(f"adapter '{chosen}' cannot be used with {config.model}, a model "
+                                f"on a server: set {profile}.adapter to none or pick a local model")
+        if not config.base_url:
+            raise SettingsError(f"{profile}.model = {config.model} needs the server's URL: set "
+                                f"[{profile}] base_url in lira.toml or LIRA_{profile.upper()}"
+                                "_BASE_URL (e.g. http://localhost:11434/v1)")
+        key = (config.model, config.base_url, profile)
+        if key not in self._generators:
+            from assistant.runtime.remote import CHAT, COMPLETIONS, RemoteGenerator
+
+            self._say(f"using {config.model} at {config.base_url}")
+            hint = setting_hint(f"[{profile}] base_url", f"LIRA_{profile.upper()}_BASE_URL")
+            self._generators[key] = RemoteGenerator(
+                config.model, config.base_url, self.settings.api_key, hint,
+                COMPLETIONS if profile == "poem" else CHAT)
         return self._generators[key]
 
     def adapter_path(self, reference: str | None, profile: str = "chat",

@@ -21,6 +21,7 @@ from assistant.engine import Engine, PreparedAnswer
 from assistant.errors import SettingsError
 from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
 from assistant.rag import Source
+from assistant.runtime.remote import RemoteGenerator
 from assistant.settings import DecodingSettings, Settings
 
 IndexProgress = Callable[[int, int, int], None]  # files done, files in all, chunks
@@ -189,11 +190,17 @@ class ChatBackend:
         generator = self.engine.generator("chat", request.adapter)
         preset = self.engine.preset("chat", request.max_new_tokens, request.decoding)
         budget = generator.loaded.context_window - preset.max_new_tokens
-        prompt = build_chat_prompt(request.turns, request.text,
-                                   lambda text: generator.count_tokens(text) <= budget)
         cancel = threading.Event()
-        return Reply([], generator.stream(prompt, preset, cancel), cancel,
-                     model_used(generator.loaded))
+        if isinstance(generator, RemoteGenerator):  # the server applies the model's chat template
+            messages = build_chat_messages(
+                request.turns, request.text,
+                lambda texts: sum(map(generator.count_tokens, texts)) <= budget)
+            stream = generator.stream_messages(messages, preset, cancel)
+        else:
+            prompt = build_chat_prompt(request.turns, request.text,
+                                       lambda text: generator.count_tokens(text) <= budget)
+            stream = generator.stream(prompt, preset, cancel)
+        return Reply([], stream, cancel, model_used(generator.loaded))
 
     def authors(self, index_name: str | None = None) -> list[tuple[str, int]]:
         """Authors of the poems in an index (none when it does not exist)."""
@@ -250,12 +257,37 @@ def build_chat_prompt(turns: Sequence[Turn], question: str,
                       fits: Callable[[str], bool] = lambda text: True) -> str:
     """A dialogue prompt with as many of the latest turns as ``fits`` allows."""
     tail = f"{USER}: {question.strip()}\n{ASSISTANT}:"
-    kept = list(turns)
-    while True:
+
+    def render(kept: list[Turn]) -> str:
         lines = [SYSTEM_CHAT, ""]
         for turn in kept:
             lines += [f"{USER}: {turn.question.strip()}", f"{ASSISTANT}: {turn.answer.strip()}"]
-        prompt = "\n".join(lines + [tail])
-        if not kept or fits(prompt):
-            return prompt
-        kept.pop(0)  # the oldest turn goes first
+        return "\n".join(lines + [tail])
+
+    return _latest_fitting(turns, render, fits)
+
+
+def build_chat_messages(turns: Sequence[Turn], question: str,
+                        fits: Callable[[list[str]], bool] = lambda texts: True) -> list[dict[str, str]]:
+    """The conversation as chat messages (system, then user/assistant turns, then the
+    question) with as many of the latest turns as ``fits`` allows, given their texts."""
+    def render(kept: list[Turn]) -> list[dict[str, str]]:
+        messages = [{"role": "system", "content": SYSTEM_CHAT}]
+        for turn in kept:
+            messages += [{"role": "user", "content": turn.question.strip()},
+                         {"role": "assistant", "content": turn.answer.strip()}]
+        return messages + [{"role": "user", "content": question.strip()}]
+
+    return _latest_fitting(turns, render,
+                           lambda messages: fits([m["content"] for m in messages]))
+
+
+def _latest_fitting(turns: Sequence[Turn], render: Callable[[list[Turn]], Any],
+                    fits: Callable[[Any], bool]) -> Any:
+    """``render`` of the latest turns that ``fits``, dropping the oldest first (none at worst)."""
+    kept = list(turns)
+    while True:
+        rendered = render(kept)
+        if not kept or fits(rendered):
+            return rendered
+        kept.pop(0)

@@ -11,6 +11,8 @@ def mean_logprob(loaded: LoadedModel, prompt: str, text: str) -> float | None:
 
     One forward pass on the compute thread, like generation itself.
     """
+    if loaded.model is None:  # a model on a server (assistant.runtime.remote): no weights
+        return 0.0 if text.strip() else None  # here to score with, so form alone ranks
     ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
     if not ids:
         return None
