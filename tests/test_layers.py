@@ -304,6 +304,9 @@ MAY_IMPORT = {
                        "assistant.poetry", "assistant.grounding"),
     "assistant.evals": (*BASE, "assistant.runtime", "assistant.rag", "assistant.engine",
                         "assistant.poetry", "assistant.grounding"),
+    "assistant.server": (*BASE, "assistant.runtime", "assistant.rag", "assistant.engine",
+                         "assistant.poetry", "assistant.grounding", "assistant.chat",
+                         "assistant.safe_text"),
     "assistant.engine": (*BASE, "assistant.runtime", "assistant.rag", "assistant.grounding"),
 }
 

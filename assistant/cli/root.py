@@ -50,6 +50,7 @@ COMMANDS = {
     "models": "assistant.cli.models:models",
     "poem": "assistant.cli.poem:poem",
     "search": "assistant.cli.searching:search",
+    "serve": "assistant.cli.serve:serve",
     "train": "assistant.cli.training:train",
 }
 

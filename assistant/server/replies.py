@@ -1,0 +1,92 @@
+"""A request turned into a started reply (chat.backend.Reply), and a finished one
+into the extra fields of its response.
+
+Chat, documents and poem replies come from the chat app's backend, so the
+server answers as the TUI does; /v1/completions generates from the raw prompt.
+All of it blocks on the compute thread: the app calls these in a worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from assistant.chat.backend import ChatBackend, Reply, ReplyRequest, Turn, model_used
+from assistant.chat.modes import Mode
+from assistant.server.api_errors import ApiError
+from assistant.server.modes import ModelChoice
+from assistant.server.shapes import ChatRequest, CompletionRequest, Message, Sampling
+from assistant.settings import DecodingSettings, Settings
+
+USER, ASSISTANT = "user", "assistant"
+
+
+def check_limits(request: Sampling, settings: Settings, new_tokens: int | None,
+                 k: int | None = None) -> None:
+    """422 for a request asking for more tokens or passages than the [serve] settings allow."""
+    limits = settings.serve
+    if new_tokens is not None and new_tokens > limits.max_tokens:
+        raise ApiError(422, f"max_tokens is {new_tokens}; this server allows at most "
+                            f"{limits.max_tokens}", "max_tokens_too_large", "max_tokens")
+    if k is not None and k > limits.max_k:
+        raise ApiError(422, f"k is {k}; this server allows at most {limits.max_k}",
+                       "k_too_large", "k")
+
+
+def conversation(messages: list[Message]) -> tuple[list[Turn], str]:
+    """The earlier user/assistant exchanges as turns, and the last user message.
+    System messages are left out: Lira's prompts carry their own instructions."""
+    said = [m for m in messages if m.role in (USER, ASSISTANT)]
+    if not said or said[-1].role != USER:
+        raise ApiError(422, "the last message must be the user's", "invalid_messages", "messages")
+    turns, question = [], None
+    for message in said[:-1]:
+        if message.role == USER:
+            question = message.text()
+        elif question is not None:  # an assistant message without a question before is dropped
+            turns.append(Turn(question, message.text()))
+            question = None
+    return turns, said[-1].text()
+
+
+def decoding(settings: Settings, request: Sampling) -> DecodingSettings:
+    """The [decoding] settings with the request's temperature and top_p over them."""
+    return replace(settings.decoding, **{name: value for name in ("temperature", "top_p")
+                                         if (value := getattr(request, name)) is not None})
+
+
+def start_chat(backend: ChatBackend, choice: ModelChoice, request: ChatRequest) -> Reply:
+    """Retrieve, build the prompt and start generating the reply to the last user message."""
+    check_limits(request, backend.settings, request.new_tokens(), request.k)
+    turns, text = conversation(request.messages)
+    return backend.reply(ReplyRequest(
+        choice.mode, text, turns, index_name=choice.index_name,
+        author=request.author if choice.mode == Mode.POEM else None, k=request.k,
+        max_new_tokens=request.new_tokens(), temperature=request.temperature,
+        decoding=decoding(backend.settings, request)))
+
+
+def start_completion(backend: ChatBackend, choice: ModelChoice,
+                     request: CompletionRequest) -> Reply:
+    """Generate from the prompt as it is: no retrieval, template or stop strings."""
+    check_limits(request, backend.settings, request.max_tokens)
+    engine = backend.engine
+    generator = engine.generator(choice.profile)
+    preset = replace(engine.preset("chat", request.max_tokens,
+                                   decoding(backend.settings, request)), stop=())
+    cancel = threading.Event()
+    return Reply([], generator.stream(request.text(), preset, cancel), cancel,
+                 model_used(generator.loaded))
+
+
+def reply_extras(backend: ChatBackend, reply: Reply, text: str) -> dict:
+    """Lira's fields of a finished reply: its sources (or a poem's examples), the numbers
+    it cites and, in documents mode with checks on, its grounding report."""
+    extras: dict = {"sources": [s.to_dict() for s in reply.sources], "cited": [],
+                    "grounding": None, "note": reply.note}
+    if reply.prepared is not None:
+        answer = backend.engine.finish_answer(reply.prepared, text,
+                                              check=backend.settings.check and bool(text.strip()))
+        extras["cited"] = answer.cited
+        extras["grounding"] = answer.check.to_dict() if answer.check is not None else None
+    return extras

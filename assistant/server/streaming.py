@@ -1,0 +1,60 @@
+"""A reply's text read off the event loop, and its server-sent events.
+
+A reply's stream blocks between tokens, so each piece is fetched in a worker
+thread.  When the client hangs up (checked between pieces, and by Starlette's
+cancellation of a streaming response), the reply is cancelled and its stream
+closed before the request leaves the queue: the compute thread is free when
+the next request's turn comes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+from starlette.requests import Request
+
+from assistant.chat.backend import Reply
+from assistant.server.responses import Envelope, last_chunk, piece_chunk
+
+DONE = "data: [DONE]\n\n"
+
+
+async def pieces(reply: Reply, request: Request) -> AsyncIterator[str]:
+    """The reply's text pieces; cancels it when the client disconnects."""
+    iterator = iter(reply)
+    finished = False
+    try:
+        while (piece := await anyio.to_thread.run_sync(next, iterator, None)) is not None:
+            if await request.is_disconnected():
+                break
+            yield piece
+        finished = True
+    finally:
+        if not finished:
+            reply.cancel()
+        with anyio.CancelScope(shield=True):  # the worker must end before the queue moves on
+            await anyio.to_thread.run_sync(getattr(iterator, "close", lambda: None))
+
+
+async def collect(reply: Reply, request: Request) -> str:
+    return "".join([piece async for piece in pieces(reply, request)])
+
+
+def event(data: dict) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def sse(envelope: Envelope, reply: Reply, request: Request,
+              extras: Callable[[str], Awaitable[dict]]) -> AsyncIterator[str]:
+    """The events of a streamed reply: text chunks, a closing chunk with Lira's fields
+    (``extras`` of the whole text), then [DONE]."""
+    text = []
+    async for piece in pieces(reply, request):
+        yield event(piece_chunk(envelope, piece, first=not text))
+        text.append(piece)
+    if await request.is_disconnected():
+        return
+    yield event(last_chunk(envelope, reply, await extras("".join(text))))
+    yield DONE

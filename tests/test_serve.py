@@ -1,0 +1,229 @@
+"""`lira serve` end to end: a real uvicorn subprocess with tiny models, driven by the
+official `openai` client (which this project did not write) and by plain httpx."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from assistant.cli import main
+from tests.conftest import REPO, one_line_error
+
+KEY = "test-key-not-secret"
+MAX_TOKENS = 900  # the serve.max_tokens of the test server: long generations hold the queue
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"lira serve exited: {process.stderr.read()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    pytest.fail("lira serve did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_models, tiny_embedder_dir):
+    """A `lira serve` subprocess over an index of two documents: (base URL, process)."""
+    home = tmp_path_factory.mktemp("serve-home")
+    docs = tmp_path_factory.mktemp("serve-docs")
+    (docs / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
+    (docs / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.",
+                                 encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIRA_")}
+    env.update(LIRA_HOME=str(home), LIRA_CHAT_MODEL=str(tiny_models["gpt2"]),
+               LIRA_POEM_MODEL=str(tiny_models["llama"]), LIRA_EMBEDDER=str(tiny_embedder_dir),
+               LIRA_NLI="none", LIRA_API_KEY=KEY, LIRA_SERVE_QUEUE="1",
+               LIRA_SERVE_MAX_TOKENS=str(MAX_TOKENS), HF_HUB_OFFLINE="1")
+    indexed = subprocess.run([sys.executable, "-m", "assistant.cli", "index", str(docs)],
+                             env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert indexed.returncode == 0, indexed.stderr
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port",
+                                str(port)], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from openai import OpenAI
+
+    return OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=60)
+
+
+QUESTION = [{"role": "user", "content": "Когда основан Петербург?"}]
+
+
+def test_models_are_lira_modes(client):
+    ids = [m.id for m in client.models.list()]
+    assert ids == ["lira-documents", "lira-chat", "lira-poem"]
+
+
+def test_documents_answer_with_sources_and_grounding(client):
+    response = client.chat.completions.create(model="lira-documents", messages=QUESTION,
+                                              max_tokens=8)
+    text = response.choices[0].message.content
+    assert isinstance(text, str) and response.choices[0].finish_reason in ("stop", "length")
+    extra = response.model_dump()
+    sources = extra["sources"]
+    assert sources and {"path", "title", "author", "text", "score"} <= set(sources[0])
+    assert any(s["path"].endswith("spb.md") for s in sources)
+    grounding = extra["grounding"]
+    assert grounding is None if not text.strip() else {"score", "sentences"} <= set(grounding)
+    assert response.usage.completion_tokens <= 8
+
+
+def test_streamed_answer_ends_with_sources(client):
+    chunks = list(client.chat.completions.create(
+        model="lira-documents", messages=[{"role": "assistant", "content": "Здравствуйте."},
+                                          *QUESTION], max_tokens=8, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+    last = chunks[-1].model_dump()
+    assert last["sources"] and "grounding" in last
+    whole = client.chat.completions.create(model="lira-documents", messages=QUESTION,
+                                           max_tokens=8)
+    assert text == whole.choices[0].message.content  # greedy: the same answer either way
+
+
+def test_chat_poem_completions_and_embeddings(client):
+    chat = client.chat.completions.create(model="lira-chat", max_tokens=4, messages=[
+        {"role": "system", "content": "ignored"}, {"role": "user", "content": "Привет"},
+        {"role": "assistant", "content": "Здравствуйте"}, {"role": "user", "content": "Как дела?"}])
+    assert chat.model_dump()["sources"] == []
+    text = client.completions.create(model="lira-chat", prompt="Москва —", max_tokens=4)
+    assert isinstance(text.choices[0].text, str) and text.usage.completion_tokens <= 4
+    vectors = client.embeddings.create(model="lira-documents", input=["Москва", "Петербург"])
+    assert [len(d.embedding) for d in vectors.data] == [32, 32]
+
+
+def test_poem_without_an_author_is_a_400(client):
+    from openai import BadRequestError
+
+    with pytest.raises(BadRequestError) as caught:
+        client.chat.completions.create(model="lira-poem", max_tokens=4,
+                                       messages=[{"role": "user", "content": "Осень"}])
+    assert "author" in caught.value.message
+
+
+def test_keys_are_required_and_checked(server):
+    from openai import AuthenticationError, OpenAI
+
+    wrong = OpenAI(base_url=f"{server}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(AuthenticationError):
+        wrong.models.list()
+    response = httpx.get(f"{server}/v1/models")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    assert KEY not in response.text
+
+
+def post(server: str, path: str, **kwargs) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {KEY}", **kwargs.pop("headers", {})}
+    return httpx.post(f"{server}/v1/{path}", headers=headers, timeout=60, **kwargs)
+
+
+@pytest.mark.parametrize(("body", "status", "param"), [
+    (b"{not json", 400, None),
+    (b'{"model": "lira-chat", "messages": []}', 422, "messages"),
+    (b'{"model": "lira-chat", "messages": [{"role": "user", "content": "a"}], '
+     b'"max_tokens": 100000}', 422, "max_tokens"),
+    (b'{"model": "lira-documents", "messages": [{"role": "user", "content": "a"}], "k": 1000}',
+     422, "k"),
+    (b'{"model": "gpt-4", "messages": [{"role": "user", "content": "a"}]}', 404, "model"),
+    (b'{"model": "lira-documents:../etc", "messages": [{"role": "user", "content": "a"}]}',
+     404, "model"),
+])
+def test_bad_requests_get_error_objects(server, body, status, param):
+    response = post(server, "chat/completions", content=body,
+                    headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["param"] == param
+    assert "Traceback" not in response.text
+
+
+def test_a_too_large_body_is_a_413(server):
+    response = post(server, "embeddings", json={"model": "lira-documents",
+                                                "input": "я" * 200_000})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+
+
+def long_stream(server: str) -> httpx.Response:
+    """A streamed raw completion long enough to hold the compute thread a while."""
+    request = httpx.Request("POST", f"{server}/v1/completions",
+                            headers={"Authorization": f"Bearer {KEY}"},
+                            json={"model": "lira-chat", "prompt": "Москва", "stream": True,
+                                  "max_tokens": MAX_TOKENS, "temperature": 1.0})
+    return httpx.Client(timeout=60).send(request, stream=True)
+
+
+def test_a_full_queue_answers_429(server):
+    running = long_stream(server)  # runs
+    waiting = []
+    threading.Thread(target=lambda: waiting.append(long_stream(server))).start()
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{server}/health").json()["requests"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    refused = post(server, "completions", json={"model": "lira-chat", "prompt": "a",
+                                                "max_tokens": 1})
+    running.close()
+    while not waiting:
+        time.sleep(0.02)
+    waiting[0].close()
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["Retry-After"].isdigit()
+    assert refused.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_a_client_that_hangs_up_frees_the_compute_thread(server):
+    started = time.monotonic()
+    held = long_stream(server)
+    next(held.iter_lines())  # generation has begun
+    held.close()
+    quick = post(server, "completions", json={"model": "lira-chat", "prompt": "a",
+                                              "max_tokens": 1})
+    assert quick.status_code == 200
+    full = post(server, "completions", json={"model": "lira-chat", "prompt": "Москва",
+                                             "max_tokens": MAX_TOKENS, "temperature": 1.0})
+    assert full.json()["usage"]["completion_tokens"] > 100  # a whole generation is long
+    assert httpx.get(f"{server}/health").json()["requests"] == 0
+    del started
+
+
+def test_a_non_local_host_needs_a_key(run):
+    code, out, err = run("serve", "--host", "0.0.0.0", "--port", str(free_port()))
+    line = one_line_error(code, err)
+    assert code == 1 and "--api-key" in line and out == ""
+
+
+def test_help_lists_serve(run):
+    code, out, _ = run("serve", "--help")
+    assert code == 0 and "--api-key" in out
+    assert Path(REPO / "assistant" / "server" / "app.py").exists()
