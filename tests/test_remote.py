@@ -236,3 +236,36 @@ def test_remote_embedder_batches_and_normalises(server):
     server.key = "k"
     with pytest.raises(EmbedderError, match="refused the API key"):
         embedder.embed_queries(["x"])
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_chat_app_streams_and_notifies(remote_env, monkeypatch):
+    from assistant.tui.app import LiraApp
+    from assistant.tui.widgets.chat_log import ChatLog
+    from tests.tui_fakes import until
+
+    settings = load_settings()
+    app = LiraApp(settings, ChatBackend(settings), mode="chat", cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.models, timeout=30)
+        for text in ("Привет", "Как дела?"):
+            app.prompt.text = text
+            await pilot.press("enter")
+            await until(pilot, lambda: app.job is None, timeout=30)
+        first, second = app.query_one(ChatLog).answers
+        assert second.text == "Привет! Я Лира." and second.stats.new_tokens == 5
+        assert "ток/с" in str(app.query_one("#status-speed").render())
+        messages = remote_env.bodies("/v1/chat/completions")[-1]["messages"]
+        assert [m["content"] for m in messages[1:]] == ["Привет", "Привет! Я Лира.", "Как дела?"]
+        remote_env.key = "secret"  # the server now refuses Lira's key
+        app.prompt.text = "Ещё"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.job is None, timeout=30)
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert any("refused the API key" in m and remote_env.url in m for m in errors)
+        assert len(app.query_one(ChatLog).answers) == 3  # the conversation is kept

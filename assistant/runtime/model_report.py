@@ -8,6 +8,7 @@ from assistant.errors import ModelNotFound
 from assistant.runtime.adapter_choice import choose_adapter
 from assistant.runtime.models import locate, prepare_bundled
 from assistant.settings import Settings
+from index.remote_api import is_remote
 
 
 def profile_references(settings: Settings) -> list[tuple[str, str]]:
@@ -29,6 +30,10 @@ def model_rows(settings: Settings) -> list[dict]:
         if role.endswith("adapter"):
             rows.append(_adapter_row(settings, role, reference))
             continue
+        if is_remote(reference):  # on a server: nothing to locate here
+            rows.append({"role": role, "reference": reference, "source": "OpenAI-compatible server",
+                         "path": _server_url(settings, role)})
+            continue
         try:
             found = locate(reference, settings)
             rows.append({"role": role, "reference": reference, "source": found.source,
@@ -37,6 +42,10 @@ def model_rows(settings: Settings) -> list[dict]:
             rows.append({"role": role, "reference": reference, "source": "not found",
                          "path": None, "error": str(exc)})
     return rows
+
+
+def _server_url(settings: Settings, role: str) -> str | None:
+    return settings.embedder_base_url if role == "embedder" else getattr(settings, role).base_url
 
 
 def _adapter_row(settings: Settings, role: str, reference: str) -> dict:
@@ -54,7 +63,7 @@ def _adapter_row(settings: Settings, role: str, reference: str) -> dict:
 def prepare_all(settings: Settings, progress: Callable[[str], None] | None) -> None:
     """Prepare every bundled model that the settings use and is not ready."""
     for role, reference in profile_references(settings):
-        if role.endswith("adapter"):
+        if role.endswith("adapter") or is_remote(reference):  # a server's model: nothing to prepare
             continue
         try:
             found = locate(reference, settings)
