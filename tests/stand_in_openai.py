@@ -2,7 +2,8 @@
 
 A real HTTP server (http.server in a thread) that streams real server-sent
 events, records every request, and can be told to misbehave: refuse the key,
-stall mid-stream, answer HTML, drip tokens until the client leaves.
+stall mid-stream, answer HTML, send an event that is not JSON, drip tokens until
+the client leaves.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def vector(text: str) -> list[float]:
 
 class StandIn:
     """The server and what it saw; ``behaviour`` picks how it answers (normal, stall,
-    html, drip, no-completions)."""
+    html, garbage, drip, no-completions)."""
 
     def __init__(self, key: str | None = None):
         self.key = key
@@ -113,6 +114,8 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
                 if stand_in.behaviour == "drip":
                     pieces = ("слово " for _ in range(100_000))
                 for n, piece in enumerate(pieces):
+                    if stand_in.behaviour == "garbage" and n == 1:
+                        self.wfile.write(b"data: <not json>\n\n")
                     self._event(_chunk(piece, None, chat))
                     if stand_in.behaviour == "stall" and n == 1:
                         time.sleep(3)

@@ -141,6 +141,7 @@ def test_a_stalled_stream_ends_with_one_line(server):
     ("key", "refused the API key (401)"),
     ("model", "has no model 'nope'"),
     ("html", "did not answer with OpenAI-style JSON"),
+    ("garbage", "did not answer with OpenAI-style JSON"),
 ])
 def test_server_failures_are_one_line_errors(case, expected, server, remote_env, run,
                                              monkeypatch):
@@ -153,8 +154,8 @@ def test_server_failures_are_one_line_errors(case, expected, server, remote_env,
         monkeypatch.setenv("LIRA_API_KEY", "wrong")
     if case == "model":
         monkeypatch.setenv("LIRA_CHAT_MODEL", "openai:nope")
-    if case == "html":
-        server.behaviour = "html"
+    if case in ("html", "garbage"):
+        server.behaviour = case
     line = one_line_error(*run("ask", "--no-rag", "Привет")[::2])
     assert expected in line and url in line
 
