@@ -273,8 +273,8 @@ def test_lira_chat_loads_only_its_own_command_module():
 
 
 def test_a_mistyped_command_gets_a_suggestion(run):
-    code, _, err = run("serch", "x")
-    assert code == 2 and "No such command 'serch'. Did you mean 'search'?" in err
+    code, _, err = run("seach", "x")
+    assert code == 2 and "No such command 'seach'. Did you mean 'search'?" in err
 
 
 @pytest.mark.parametrize("env,value,needle", [

@@ -22,7 +22,14 @@ class Admission:
     def __init__(self, waiting: int):
         self.limit = 1 + waiting
         self.inside = 0  # running + waiting
+        self.cancelled = 0  # replies stopped because their client hung up
+        self.last_new_tokens = 0  # of the last reply that ended: /health shows both
         self.lock = asyncio.Lock()  # asyncio's lock wakes its waiters in FIFO order
+
+    def ended(self, cancelled: bool, new_tokens: int) -> None:
+        """Note how a reply ended."""
+        self.cancelled += cancelled
+        self.last_new_tokens = new_tokens
 
     def admit(self) -> Ticket:
         """A ticket for a place in the queue; 429 when it is full.  Synchronous, so that a

@@ -80,7 +80,8 @@ def create_app(engine: Engine, settings: Settings, waiting: int = DEFAULT_WAITIN
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "requests": admission.inside, "limit": admission.limit}
+        return {"status": "ok", "requests": admission.inside, "limit": admission.limit,
+                "cancelled": admission.cancelled, "last_new_tokens": admission.last_new_tokens}
 
     @app.get("/v1/models", dependencies=auth)
     async def models() -> dict:
@@ -95,6 +96,8 @@ def create_app(engine: Engine, settings: Settings, waiting: int = DEFAULT_WAITIN
             if await request.is_disconnected():  # it left while it waited
                 raise ApiError(400, "the client disconnected", "client_disconnected")
             reply = await run_in_threadpool(start)
+            held.callback(lambda: admission.ended(reply.cancel_event.is_set(),
+                                                  reply.stats().new_tokens))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await held.aclose()

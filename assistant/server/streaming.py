@@ -28,11 +28,11 @@ async def pieces(reply: Reply, request: Request) -> AsyncIterator[str]:
     try:
         while (piece := await anyio.to_thread.run_sync(next, iterator, None)) is not None:
             if await request.is_disconnected():
-                break
+                return
             yield piece
         finished = True
     finally:
-        if not finished:
+        if not finished:  # the client left (or the task was cancelled): stop generating
             reply.cancel()
         with anyio.CancelScope(shield=True):  # the worker must end before the queue moves on
             await anyio.to_thread.run_sync(getattr(iterator, "close", lambda: None))
