@@ -239,3 +239,30 @@ def test_a_non_local_host_needs_a_key(run):
 def test_help_lists_serve(run):
     code, out, _ = run("serve", "--help")
     assert code == 0 and "--api-key" in out and "--queue" in out
+
+
+def test_a_prompt_past_the_window_is_a_400_before_the_stream(client):
+    from openai import BadRequestError
+
+    with pytest.raises(BadRequestError) as caught:
+        client.completions.create(model="lira-chat", prompt="Москва " * 400,
+                                  max_tokens=MAX_TOKENS, stream=True)
+    assert "window" in caught.value.message
+
+
+def test_model_names_list_other_indexes(tmp_path):
+    from assistant.server.api_errors import ApiError
+    from assistant.server.modes import model_names, parse_model
+    from assistant.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    for name in ("default", "poems"):
+        (settings.indexes_dir / name).mkdir(parents=True)
+    assert model_names(settings) == ["lira-documents", "lira-documents:poems", "lira-chat",
+                                     "lira-poem"]
+    assert parse_model("lira-documents:poems", "default").index_name == "poems"
+    assert parse_model("lira-documents", "default").index_name == "default"
+    for bad in ("lira-chat:poems", "lira-", "documents", "lira-documents:a/b"):
+        with pytest.raises(ApiError) as caught:
+            parse_model(bad, "default")
+        assert caught.value.status == 404

@@ -69,6 +69,8 @@ def run_server(settings: Settings, host: str, port: int, api_key: str | None,
     engine = Engine(settings, stage_printer(False))
     engine.generator("chat")  # loaded now: a bad model setting fails here, not per request
     engine.embedder()
+    if settings.check:
+        engine.nli()  # the grounding check's model, so the first answer does not wait for it
     app = create_app(engine, settings, waiting, api_key)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"lira: serving http://{shown}:{port}/v1 (models: GET /v1/models"

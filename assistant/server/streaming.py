@@ -16,6 +16,9 @@ import anyio
 from starlette.requests import Request
 
 from assistant.chat.backend import Reply
+from assistant.errors import USER_ERRORS
+from assistant.safe_text import one_line
+from assistant.server.api_errors import error_body, log
 from assistant.server.responses import Envelope, last_chunk, piece_chunk
 
 DONE = "data: [DONE]\n\n"
@@ -51,10 +54,24 @@ async def sse(envelope: Envelope, reply: Reply, request: Request,
     """The events of a streamed reply: text chunks, a closing chunk with Lira's fields
     (``extras`` of the whole text), then [DONE]."""
     text = []
-    async for piece in pieces(reply, request):
-        yield event(piece_chunk(envelope, piece, first=not text))
-        text.append(piece)
-    if await request.is_disconnected():
+    try:
+        async for piece in pieces(reply, request):
+            yield event(piece_chunk(envelope, piece, first=not text))
+            text.append(piece)
+        if await request.is_disconnected():
+            return
+        closing = last_chunk(envelope, reply, await extras("".join(text)))
+    except Exception as exc:  # the status is sent: the error goes in the stream, as OpenAI's do
+        yield event(stream_error(exc))
         return
-    yield event(last_chunk(envelope, reply, await extras("".join(text))))
+    yield event(closing)
     yield DONE
+
+
+def stream_error(exc: Exception) -> dict:
+    """The error object of a failure mid-stream: Lira's own errors say what went wrong;
+    a bug is logged with its traceback and reported without it."""
+    if isinstance(exc, USER_ERRORS):
+        return error_body(400, one_line(str(exc)), "generation_failed")
+    log.exception("streamed reply failed")
+    return error_body(500, "internal error; see the server's log")
