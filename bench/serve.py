@@ -44,7 +44,9 @@ def free_port() -> int:
 
 
 def lira_env(args, home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIRA_")}
+    # LIRA_MODEL_CACHE is kept, so prepared bundled models are not prepared again
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LIRA_") or k == "LIRA_MODEL_CACHE"}
     env.update(LIRA_HOME=str(home), LIRA_CHECK="false", LIRA_SERVE_QUEUE="16")
     if args.model:
         env["LIRA_CHAT_MODEL"] = args.model
@@ -189,7 +191,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-        rows.append(in_process_row(env, args.rounds * 2, args.max_tokens, args.k))
+        # the questions of the 1-client row, in its order
+        rows.append(in_process_row(env, args.rounds, args.max_tokens, args.k))
     one_client = next((r for r in rows if r["row"] == "http, 1 client"), rows[0])
     overhead = one_client["total_p50"] - rows[-1]["total_p50"]
     if args.json:

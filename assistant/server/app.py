@@ -25,7 +25,13 @@ from assistant.server.admission import Admission
 from assistant.server.api_errors import ApiError, install_handlers
 from assistant.server.limits import BodyLimit
 from assistant.server.modes import model_list, parse_model
-from assistant.server.replies import reply_extras, start_chat, start_completion
+from assistant.server.replies import (
+    check_limits,
+    conversation,
+    reply_extras,
+    start_chat,
+    start_completion,
+)
 from assistant.server.responses import CHAT, TEXT, Envelope, embeddings, whole
 from assistant.server.shapes import ChatRequest, CompletionRequest, EmbeddingRequest
 from assistant.server.streaming import collect, sse
@@ -115,12 +121,15 @@ def create_app(engine: Engine, settings: Settings, waiting: int = DEFAULT_WAITIN
     @app.post("/v1/chat/completions", dependencies=auth)
     async def chat_completions(body: ChatRequest, request: Request):
         choice = parse_model(body.model, settings.index_name)
+        check_limits(body, settings, body.new_tokens(), body.k)  # before it queues
+        conversation(body.messages)
         return await answer(request, Envelope(body.model, CHAT),
                             lambda: start_chat(backend, choice, body), body.stream)
 
     @app.post("/v1/completions", dependencies=auth)
     async def completions(body: CompletionRequest, request: Request):
         choice = parse_model(body.model, settings.index_name)
+        check_limits(body, settings, body.max_tokens)
         return await answer(request, Envelope(body.model, TEXT),
                             lambda: start_completion(backend, choice, body), body.stream)
 

@@ -56,8 +56,8 @@ def decoding(settings: Settings, request: Sampling) -> DecodingSettings:
 
 
 def start_chat(backend: ChatBackend, choice: ModelChoice, request: ChatRequest) -> Reply:
-    """Retrieve, build the prompt and start generating the reply to the last user message."""
-    check_limits(request, backend.settings, request.new_tokens(), request.k)
+    """Retrieve, build the prompt and start generating the reply to the last user message
+    (the request's limits checked beforehand: check_limits)."""
     turns, text = conversation(request.messages)
     return backend.reply(ReplyRequest(
         choice.mode, text, turns, index_name=choice.index_name,
@@ -69,7 +69,6 @@ def start_chat(backend: ChatBackend, choice: ModelChoice, request: ChatRequest) 
 def start_completion(backend: ChatBackend, choice: ModelChoice,
                      request: CompletionRequest) -> Reply:
     """Generate from the prompt as it is: no retrieval, template or stop strings."""
-    check_limits(request, backend.settings, request.max_tokens)
     engine = backend.engine
     generator = engine.generator(choice.profile)
     preset = replace(engine.preset("chat", request.max_tokens,
