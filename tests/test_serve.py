@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx2 as httpx
 import pytest
@@ -26,11 +27,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"lira serve exited: {process.stderr.read()}")
+            pytest.fail(f"lira serve exited: {log.read_text(encoding='utf-8')}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
@@ -56,16 +57,19 @@ def server(tmp_path_factory, tiny_models, tiny_embedder_dir):
                              env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert indexed.returncode == 0, indexed.stderr
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port",
-                                str(port)], env=env, cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    log = home / "serve.log"  # a file, not a pipe: a full pipe would stall the server
+    with log.open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port",
+                                    str(port)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                                   stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, process)
+        wait_healthy(url, process, log)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=20)
+    assert "Traceback" not in log.read_text(encoding="utf-8")  # no request hit a bug
 
 
 @pytest.fixture(scope="module")
