@@ -270,3 +270,26 @@ def test_model_names_list_other_indexes(tmp_path):
         with pytest.raises(ApiError) as caught:
             parse_model(bad, "default")
         assert caught.value.status == 404
+
+
+def test_lira_itself_answers_through_lira_serve(server, run, monkeypatch, tiny_embedder_dir, tmp_path):
+    """Lira's own openai: backend pointed at `lira serve`: retrieval and the RAG prompt here,
+    generation there (its lira-chat mode), the answer and its numbered sources back here."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "spb.md").write_text("# Петербург\n\nПетербург основан в 1703 году.", encoding="utf-8")
+    (docs / "moscow.txt").write_text("Москва — столица России.", encoding="utf-8")
+    for name, value in {"LIRA_CHAT_MODEL": "openai:lira-chat", "LIRA_CHAT_BASE_URL": f"{server}/v1",
+                        "LIRA_API_KEY": KEY, "LIRA_EMBEDDER": str(tiny_embedder_dir),
+                        "LIRA_NLI": "none"}.items():
+        monkeypatch.setenv(name, value)
+    assert run("index", docs)[0] == 0
+    code, out, err = run("ask", "Когда основан Петербург?", "-k", "2", "--max-new-tokens", "8", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["model"] == {"reference": "openai:lira-chat", "adapter": None}
+    assert {Path(s["path"]).name for s in answer["sources"]} == {"spb.md", "moscow.txt"}
+    assert isinstance(answer["answer"], str) and answer["stats"]["new_tokens"] > 0
+    monkeypatch.setenv("LIRA_API_KEY", "wrong")
+    line = one_line_error(*run("ask", "Когда основан Петербург?", "--json")[::2])
+    assert server in line  # the URL it could not use, and why

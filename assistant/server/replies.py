@@ -50,7 +50,13 @@ def conversation(messages: list[Message]) -> tuple[list[Turn], str]:
 
 
 def decoding(settings: Settings, request: Sampling) -> DecodingSettings:
-    """The [decoding] settings with the request's temperature and top_p over them."""
+    """The [decoding] settings with the request's temperature and top_p over them.
+
+    Temperature 0 is OpenAI's word for greedy decoding (what Lira's own openai: client
+    sends for a greedy preset); transformers refuses it as a sampling temperature.
+    """
+    if request.temperature == 0:
+        return replace(settings.decoding, do_sample=False, temperature=None, top_p=None, top_k=None)
     return replace(settings.decoding, **{name: value for name in ("temperature", "top_p")
                                          if (value := getattr(request, name)) is not None})
 
@@ -62,7 +68,7 @@ def start_chat(backend: ChatBackend, choice: ModelChoice, request: ChatRequest) 
     return backend.reply(ReplyRequest(
         choice.mode, text, turns, index_name=choice.index_name,
         author=request.author if choice.mode == Mode.POEM else None, k=request.k,
-        max_new_tokens=request.new_tokens(), temperature=request.temperature,
+        max_new_tokens=request.new_tokens(), temperature=request.temperature or None,  # 0: the preset's
         decoding=decoding(backend.settings, request)))
 
 
