@@ -13,9 +13,10 @@ from __future__ import annotations
 import io
 import random
 import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from tests.test_formats import make_pdf
 
 MAX_INPUT = 200_000
 
@@ -160,40 +161,8 @@ def _docx() -> bytes:
 
 def _pdf() -> bytes:
     """One page of Helvetica text (Cyrillic through a ToUnicode map), its streams Flate-compressed."""
-    lines = POEM[:2] + ["Plain Latin line."]
-    chars = sorted({c for line in lines for c in line if ord(c) > 126})
-    code = {c: 128 + i for i, c in enumerate(chars)}
-    ops = ["BT", "/F1 12 Tf", "20 150 Td"]
-    for n, line in enumerate(lines):
-        ops += (["0 -16 Td"] if n else []) + ["<" + "".join(f"{code.get(c, ord(c)):02X}" for c in line) + "> Tj"]
-    content = zlib.compress("\n".join(ops + ["ET"]).encode())
-    pairs = "\n".join(f"<{code[c]:02X}> <{ord(c):04X}>" for c in chars)
-    cmap = zlib.compress((f"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
-                          f"/CMapName /Lira-UCS def\n/CMapType 2 def\n1 begincodespacerange <00> <FF> "
-                          f"endcodespacerange\n{len(chars)} beginbfchar\n{pairs}\nendbfchar\nendcmap "
-                          f"CMapName currentdict /CMap defineresource pop end end").encode())
-    title = "<FEFF" + "Зимнее утро".encode("utf-16-be").hex().upper() + ">"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(content), content),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 7 0 R >>",
-        b"<< /Title %s /Author (Pushkin) >>" % title.encode(),
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(cmap), cmap),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
+    return make_pdf(POEM[:2] + ["Plain Latin line."], title="Зимнее утро", author="Pushkin",
+                    compress=True)
 
 
 def _poem_xml() -> bytes:

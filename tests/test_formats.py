@@ -6,6 +6,7 @@ with python-docx, PDF as a few hand-written objects with a real text layer.
 
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,9 @@ POEM = ["Мороз и солнце; день чудесный!", "Ещё ты �
         "Пора, красавица, проснись:"]
 
 
-def make_pdf(lines: list[str], title: str = "", author: str = "") -> bytes:
-    """A one-page PDF whose text is set in Helvetica, with a ToUnicode map for Cyrillic."""
+def make_pdf(lines: list[str], title: str = "", author: str = "", compress: bool = False) -> bytes:
+    """A one-page PDF whose text is set in Helvetica, with a ToUnicode map for Cyrillic;
+    with ``compress``, its streams Flate-compressed."""
     chars = sorted({c for line in lines for c in line if ord(c) > 126})
     code = {c: 128 + i for i, c in enumerate(chars)}
 
@@ -43,11 +45,25 @@ def make_pdf(lines: list[str], title: str = "", author: str = "") -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R"
         b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        pdf_stream(content, compress),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 7 0 R >>",
         f"<< /Title {pdf_string(title)} /Author {pdf_string(author)} >>".encode(),
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap),
+        pdf_stream(cmap, compress),
     ]
+    return pdf_file(objects, info=6)
+
+
+def pdf_stream(data: bytes, compress: bool = False) -> bytes:
+    """A stream object's body: ``data`` as it is, or Flate-compressed."""
+    if compress:
+        data = zlib.compress(data)
+    flate = b" /Filter /FlateDecode" if compress else b""
+    return b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(data), flate, data)
+
+
+def pdf_file(objects: list[bytes], info: int | None = None) -> bytes:
+    """A PDF of ``objects`` (numbered from 1; the first is the catalog) with its cross-reference
+    table; ``info`` is the number of the document-information object, if any."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -56,8 +72,9 @@ def make_pdf(lines: list[str], title: str = "", author: str = "") -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+    info_ref = b" /Info %d 0 R" % info if info else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, info_ref, xref)
     return bytes(out)
 
 
