@@ -14,7 +14,26 @@ import numpy as np
 from index.errors import EmbedderError
 
 
-class Embedder:
+class PrefixedEmbedder:
+    """What every embedder shares: passages and queries are embedded with their prefixes
+    (e5's "passage: " and "query: ", or none); a subclass sets them and ``_encode``."""
+
+    query_prefix = ""
+    passage_prefix = ""
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for documents to be stored."""
+        return self._encode([self.passage_prefix + t for t in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for search queries."""
+        return self._encode([self.query_prefix + t for t in texts])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Embedder(PrefixedEmbedder):
     """Embeds queries and passages into L2-normalised float32 vectors."""
 
     def __init__(self, path: Path, name: str, device: str = "cpu", batch_size: int = 32):
@@ -44,14 +63,6 @@ class Embedder:
             return []
         encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for documents to be stored."""
-        return self._encode([self.passage_prefix + t for t in texts])
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for search queries."""
-        return self._encode([self.query_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.embeddings import PrefixedEmbedder
 from index.errors import EmbedderError
 from index.remote_api import (
     api_failure,
@@ -27,7 +28,7 @@ MAX_TOKENS = 512  # e5, bge and most embedders served read 512 tokens
 SETTING = setting_hint("embedder_base_url", "LIRA_EMBEDDER_BASE_URL")
 
 
-class RemoteEmbedder:
+class RemoteEmbedder(PrefixedEmbedder):
     """Embeds through a server's /v1/embeddings into L2-normalised float32 vectors.
 
     e5 models want "query: " and "passage: " prefixes; they are added when the
@@ -54,14 +55,6 @@ class RemoteEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Estimated token counts (index.remote_api.estimate_tokens)."""
         return [estimate_tokens(t) for t in texts]
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for documents to be stored."""
-        return self._encode([self.passage_prefix + t for t in texts])
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for search queries."""
-        return self._encode([self.query_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
