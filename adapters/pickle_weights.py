@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from adapters.errors import BaseModelError, first_line
 
@@ -114,22 +115,11 @@ def _safe_name(name: str) -> str:
 
 def _load_tensors(path: Path) -> dict:
     """The file's tensors through torch's restricted unpickler; anything else is refused."""
-    import pickle
-
     import torch
 
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError as exc:
-        if "mmap" not in str(exc):
-            raise BaseModelError(f"cannot read {path}: {first_line(exc)}") from None
-        state = _load_without_mmap(path)  # the legacy (pre-zip) format cannot be mapped
-    except pickle.UnpicklingError as exc:
-        raise BaseModelError(f"refused {path}: it holds more than tensors and could run code "
-                             f"when loaded ({first_line(exc)}); get the model's safetensors "
-                             "weights instead") from None
-    except (OSError, EOFError, ValueError) as exc:
-        raise BaseModelError(f"cannot read {path}: {first_line(exc)}") from None
+    state = _unpickle(path, mmap=True)
+    if state is None:  # the legacy (pre-zip) format cannot be memory-mapped
+        state = _unpickle(path, mmap=False)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -137,17 +127,23 @@ def _load_tensors(path: Path) -> dict:
     return state
 
 
-def _load_without_mmap(path: Path) -> dict:
+def _unpickle(path: Path, mmap: bool) -> Any:
+    """``torch.load`` with ``weights_only``; None when asked to map a file that cannot be."""
     import pickle
 
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         raise BaseModelError(f"refused {path}: it holds more than tensors and could run code "
-                             f"when loaded ({first_line(exc)})") from None
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+                             f"when loaded ({first_line(exc)}); get the model's safetensors "
+                             "weights instead") from None
+    except RuntimeError as exc:
+        if mmap and "mmap" in str(exc):
+            return None
+        raise BaseModelError(f"cannot read {path}: {first_line(exc)}") from None
+    except (OSError, EOFError, ValueError) as exc:
         raise BaseModelError(f"cannot read {path}: {first_line(exc)}") from None
 
 

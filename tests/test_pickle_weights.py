@@ -113,3 +113,14 @@ def test_a_damaged_shard_index_is_one_line(tiny_models, tmp_path, settings):
     (source / "pytorch_model.bin.index.json").write_text("not json")
     with pytest.raises(ModelLoadError, match="the model folder is damaged"):
         resolve(str(source), settings)
+
+
+def test_the_legacy_pickle_format_converts_too(tiny_models, tmp_path, settings):
+    """torch.save before the zip format: torch cannot memory-map it, so it is read whole."""
+    import torch
+
+    source = as_published(tiny_models["gpt2"], tmp_path / "legacy")
+    state = torch.load(source / "pytorch_model.bin", weights_only=True)
+    torch.save(state, source / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+    converted = resolve(str(source), settings)
+    assert torch.allclose(logits(converted), logits(tiny_models["gpt2"]), atol=1e-5)
