@@ -38,9 +38,7 @@ def choose_adapter(reference: str | None, profile: str, model: str, model_dir: P
     if reference in (None, "", NONE):
         return AdapterChoice(None, "base model alone")
     if reference == AUTO:
-        bundled = _bundled_default(profile, model, model_dir)
-        own = None if bundled.path else newest_installed(profile, model_dir, home)
-        return AdapterChoice(own, "installed (the newest for this base)") if own else bundled
+        return _auto(profile, model, model_dir, home)
     path = Path(reference).expanduser()
     if path.exists() or "/" in reference:
         return AdapterChoice(path, "local folder" if path.is_dir() else "missing")
@@ -67,12 +65,11 @@ def named_locations(name: str, home: Path) -> tuple[tuple[Path, str], ...]:
     return ((home / "adapters" / name, "installed"), (BUNDLED_DIR / name, "bundled"))
 
 
-def newest_installed(profile: str, model_dir: Path | None, home: Path) -> Path | None:
-    """The newest adapter under LIRA_HOME/adapters whose manifest names the base in
-    ``model_dir`` (by its fingerprint) and the role of ``profile``; None if there is none."""
+def newest_installed(profile: str, fingerprint: dict | None, home: Path) -> Path | None:
+    """The newest adapter under LIRA_HOME/adapters whose manifest names the base of this
+    ``fingerprint`` (see _fingerprint) and the role of ``profile``; None if there is none."""
     root = home / "adapters"
-    actual = _fingerprint(model_dir)
-    if actual is None or not root.is_dir():
+    if fingerprint is None or not root.is_dir():
         return None
     fitting = []
     for folder in root.iterdir():
@@ -81,26 +78,30 @@ def newest_installed(profile: str, model_dir: Path | None, home: Path) -> Path |
         except AdapterFolderError:  # a broken folder is listed as such, never chosen
             continue
         if (manifest and adapter_role(manifest) == profile
-                and (manifest.get("base") or {}).get("fingerprint") == actual):
+                and (manifest.get("base") or {}).get("fingerprint") == fingerprint):
             # "created" has whole seconds: two adapters of one minute go by their files' times
             stamp = (folder / MANIFEST_FILE).stat().st_mtime_ns
             fitting.append((manifest.get("created") or "", stamp, folder.name, folder))
     return max(fitting)[-1] if fitting else None
 
 
-def _bundled_default(profile: str, model: str, model_dir: Path | None) -> AdapterChoice:
+def _auto(profile: str, model: str, model_dir: Path | None, home: Path) -> AdapterChoice:
+    """The bundled adapter when it was trained on this base (by reference, else by
+    fingerprint), else the newest own one for it, else the base alone."""
     folder = BUNDLED_DIR / PROFILE_DEFAULTS.get(profile, "")
     manifest = read_manifest(folder) if folder.is_dir() else None
+    base = (manifest or {}).get("base") or {}
+    if manifest and base.get("reference") == model:
+        return AdapterChoice(folder, "bundled default")
+    actual = _fingerprint(model_dir)  # read once: the config is parsed by transformers
+    if manifest and actual is not None and base.get("fingerprint") == actual:
+        return AdapterChoice(folder, "bundled default")
+    own = newest_installed(profile, actual, home)
+    if own:
+        return AdapterChoice(own, "installed (the newest for this base)")
     if not manifest:
         return AdapterChoice(None, "base model alone")
-    base = manifest.get("base") or {}
-    if base.get("reference") == model or _same_base(base.get("fingerprint"), model_dir):
-        return AdapterChoice(folder, "bundled default")
     return AdapterChoice(None, f"base model alone (the bundled adapter is for {base.get('reference')})")
-
-
-def _same_base(fingerprint: dict | None, model_dir: Path | None) -> bool:
-    return bool(fingerprint) and fingerprint == _fingerprint(model_dir)
 
 
 def _fingerprint(model_dir: Path | None) -> dict | None:
