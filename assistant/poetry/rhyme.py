@@ -24,9 +24,10 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from assistant.poetry.verse import VOWELS, Verse, Word
+from assistant.poetry import stress
+from assistant.poetry.verse import VOWELS, Verse, Word, parse_words
 
 # Unstressed particles that lean on the word before them: "сказал бы" ends on "ал бы".
 ENCLITICS = frozenset({"же", "ж", "ли", "ль", "бы", "б", "то", "ка", "с"})
@@ -63,6 +64,8 @@ class Ending:
     body: str = ""
     coda: str = ""
     onset: str = ""
+    # A homograph's other readings ("р+уки" for "рук+и"), each an Ending of its own.
+    readings: tuple[Ending, ...] = field(default=(), compare=False)
 
     @property
     def masculine(self) -> bool:
@@ -77,11 +80,23 @@ def line_ending(verse: Verse) -> Ending | None:
         tail.insert(0, words.pop().text)
     if not words or not words[-1].vowels:
         return None
-    last = words[-1]
-    word = (last.text + "".join(tail)).replace("ё", "е")
+    last, enclitics = words[-1], "".join(tail)
+    word = (last.text + enclitics).replace("ё", "е")
     if last.stress is None:
         return Ending(word)
-    return _clausula(last, word)
+    readings = tuple(_clausula(other, (other.text + enclitics).replace("ё", "е"))
+                     for other in _other_readings(last))
+    return replace(_clausula(last, word), readings=readings)
+
+
+def _other_readings(word: Word) -> list[Word]:
+    """The homograph's readings with another stressed vowel than ``word``'s."""
+    found = []
+    for marked in stress.homograph_readings(word.text):
+        [other] = parse_words(marked) or [None]
+        if other and other.stress is not None and other.stress != word.stress:
+            found.append(other)
+    return found
 
 
 def _clausula(last: Word, word: str) -> Ending:
@@ -104,9 +119,13 @@ def _onset(word: str, at: int) -> str:
 
 
 def rhyme(a: Ending | None, b: Ending | None) -> bool:
-    """Whether two line endings rhyme."""
+    """Whether two line endings rhyme, in some reading of each (see Ending.readings)."""
     if a is None or b is None:
         return False
+    return any(_rhyme(x, y) for x in (a, *a.readings) for y in (b, *b.readings))
+
+
+def _rhyme(a: Ending, b: Ending) -> bool:
     if not a.vowel or not b.vowel:
         return a.word[-LETTERS_COMPARED:] == b.word[-LETTERS_COMPARED:]
     if _spelt_within(a, b) or _spelt_within(b, a):
@@ -133,6 +152,7 @@ def stanza_scheme(endings: Sequence[Ending | None]) -> str:
     A line takes the letter of the first earlier line it rhymes with, or a new
     letter when only later lines rhyme with it; a line that rhymes with none is '-'.
     """
+    endings = settle_readings(endings)
     letters: list[str] = []
     used = 0
     for i, ending in enumerate(endings):
@@ -148,6 +168,21 @@ def stanza_scheme(endings: Sequence[Ending | None]) -> str:
     return "".join(letters)
 
 
+def settle_readings(endings: Sequence[Ending | None]) -> list[Ending | None]:
+    """Each homograph read one way: the reading that rhymes with the most other lines.
+
+    Ties keep the stress model's reading, which comes first.
+    """
+    settled = list(endings)
+    for i, ending in enumerate(endings):
+        if ending is None or not ending.readings:
+            continue
+        others = [o for j, o in enumerate(endings) if j != i]
+        settled[i] = max((replace(r, readings=()) for r in (ending, *ending.readings)),
+                         key=lambda r: sum(rhyme(r, o) for o in others))
+    return settled
+
+
 def _letter(n: int) -> str:
     alphabet = string.ascii_uppercase
     return alphabet[n] if n < len(alphabet) else alphabet[n % len(alphabet)] + str(n // 26)
@@ -157,6 +192,7 @@ def rhymed_share(endings: Sequence[Ending | None]) -> float:
     """The fraction of lines that rhyme with some other line of the same list."""
     if not endings:
         return 0.0
+    endings = settle_readings(endings)
     hits = sum(any(rhyme(e, o) for j, o in enumerate(endings) if j != i)
                for i, e in enumerate(endings))
     return hits / len(endings)

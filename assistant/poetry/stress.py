@@ -59,6 +59,17 @@ def _one_thread(accentor, text: str) -> str:
         torch.set_num_threads(threads)
 
 
+def homograph_readings(word: str) -> tuple[str, ...]:
+    """Every reading of a homograph, marked ("з+амки", "замк+и"); () for other words.
+
+    The readings come from the stress model's homograph dictionary, so they are
+    known only once the model is loaded; this never loads it.
+    """
+    solver = getattr(_accentor, "homosolver", None)
+    readings = getattr(solver, "homodict", {}).get(word.lower().replace("ё", "е"))
+    return tuple(readings) if readings else ()
+
+
 def prepare(text: str) -> str:
     """``text`` with hand-typed acute accents as '+' marks and other accents removed."""
     decomposed = unicodedata.normalize("NFD", text)
