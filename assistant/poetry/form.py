@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.errors import LiraError
-from assistant.poetry.metre import find_metre
+from assistant.poetry.metre import find_metre, metrical_readings
 from assistant.poetry.rhyme import line_ending, rhymed_share, stanza_scheme
 from assistant.poetry.verse import parse_poem
 
@@ -47,10 +47,11 @@ def analyze_poem(text: str, with_stress: bool = True) -> PoemForm:
     stanzas = parse_poem(text, with_stress)
     if not stanzas:
         raise EmptyPoem("the poem is empty: give some lines of verse")
-    endings = [[line_ending(v) for v in stanza] for stanza in stanzas]
+    fit = find_metre([v for stanza in stanzas for v in stanza])
+    endings = [[line_ending(v, metrical_readings(v, fit) if fit else ()) for v in stanza]
+               for stanza in stanzas]
     lines = sum(len(s) for s in stanzas)
     rhymed = sum(rhymed_share(e) * len(e) for e in endings) / lines
-    fit = find_metre([v for stanza in stanzas for v in stanza])
     return PoemForm(lines=lines, stanzas=len(stanzas),
                     rhyme_scheme=" ".join(stanza_scheme(e) for e in endings),
                     metre=fit.name if fit else None, feet=fit.feet if fit else None,

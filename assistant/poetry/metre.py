@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.poetry.rhyme import ENCLITICS
-from assistant.poetry.verse import Verse
+from assistant.poetry.verse import Verse, Word
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,28 @@ def find_metre(verses: Sequence[Verse]) -> MetreFit | None:
     if costs[best] > MAX_MEAN_COST:
         return None
     return MetreFit(best.name, _feet(patterns, best), round(costs[best], 3))
+
+
+def metrical_readings(verse: Verse, fit: MetreFit) -> list[Word]:
+    """Other stresses of the line's last word that the metre would have there.
+
+    When the stress model put the last word's stress on a weak position, the
+    word's vowels next to it that fall on an ictus are returned as readings
+    of that word (the model's usual error is a word it does not know or a
+    homograph); otherwise none.
+    """
+    words = [w for w in verse.words if w.vowels]
+    if not words or words[-1].stress is None or words[-1].text in ENCLITICS:
+        return []
+    metre = next(m for m in METRES if m.name == fit.name)
+    last = words[-1]
+    start = sum(len(w.vowels) for w in words[:-1])
+    vowels = last.vowels
+    at = vowels.index(last.stress)
+    if _ictus(start + at, metre):
+        return []
+    return [Word(last.text, vowels[n]) for n in (at + 1, at - 1)
+            if 0 <= n < len(vowels) and _ictus(start + n, metre)]
 
 
 def _feet(patterns: list[str], metre: Metre) -> int:

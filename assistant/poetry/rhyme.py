@@ -72,8 +72,13 @@ class Ending:
         return not self.body
 
 
-def line_ending(verse: Verse) -> Ending | None:
-    """The ending of a verse line; None when it has no word with a vowel."""
+def line_ending(verse: Verse, alternatives: Sequence[Word] = ()) -> Ending | None:
+    """The ending of a verse line; None when it has no word with a vowel.
+
+    ``alternatives`` are other stresses of the last word to keep as readings
+    (the metre's, see assistant.poetry.metre.metrical_readings), besides a
+    homograph's own.
+    """
     words = [w for w in verse.words if w.vowels or w.text in ENCLITICS]
     tail: list[str] = []
     while len(words) > 1 and words[-1].text in ENCLITICS:
@@ -85,18 +90,15 @@ def line_ending(verse: Verse) -> Ending | None:
     if last.stress is None:
         return Ending(word)
     readings = tuple(_clausula(other, (other.text + enclitics).replace("ё", "е"))
-                     for other in _other_readings(last))
+                     for other in [*_other_readings(last), *alternatives]
+                     if other.stress != last.stress)
     return replace(_clausula(last, word), readings=readings)
 
 
 def _other_readings(word: Word) -> list[Word]:
-    """The homograph's readings with another stressed vowel than ``word``'s."""
-    found = []
-    for marked in stress.homograph_readings(word.text):
-        [other] = parse_words(marked) or [None]
-        if other and other.stress is not None and other.stress != word.stress:
-            found.append(other)
-    return found
+    """The homograph's readings (the stress model's own among them)."""
+    return [other for marked in stress.homograph_readings(word.text)
+            for other in parse_words(marked) if other.stress is not None]
 
 
 def _clausula(last: Word, word: str) -> Ending:
