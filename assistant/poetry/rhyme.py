@@ -39,11 +39,12 @@ _SPOKEN = [  # spelling -> sound, after the stressed vowel
     (re.compile(r"ть?ся"), "ца"), (re.compile(r"[тд]ц"), "ц"),
     (re.compile(r"стн"), "сн"), (re.compile(r"здн"), "зн"), (re.compile(r"вств"), "ств"),
     (re.compile(r"лнц"), "нц"), (re.compile(r"рдц"), "рц"), (re.compile(r"[сз]ч"), "щ"),
-    (re.compile(r"[ьъ]"), ""), (re.compile(r"([^аеёиоуыэюя])\1"), r"\1"),
+    (re.compile(r"[ьъ](?=[аеёиоуыэюя])"), "й"), (re.compile(r"[ьъ]"), ""), (re.compile(r"([^аеёиоуыэюя])\1"), r"\1"),
     (re.compile(r"[бвгджз](?=[пфктшсцчщх])"), lambda m: m.group().translate(_DEVOICE)),
 ]
 _FINAL_CONSONANTS = re.compile(r"[^аеёиоуыэюя]+$")
 _FINAL_CLUSTER = re.compile(r"([сн])т$")  # звёзд ~ грёз, as final clusters are spoken
+_GENITIVE = re.compile(r"[ео]го$")
 NASALS = frozenset({"м", "н"})
 
 
@@ -103,14 +104,17 @@ def _other_readings(word: Word) -> list[Word]:
 
 def _clausula(last: Word, word: str) -> Ending:
     at = last.stress
-    after = word[at + 1:]
+    sounds = word
+    if _GENITIVE.search(word) and at != len(word) - 3:
+        sounds = word[:-2] + "во"  # "того", "синего": the г is spoken в (not in "строго")
+    after = sounds[at + 1:]
     for pattern, sound in _SPOKEN:
         after = pattern.sub(sound, after)
     final = _FINAL_CONSONANTS.search(after)
     cut = final.start() if final else len(after)
     body = "".join(REDUCED if c in VOWELS else c for c in after[:cut])
     coda = _FINAL_CLUSTER.sub(r"\1", after[cut:].translate(_DEVOICE))
-    return Ending(word, at, last.text[at].translate(_STRESSED), body, coda, _onset(word, at))
+    return Ending(word, at, last.text[at].translate(_STRESSED), body, coda, _onset(sounds, at))
 
 
 def _onset(word: str, at: int) -> str:
