@@ -36,18 +36,31 @@ class Source:
         return asdict(self)
 
 
-def build_rag_prompt(question: str, sources: Sequence[Source]) -> str:
-    """The grounded-answer prompt for ``question`` over ``sources``."""
+def build_rag_prompt(question: str, sources: Sequence[Source],
+                     earlier: tuple[str, str] | None = None) -> str:
+    """The grounded-answer prompt for ``question`` over ``sources``; ``earlier`` (the
+    previous question and answer) comes before the question that refers back to it."""
     blocks = [SYSTEM_RAG, ""]
     for source in sources:
         blocks += [f"[{source.n}] {_label(source)}", OPEN, _quote(source.text), CLOSE, ""]
-    blocks += [f"Вопрос: {question.strip()}", INSTRUCTION_RAG, "Ответ:"]
+    blocks += [*_earlier_lines(earlier), f"Вопрос: {question.strip()}", INSTRUCTION_RAG,
+               "Ответ:"]
     return "\n".join(blocks)
 
 
-def build_plain_prompt(question: str) -> str:
-    """The prompt for answering without retrieved passages."""
-    return f"Вопрос: {question.strip()}\nОтвет:"
+def build_plain_prompt(question: str, earlier: tuple[str, str] | None = None) -> str:
+    """The prompt for answering without retrieved passages (``earlier``: as above)."""
+    return "\n".join([*_earlier_lines(earlier), f"Вопрос: {question.strip()}", "Ответ:"])
+
+
+EARLIER = "Ранее в разговоре (чтобы понять, о чём вопрос):"
+
+
+def _earlier_lines(earlier: tuple[str, str] | None) -> list[str]:
+    if earlier is None:
+        return []
+    question, answer = (" ".join(part.split()) for part in earlier)
+    return [EARLIER, f"Вопрос: {question}", f"Ответ: {answer}", ""]
 
 
 def _label(source: Source) -> str:

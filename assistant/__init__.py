@@ -2,8 +2,9 @@
 
 The top level holds what every part shares: ``engine`` (models, indexes and
 answers behind the CLI and the TUI), ``settings`` (the one settings object),
-``errors`` (the exception base and the errors shown as one line) and ``rag``
-(retrieved passages as numbered, citable sources).  Around them, one
+``errors`` (the exception base and the errors shown as one line), ``rag``
+(retrieved passages as numbered, citable sources) and ``followup`` (a question
+read in its conversation, made standalone for retrieval).  Around them, one
 subpackage per concern:
 
 - ``runtime``: model references and loading, the compute thread, generation;

@@ -6,12 +6,13 @@ queries pays for each load once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import SettingsError
+from assistant.followup import FollowUp, Turn, earlier_exchange, merge_sources, read_follow_up
 from assistant.rag import (
     Source,
     build_plain_prompt,
@@ -51,6 +52,17 @@ class PreparedAnswer:
     retrieval: bool = field(default=False)
     model: str = ""  # the model reference that answers
     adapter: str | None = None  # its adapter's folder name (None: the base alone)
+    follow_up: FollowUp | None = None  # the question read in its conversation
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What a question retrieved: its sources (none without an index), why there are
+    none, and the question as read in its conversation (``follow_up.searched``)."""
+
+    sources: list[Source]
+    note: str | None
+    follow_up: FollowUp
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,12 @@ class Answer:
     retrieval: bool = False
     model: str = ""
     adapter: str | None = None
+    follow_up: FollowUp | None = None
+
+    @property
+    def searched(self) -> str | None:
+        """The query searched for the sources (None: no search was made)."""
+        return self.follow_up.searched if self.follow_up is not None else None
 
 
 def ingest_options(settings: Settings, layout: str = "auto"):
@@ -252,13 +270,15 @@ class Engine:
         return getattr(self.settings, name)
 
     # ----- checks ------------------------------------------------------------
-    def check_answer(self, answer: str, sources):
-        """The grounding report of ``answer`` against ``sources`` (assistant.grounding)."""
+    def check_answer(self, answer: str, sources, question: str | None = None):
+        """The grounding report of ``answer`` against ``sources`` (assistant.grounding), judged
+        as the answer to ``question`` when one is given."""
         from assistant.grounding import check_answer
 
         if not answer.strip():  # no claims: the report is empty, no model needed
             return check_answer(answer, sources)
-        return check_answer(answer, sources, embedder=self.embedder(), nli=self.nli())
+        return check_answer(answer, sources, embedder=self.embedder(), nli=self.nli(),
+                            question=question)
 
     def nli(self, override: str | None = None):
         """The entailment scorer of the nli setting (or ``override``: a reference or 'none'),
@@ -281,20 +301,37 @@ class Engine:
     def prepare_answer(self, question: str, k: int | None = None, use_rag: bool = True,
                        index_name: str | None = None, adapter: str | None = None,
                        max_new_tokens: int | None = None,
-                       decoding: DecodingSettings | None = None) -> PreparedAnswer:
-        """Retrieve (when an index exists), build the prompt and start generating."""
+                       decoding: DecodingSettings | None = None,
+                       turns: Sequence[Turn] = ()) -> PreparedAnswer:
+        """Retrieve (when an index exists), build the prompt and start generating.
+        ``turns``: the conversation so far (oldest first), which a follow-up question
+        is read in (assistant.followup): for retrieval and in the prompt."""
         if not question.strip():
             raise SettingsError("the question is empty; type a question")
-        sources, note = [], None
-        if use_rag:
-            sources, note = self._retrieve(question, k or self.settings.k, index_name)
-        prompt = build_rag_prompt(question, sources) if sources else build_plain_prompt(question)
+        found = (self.retrieve(question, k, index_name, turns) if use_rag
+                 else Retrieval([], None, read_follow_up(question, turns)))
+        earlier = earlier_exchange(turns) if found.follow_up.refers_back else None
+        prompt = (build_rag_prompt(question, found.sources, earlier) if found.sources
+                  else build_plain_prompt(question, earlier))
         preset = self.preset("answer", max_new_tokens, decoding)
         generator = self.generator("chat", adapter)
         loaded = generator.loaded
-        return PreparedAnswer(question, prompt, sources, generator.stream(prompt, preset),
-                              note, retrieval=bool(sources), model=loaded.name,
-                              adapter=Path(loaded.adapter).name if loaded.adapter else None)
+        return PreparedAnswer(question, prompt, found.sources, generator.stream(prompt, preset),
+                              found.note, retrieval=bool(found.sources), model=loaded.name,
+                              adapter=Path(loaded.adapter).name if loaded.adapter else None,
+                              follow_up=found.follow_up if use_rag else None)
+
+    def retrieve(self, question: str, k: int | None = None, index_name: str | None = None,
+                 turns: Sequence[Turn] = ()) -> Retrieval:
+        """The sources for ``question`` read in its conversation: a follow-up that refers
+        back is searched in its standalone form, and the previous answer's sources stay
+        candidates beside what that search finds."""
+        k = k or self.settings.k
+        follow_up = read_follow_up(question, turns)
+        sources, note = self._retrieve(follow_up.searched, k, index_name)
+        if sources and follow_up.refers_back and turns and turns[-1].sources:
+            sources = merge_sources(sources, turns[-1].sources, k)
+        return Retrieval(sources, note, follow_up)
 
     def preset(self, kind: str, max_new_tokens: int | None = None,
                decoding: DecodingSettings | None = None) -> Preset:
@@ -314,7 +351,7 @@ class Engine:
         answer = Answer(prepared.question, text, prepared.sources,
                         cited_numbers(text, len(prepared.sources)), None,
                         prepared.stream.stats, prepared.note, prepared.retrieval,
-                        prepared.model, prepared.adapter)
+                        prepared.model, prepared.adapter, prepared.follow_up)
         return self.checked(answer) if check else answer
 
     def checked(self, answer: Answer) -> Answer:
@@ -322,7 +359,8 @@ class Engine:
         unchanged when it has no sources to be checked against."""
         if not answer.sources:
             return answer
-        return replace(answer, check=self.check_answer(answer.text, answer.sources))
+        return replace(answer, check=self.check_answer(answer.text, answer.sources,
+                                                       answer.question))
 
     def _retrieve(self, question: str, k: int,
                   index_name: str | None) -> tuple[list[Source], str | None]:

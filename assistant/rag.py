@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # exactly the prompt the product sends; these names stay importable from here.
 from adapters.rag_prompt import (
     CLOSE,
+    EARLIER,
     INSTRUCTION_RAG,
     OPEN,
     SYSTEM_RAG,
@@ -22,7 +23,7 @@ from adapters.rag_prompt import (
     build_rag_prompt,
 )
 
-__all__ = ["CLOSE", "INSTRUCTION_RAG", "OPEN", "SYSTEM_RAG", "Source", "build_plain_prompt",
+__all__ = ["CLOSE", "EARLIER", "INSTRUCTION_RAG", "OPEN", "SYSTEM_RAG", "Source", "build_plain_prompt",
            "build_rag_prompt", "cited_numbers", "sources_from_hits"]
 
 

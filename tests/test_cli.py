@@ -56,6 +56,36 @@ def test_index_search_ask_json(run, docs):
     assert (stats["stopped_by"] == "max tokens") == (stats["new_tokens"] == 8)
 
 
+def test_ask_session_reads_the_next_question_as_a_follow_up(run, docs, lira_home):
+    from assistant.chat.history import HISTORY_FILE, History
+
+    run("index", docs)
+    code, out, err = run("ask", "Когда основан Петербург?", "--session", "город", "--json",
+                         "--max-new-tokens", "3", "--no-check")
+    first = json.loads(out)
+    assert code == 0, err
+    assert first["searched"] == "Когда основан Петербург?"
+    code, out, err = run("ask", "А что там ещё есть?", "--session", "город", "--json",
+                         "--max-new-tokens", "3", "--no-check")
+    follow = json.loads(out)
+    assert code == 0, err
+    assert follow["searched"].startswith("А что там ещё есть?") and "Петербург" in follow["searched"]
+    # without --session the same question stands alone; another session is its own
+    code, out, _ = run("ask", "А что там ещё есть?", "--json", "--max-new-tokens", "3",
+                       "--no-check")
+    assert json.loads(out)["searched"] == "А что там ещё есть?"
+    code, out, _ = run("ask", "А что там ещё есть?", "--session", "другой", "--json",
+                       "--max-new-tokens", "3", "--no-check")
+    assert json.loads(out)["searched"] == "А что там ещё есть?"
+    history = History.open(lira_home / HISTORY_FILE)
+    session = history.session("город", "documents")
+    stored = history.messages(session)
+    assert [m.role for m in stored] == ["user", "assistant"] * 2
+    assert stored[3].searched == follow["searched"] and stored[1].sources
+    code, _, err = run("ask", "Что?", "--session", " ")
+    assert code == 2 and "--session needs a name" in err
+
+
 def test_ask_without_index_says_so(run):
     code, out, _ = run("ask", "Что такое лира?", "--json", "--max-new-tokens", "4")
     answer = json.loads(out)

@@ -71,7 +71,7 @@ def test_migrations_run_in_order_and_keep_data(tmp_path, monkeypatch):
     upgrade = "ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;"
     monkeypatch.setattr(history_module, "MIGRATIONS", [*history_module.MIGRATIONS, upgrade])
     new = History.open(path)
-    assert new.version == 2
+    assert new.version == len(history_module.MIGRATIONS)
     assert new.conn.execute("SELECT title, pinned FROM conversations WHERE id = ?",
                             (conversation,)).fetchone() == ("Старый", 0)
 
@@ -132,3 +132,22 @@ def test_a_killed_writer_loses_nothing_committed(tmp_path):
     # No close(): as if the process died.  Another connection sees the partial text.
     reader = History.open(path)
     assert reader.messages(conversation)[0].text == "Часть ответа"
+
+
+def test_a_first_version_file_gains_searched_queries_and_named_sessions(tmp_path, monkeypatch):
+    path = tmp_path / "history.sqlite"
+    monkeypatch.setattr(history_module, "MIGRATIONS", history_module.MIGRATIONS[:1])
+    old = History.open(path)
+    kept = old.create_conversation("documents", "Петербург")
+    old.close()
+    monkeypatch.undo()
+    history = History.open(path)
+    assert history.version == 2 and history.conversation(kept).title == "Петербург"
+    session = history.session("работа", "documents")
+    assert history.session("работа", "chat") == session != kept  # found by name, once
+    history.add_question(session, "А когда он умер?", "documents")
+    answer = history.start_answer(session, "documents")
+    history.set_searched(answer, "А когда он умер? Никола Тесла")
+    history.finish_answer(answer, "В 1943 году.")
+    assert [m.searched for m in history.messages(session)] == [None,
+                                                                "А когда он умер? Никола Тесла"]

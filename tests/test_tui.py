@@ -258,6 +258,25 @@ async def test_documents_answer_lists_sources_and_opens_passages(make_app):
         assert app.screen.index == 0
 
 
+async def test_a_documents_follow_up_is_read_in_its_conversation(make_app, settings):
+    app = make_app(mode="documents")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(pilot, "Когда основан Петербург?")
+        await settled(pilot)
+        await send(pilot, "А кто его основал?")
+        await settled(pilot)
+        first, second = app.backend.requests
+        assert first.turns == []
+        [turn] = second.turns
+        assert turn.question == "Когда основан Петербург?" and turn.answer.startswith("**Петербург")
+        assert turn.sources == tuple(app.backend.sources)  # they stay candidates
+        follow = answers(app)[1]
+        assert follow.searched is not None and "Петербург" in follow.searched
+        assert f"искал: «{follow.searched}»" in str(follow.query_one(".answer-facts").render())
+        assert answers(app)[0].searched is None
+        assert stored(app, settings)[3].searched == follow.searched
+
+
 async def test_clicking_a_citation_opens_its_passage(make_app):
     app = make_app(mode="documents")
     async with app.run_test(size=(100, 30)) as pilot:

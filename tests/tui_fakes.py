@@ -23,6 +23,7 @@ from assistant.chat.backend import (
 )
 from assistant.chat.history import ModelUsed
 from assistant.errors import GenerationError
+from assistant.followup import read_follow_up
 from assistant.rag import Source
 from assistant.runtime.generation import GenerationStats
 from assistant.settings import Settings
@@ -123,8 +124,12 @@ class FakeBackend:
         else:
             sources, pieces = [], self.pieces
         stream = FakeStream(pieces, cancel, self.gate, self.fail_after, self.delay)
+        # the real reading of a follow-up: the app must pass the conversation to get it
+        follow_up = read_follow_up(request.text, request.turns)
+        searched = (follow_up.searched if request.mode == "documents" and follow_up.rewritten
+                    else None)
         return Reply(list(sources), stream, cancel, ModelUsed("fake-model", "", "cpu"),
-                     retrieval=bool(sources))
+                     retrieval=bool(sources), searched=searched)
 
     def authors(self, index_name: str | None = None) -> list[tuple[str, int]]:
         return list(self.authors_list)

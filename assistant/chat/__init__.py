@@ -4,6 +4,6 @@ backend (ChatBackend: replies in chat, documents and poem modes, indexing jobs,
 authors; the TUI talks to models only through it), history (conversations in
 SQLite with numbered migrations).
 
-May import ``assistant.engine``, ``runtime``, ``poetry``, ``grounding``,
+May import ``assistant.engine``, ``rag``, ``followup``, ``runtime``, ``poetry``, ``grounding``,
 ``index`` and ``adapters``; never the front ends.
 """

@@ -19,6 +19,7 @@ from assistant.chat.history import AnswerStats, ModelUsed
 from assistant.chat.modes import Mode
 from assistant.engine import Engine, PreparedAnswer
 from assistant.errors import SettingsError
+from assistant.followup import Turn
 from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
 from assistant.rag import Source
 from assistant.runtime.remote import RemoteGenerator
@@ -39,21 +40,13 @@ def profile_of(mode: str) -> str:
         raise SettingsError(f"unknown mode '{mode}'; use {', '.join(Mode)}") from None
 
 
-@dataclass(frozen=True)
-class Turn:
-    """An earlier exchange, replayed in chat mode's prompt."""
-
-    question: str
-    answer: str
-
-
 @dataclass
 class ReplyRequest:
     """Everything one reply depends on; None means the setting's default."""
 
     mode: Mode
     text: str  # the question, or the poem's title
-    turns: Sequence[Turn] = ()
+    turns: Sequence[Turn] = ()  # earlier exchanges of this mode, oldest first
     index_name: str | None = None
     author: str | None = None
     k: int | None = None
@@ -89,6 +82,9 @@ class Reply:
     retrieval: bool = False
     # documents mode: the engine's PreparedAnswer, which the engine finishes and checks
     prepared: PreparedAnswer | None = None
+    # documents mode: the query searched when it is not the question as typed (a
+    # follow-up made standalone); None otherwise
+    searched: str | None = None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.stream)
@@ -171,10 +167,13 @@ class ChatBackend:
         prepared = self.engine.prepare_answer(
             request.text, k=request.k, use_rag=True, index_name=request.index_name,
             adapter=request.adapter, max_new_tokens=request.max_new_tokens,
-            decoding=request.decoding)
+            decoding=request.decoding, turns=request.turns)
         generator = self.engine.generator("chat", request.adapter)
+        follow_up = prepared.follow_up
+        searched = follow_up.searched if follow_up is not None and follow_up.rewritten else None
         return Reply(prepared.sources, prepared.stream, prepared.stream.cancel,
-                     model_used(generator.loaded), prepared.note, prepared.retrieval, prepared)
+                     model_used(generator.loaded), prepared.note, prepared.retrieval, prepared,
+                     searched)
 
     def _poem(self, request: ReplyRequest) -> Reply:
         cancel = threading.Event()

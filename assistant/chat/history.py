@@ -60,6 +60,15 @@ MIGRATIONS: list[str] = [
         score REAL NOT NULL,
         PRIMARY KEY (message_id, n));
     """,
+    # v2: the query a documents answer searched (a follow-up made standalone), so that a
+    # resumed conversation reads its next follow-up as the app did; named sessions of
+    # `lira ask --session NAME`.
+    """
+    ALTER TABLE messages ADD COLUMN searched TEXT;
+    ALTER TABLE conversations ADD COLUMN session TEXT;
+    CREATE UNIQUE INDEX conversations_session ON conversations(session)
+        WHERE session IS NOT NULL;
+    """,
 ]
 
 
@@ -164,6 +173,7 @@ class StoredMessage:
     stats: AnswerStats | None = None
     sources: list[Source] = field(default_factory=list)
     created_at: float = 0.0
+    searched: str | None = None  # documents answers: the query searched, if not the question
 
 
 class History:
@@ -263,6 +273,24 @@ class History:
                           (model.model, model.adapter, model.device, message_id))
 
     @_guarded
+    def session(self, name: str, mode: str) -> int:
+        """The id of the conversation named ``name`` (`lira ask --session`), created in
+        ``mode`` on first use."""
+        row = self.conn.execute("SELECT id FROM conversations WHERE session = ?",
+                                (name,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        now = self.clock()
+        cur = self.conn.execute(
+            "INSERT INTO conversations(title, mode, created_at, updated_at, session) "
+            "VALUES (?, ?, ?, ?, ?)", (name, mode, now, now, name))
+        return int(cur.lastrowid)
+
+    @_guarded
+    def set_searched(self, message_id: int, searched: str | None) -> None:
+        self.conn.execute("UPDATE messages SET searched = ? WHERE id = ?", (searched, message_id))
+
+    @_guarded
     def set_sources(self, message_id: int, sources: Sequence[Source]) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM sources WHERE message_id = ?", (message_id,))
@@ -298,7 +326,7 @@ class History:
         rows = self.conn.execute(
             "SELECT id, conversation_id, role, mode, text, complete, index_name, author, model, "
             "adapter, device, prompt_tokens, new_tokens, first_token_s, total_s, stopped_by, "
-            "created_at FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+            "created_at, searched FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
         messages = [_message(row) for row in rows.fetchall()]
         by_id = {m.id: m for m in messages}
         if by_id:
@@ -348,14 +376,14 @@ class _Transaction:
 
 def _message(row: tuple) -> StoredMessage:
     (mid, cid, role, mode, text, complete, index_name, author, model, adapter, device,
-     prompt_tokens, new_tokens, first_token_s, total_s, stopped_by, created_at) = row
+     prompt_tokens, new_tokens, first_token_s, total_s, stopped_by, created_at, searched) = row
     stats = None
     if role == "assistant" and (new_tokens is not None or stopped_by):
         stats = AnswerStats(prompt_tokens or 0, new_tokens or 0, first_token_s, total_s or 0.0,
                             stopped_by or "")
     return StoredMessage(mid, cid, role, mode, text, bool(complete), index_name, author,
                          ModelUsed(model or "", adapter or "", device or ""), stats, [],
-                         created_at)
+                         created_at, searched)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

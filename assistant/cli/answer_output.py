@@ -13,19 +13,20 @@ from typing import Any
 import click
 
 from assistant.engine import Answer, Engine, PreparedAnswer
+from assistant.followup import Turn
 from assistant.safe_text import one_line, printable
 
 
 def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
-                 check: bool = False) -> None:
+                 check: bool = False) -> Answer:
     """Stream the answer to stdout (or collect it for JSON), list its sources and,
-    with ``check`` and sources, print how well they support it."""
+    with ``check`` and sources, print how well they support it; returns the Answer."""
     if prepared.note and not as_json:
         click.echo(f"lira: {prepared.note}", err=True)
     if as_json:
         answer = engine.finish_answer(prepared, check=check)
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
-        return
+        return answer
     pieces = []
     for piece in prepared.stream:
         pieces.append(piece)
@@ -39,6 +40,7 @@ def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
         answer = engine.checked(answer)
         if answer.check is not None:
             click.echo(check_line(answer.check))
+    return answer
 
 
 def check_line(report: Any) -> str:
@@ -54,7 +56,9 @@ LABELS = {"supported": "подтверждено", "contradicted": "против
 
 
 def answer_json(answer: Answer) -> dict:
-    """The `lira ask --json` object; ``grounding`` is null when the answer was not checked."""
+    """The `lira ask --json` object; ``grounding`` is null when the answer was not checked,
+    ``searched`` (the query searched: the question, or a follow-up's standalone form)
+    when it was answered without retrieval."""
     stats = answer.stats
     return {
         "answer": answer.text,
@@ -63,6 +67,7 @@ def answer_json(answer: Answer) -> dict:
                     for s in answer.sources],
         "cited": answer.cited,
         "retrieval": answer.retrieval,
+        "searched": answer.searched,
         "note": answer.note,
         "stats": {"prompt_tokens": stats.prompt_tokens, "new_tokens": stats.new_tokens,
                   "first_token_s": round(stats.first_token_s or 0.0, 3),
@@ -77,7 +82,10 @@ def source_lines(answer: Answer) -> list[str]:
     if not answer.sources:
         return []
     cited = set(answer.cited)
-    lines = ["", "Источники:"]
+    follow_up = answer.follow_up
+    searched = (f" (искал: «{one_line(follow_up.searched)}»)"
+                if follow_up is not None and follow_up.rewritten else "")
+    lines = ["", f"Источники{searched}:"]
     for s in answer.sources:
         mark = "*" if s.n in cited else " "
         lines.append(one_line(f"{mark}[{s.n}] {s.title} — {s.path} ({s.score:.3f})"))
@@ -85,8 +93,10 @@ def source_lines(answer: Answer) -> list[str]:
 
 
 def chat_loop(engine: Engine, index_name: str | None, use_rag: bool, adapter: str | None) -> None:
-    """A line-by-line chat until an empty line, /quit or end of input."""
+    """A line-by-line chat until an empty line, /quit or end of input; each question is
+    read as a follow-up of the ones before (assistant.followup)."""
     click.echo("Лира: задайте вопрос (пустая строка или Ctrl+D — выход).")
+    turns: list[Turn] = []
     while True:
         try:
             question = input("› ").strip()
@@ -95,6 +105,7 @@ def chat_loop(engine: Engine, index_name: str | None, use_rag: bool, adapter: st
         if question in ("", "/quit", "/exit"):
             break
         prepared = engine.prepare_answer(question, use_rag=use_rag, index_name=index_name,
-                                         adapter=adapter)
-        print_answer(engine, prepared, as_json=False)
+                                         adapter=adapter, turns=turns)
+        answer = print_answer(engine, prepared, as_json=False)
+        turns.append(Turn(question, answer.text, answer.searched or "", tuple(answer.sources)))
         click.echo()

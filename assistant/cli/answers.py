@@ -44,21 +44,43 @@ def with_decoding(settings, flags: dict):
 @click.option("--adapter", help="Adapter folder, or 'none' for the bare base model.")
 @click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Answer length limit.")
 @click.option("--no-check", is_flag=True, help="Skip checking the answer against its sources.")
+@click.option("--session", help="A named conversation in the chat history: QUESTION is read "
+                                "as a follow-up of its earlier questions, and added to it.")
 @decoding_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
-        adapter: str | None, max_new_tokens: int | None, no_check: bool, as_json: bool,
-        **decoding) -> None:
+        adapter: str | None, max_new_tokens: int | None, no_check: bool, session: str | None,
+        as_json: bool, **decoding) -> None:
     """Answer QUESTION from the index, citing sources as [n], checked against them."""
     from assistant.cli.answer_output import print_answer
     from assistant.engine import Engine
 
     settings = with_decoding(settings, decoding)
     engine = Engine(settings, stage_printer(as_json))
+    history, conversation, turns = open_session(settings, session)
     prepared = engine.prepare_answer(question, k=k, use_rag=not no_rag, index_name=name,
-                                     adapter=adapter, max_new_tokens=max_new_tokens)
-    print_answer(engine, prepared, as_json, check=settings.check and not no_check)
+                                     adapter=adapter, max_new_tokens=max_new_tokens,
+                                     turns=turns)
+    answer = print_answer(engine, prepared, as_json, check=settings.check and not no_check)
+    if history is not None:
+        from assistant.chat.sessions import record_answer
+
+        record_answer(history, conversation, answer, name or settings.index_name)
+
+
+def open_session(settings, name: str | None):
+    """(history, conversation id, its turns) of session ``name``; Nones without one."""
+    if name is None:
+        return None, None, ()
+    if not name.strip() or len(name) > 200:
+        raise click.UsageError("--session needs a name of 1 to 200 characters")
+    from assistant.chat.history import HISTORY_FILE, History
+    from assistant.chat.sessions import session_turns
+
+    history = History.open(settings.home / HISTORY_FILE)
+    conversation = history.session(name.strip(), Mode.DOCUMENTS.value)
+    return history, conversation, session_turns(history, conversation)
 
 
 @click.command()

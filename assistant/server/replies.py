@@ -86,9 +86,10 @@ def start_completion(backend: ChatBackend, choice: ModelChoice,
 
 def reply_extras(backend: ChatBackend, reply: Reply, text: str) -> dict:
     """Lira's fields of a finished reply: its sources (or a poem's examples), the numbers
-    it cites and, in documents mode with checks on, its grounding report."""
+    it cites, in documents mode the query searched when the last message was a follow-up
+    made standalone (else null), and with checks on, its grounding report."""
     extras: dict = {"sources": [s.to_dict() for s in reply.sources], "cited": [],
-                    "grounding": None, "note": reply.note}
+                    "grounding": None, "note": reply.note, "searched": reply.searched}
     if reply.prepared is not None:
         answer = backend.engine.finish_answer(reply.prepared, text,
                                               check=backend.settings.check and bool(text.strip()))

@@ -233,8 +233,9 @@ class LiraApp(App[None]):
             self.notify("Сначала выберите автора: F4 или /author ИМЯ.", severity="warning")
             self.action_pick_author()
             return False
-        request = ReplyRequest(mode=session.mode, text=text, turns=self.chat_log.turns(Mode.CHAT)
-                               if session.mode == Mode.CHAT else (),
+        request = ReplyRequest(mode=session.mode, text=text,
+                               turns=() if session.mode == Mode.POEM
+                               else self.chat_log.turns(session.mode),
                                index_name=session.index_name, author=session.author,
                                k=session.k, max_new_tokens=session.max_new_tokens,
                                temperature=session.temperature, adapter=session.adapter,
@@ -272,8 +273,10 @@ class LiraApp(App[None]):
 
     def on_reply_started(self, message: jobs.ReplyStarted) -> None:
         job, reply = message.job, message.reply
-        job.view.begin(reply.sources, reply.model)
+        job.view.begin(reply.sources, reply.model, reply.searched)
         self._store(self.history.set_sources, job.message_id, reply.sources)
+        if reply.searched:
+            self._store(self.history.set_searched, job.message_id, reply.searched)
         self._store(self.history.set_model, job.message_id, reply.model)
         if job.view is self.chat_log.selected:
             self._update_panel()

@@ -64,6 +64,7 @@ class AnswerView(Vertical):
         self.grounding: Grounding | None = None
         self.streaming = False
         self.complete = True  # False for an answer broken off by a crash or kill
+        self.searched: str | None = None  # a follow-up's standalone query, when rewritten
         self._waiting = waiting
         self._stream: MarkdownStream | None = None
 
@@ -83,6 +84,7 @@ class AnswerView(Vertical):
         view = cls(question.text if question else "", mode, text=message.text,
                    sources=message.sources, message_id=message.id)
         view.model, view.stats, view.complete = message.model, message.stats, message.complete
+        view.searched = message.searched
         if mode == Mode.DOCUMENTS:
             # Stored answers show their retrieval scores; a checked grounding badge
             # would need its own column in the history.
@@ -100,10 +102,13 @@ class AnswerView(Vertical):
         return link_citations(text, len(self.sources)) if final else text
 
     # ----- streaming ---------------------------------------------------------
-    def begin(self, sources: list[Source], model: ModelUsed) -> None:
-        """The reply started: its sources are known, text will follow."""
+    def begin(self, sources: list[Source], model: ModelUsed,
+              searched: str | None = None) -> None:
+        """The reply started: its sources are known (found for ``searched`` when the
+        question was a follow-up made standalone), text will follow."""
         self.sources = list(sources)
         self.model = model
+        self.searched = searched
         self.streaming = True
         self.query_one(".answer-waiting", Static).display = False
         self._stream = Markdown.get_stream(self.body)
@@ -143,6 +148,8 @@ class AnswerView(Vertical):
             parts.append(Content(f"образцы: {titles}"))
         elif self.mode == Mode.POEM:
             parts.append(Content("без образцов"))
+        if self.searched:
+            parts.append(Content(f"искал: «{one_line(self.searched)}»"))
         stopped = (self.stats.stopped_by if self.stats else "") or ("interrupted" if interrupted
                                                                    else "")
         if stopped in STOP_LABELS:
@@ -202,9 +209,10 @@ class ChatLog(VerticalScroll):
         return answers[-1] if answers else None
 
     def turns(self, mode: Mode = Mode.CHAT) -> list[Turn]:
-        """Finished exchanges of ``mode``, oldest first, for a multi-turn prompt."""
-        return [Turn(a.question, a.text) for a in self.answers
-                if a.mode == mode and a.text.strip() and not a.streaming]
+        """Finished exchanges of ``mode``, oldest first: the chat's multi-turn prompt, the
+        conversation a documents follow-up is read in."""
+        return [Turn(a.question, a.text, a.searched or "", tuple(a.sources))
+                for a in self.answers if a.mode == mode and a.text.strip() and not a.streaming]
 
     async def add_exchange(self, question: UserMessage, answer: AnswerView) -> None:
         self.query_one("#welcome").display = False
