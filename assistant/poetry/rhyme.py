@@ -25,6 +25,7 @@ import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import combinations
 
 from assistant.poetry import stress
 from assistant.poetry.verse import VOWELS, Verse, Word, parse_words
@@ -152,21 +153,58 @@ def _spelt_within(a: Ending, b: Ending) -> bool:
     return sum(c in VOWELS for c in tail) >= 2 and b.word.endswith(tail)
 
 
+def _echo(a: Ending, b: Ending) -> bool:
+    """Whether masculine ``a``'s last syllable is spelt at the unstressed end of ``b``.
+
+    "ты" / "траты", "я" / "моя", "нам" / "кафтаном": a rhyme on an unstressed
+    syllable, common in light verse and marked as rhymes in RIFMA.
+    """
+    if not a.masculine or b.masculine:
+        return False
+    start = a.at - 1 if a.at > 0 and a.word[a.at - 1] not in VOWELS else a.at
+    syllable = a.word[start:]
+    if len(b.word) - len(syllable) <= b.at:
+        return False
+    tail = b.word[-len(syllable):]
+    if start == a.at and b.word[-len(syllable) - 1] not in VOWELS | {"ь", "ъ"}:
+        return False  # "я" echoes "моя", "братья", not "земля"
+    return tail[0] + tail[1:].replace("о", "а") == syllable.replace("о", "а")
+
+
+def rhyme_links(endings: Sequence[Ending | None]) -> list[list[bool]]:
+    """Which lines of a stanza rhyme with which (a symmetric matrix, False on the diagonal).
+
+    Homographs are read the way that rhymes (settle_readings); two lines that
+    rhyme with no other line may also rhyme by an echo ("ты" / "траты").
+    """
+    endings = settle_readings(endings)
+    n = len(endings)
+    links = [[i != j and rhyme(endings[i], endings[j]) for j in range(n)] for i in range(n)]
+    alone = [not any(row) for row in links]
+    for i, j in combinations(range(n), 2):
+        if alone[i] and alone[j] and _echoes(endings[i], endings[j]):
+            links[i][j] = links[j][i] = True
+    return links
+
+
+def _echoes(a: Ending | None, b: Ending | None) -> bool:
+    return bool(a and b and a.vowel and b.vowel) and (_echo(a, b) or _echo(b, a))
+
+
 def stanza_scheme(endings: Sequence[Ending | None]) -> str:
     """RIFMA letters for one stanza: 'ABAB', '-A-A'; letters restart in each stanza.
 
     A line takes the letter of the first earlier line it rhymes with, or a new
     letter when only later lines rhyme with it; a line that rhymes with none is '-'.
     """
-    endings = settle_readings(endings)
+    links = rhyme_links(endings)
     letters: list[str] = []
     used = 0
-    for i, ending in enumerate(endings):
-        earlier = next((letters[j] for j in range(i) if letters[j] != "-"
-                        and rhyme(endings[j], ending)), None)
+    for i, row in enumerate(links):
+        earlier = next((letters[j] for j in range(i) if letters[j] != "-" and row[j]), None)
         if earlier:
             letters.append(earlier)
-        elif any(rhyme(ending, endings[j]) for j in range(i + 1, len(endings))):
+        elif any(row[i + 1:]):
             letters.append(_letter(used))
             used += 1
         else:
@@ -198,7 +236,4 @@ def rhymed_share(endings: Sequence[Ending | None]) -> float:
     """The fraction of lines that rhyme with some other line of the same list."""
     if not endings:
         return 0.0
-    endings = settle_readings(endings)
-    hits = sum(any(rhyme(e, o) for j, o in enumerate(endings) if j != i)
-               for i, e in enumerate(endings))
-    return hits / len(endings)
+    return sum(any(row) for row in rhyme_links(endings)) / len(endings)
