@@ -3,7 +3,8 @@
 A real HTTP server (http.server in a thread) that streams real server-sent
 events, records every request, and can be told to misbehave: refuse the key,
 stall mid-stream, answer HTML, send an event that is not JSON, drip tokens until
-the client leaves.
+the client leaves, take seconds before answering (a long prompt being read) and
+then drip.
 """
 
 from __future__ import annotations
@@ -105,13 +106,15 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
             return False
 
         def _stream(self, text: str, chat: bool) -> None:
+            if stand_in.behaviour == "slow-prompt":  # still reading a long prompt
+                time.sleep(2)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
             try:
                 pieces = [text[i:i + 3] for i in range(0, len(text), 3)]
-                if stand_in.behaviour == "drip":
+                if stand_in.behaviour in ("drip", "slow-prompt"):
                     pieces = ("слово " for _ in range(100_000))
                 for n, piece in enumerate(pieces):
                     if stand_in.behaviour == "garbage" and n == 1:
@@ -119,7 +122,7 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
                     self._event(_chunk(piece, None, chat))
                     if stand_in.behaviour == "stall" and n == 1:
                         time.sleep(3)
-                    if stand_in.behaviour == "drip":
+                    if stand_in.behaviour in ("drip", "slow-prompt"):
                         time.sleep(0.05)
                 self._event(_chunk("", "stop", chat))
                 self._event({"id": "x", "choices": [], "usage": {

@@ -122,6 +122,19 @@ def test_cancel_closes_the_stream_at_once(server):
     assert server.client_left.wait(3)  # the server saw the client leave
 
 
+def test_cancel_while_the_server_reads_the_prompt_returns_at_once(server):
+    server.behaviour = "slow-prompt"  # 2 s before the response starts
+    generator = RemoteGenerator("openai:m", server.url, None, "the base URL")
+    cancel = threading.Event()
+    stream = generator.stream_messages([{"role": "user", "content": "x"}], PRESETS["chat"], cancel)
+    threading.Timer(0.2, cancel.set).start()
+    started = time.perf_counter()
+    assert list(stream) == []
+    assert time.perf_counter() - started < 1.0
+    assert stream.stats.stopped_by == "cancelled" and stream.stats.first_token_s is None
+    assert server.client_left.wait(5)  # hung up as soon as the server answered
+
+
 def test_a_stalled_stream_ends_with_one_line(server):
     from index.remote_api import make_client
 

@@ -3,7 +3,10 @@
 Iterating sends the request and yields the text of each server-sent event;
 ``stats`` is filled as for a local model (time to first token, tokens, why it
 stopped).  Setting ``cancel`` shuts the connection at once, even while the
-server is silent, so the server sees the client leave.
+server is silent, so the server sees the client leave.  While the server is
+still reading the prompt (no response yet, nothing to shut), a cancel returns
+at once too: the request goes on in a helper thread, which hangs up as soon as
+the server answers.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ class RemoteStream:
         done = threading.Event()
         stream = None
         try:
-            stream = self._open()
+            stream = self._open_unless_cancelled()
+            if stream is None:
+                return
             threading.Thread(target=_watch, args=(self.cancel, done, stream.response),
                              daemon=True, name="lira-remote-cancel").start()
             yield from self._pieces(stream, started)
@@ -56,6 +61,31 @@ class RemoteStream:
             self.stats.total_s = time.perf_counter() - started
             if self.cancel.is_set():
                 self.stats.stopped_by = "cancelled"
+
+    def _open_unless_cancelled(self) -> Any:
+        """The opened stream, or None when ``cancel`` is set before the server answers
+        (the helper thread then closes what it opens)."""
+        box: dict[str, Any] = {}
+        opened = threading.Event()
+
+        def open_it() -> None:
+            try:
+                box["stream"] = self._open()
+            except Exception as exc:  # raised by the caller below, unless it has left
+                box["error"] = exc
+            finally:
+                opened.set()
+                if self.cancel.is_set() and "stream" in box:
+                    _shut(box["stream"].response)
+                    box["stream"].close()
+
+        threading.Thread(target=open_it, daemon=True, name="lira-remote-open").start()
+        while not opened.wait(WATCH_S):
+            if self.cancel.is_set():
+                return None
+        if "error" in box:
+            raise box["error"]
+        return box["stream"]
 
     def _open(self) -> Any:
         stream = self.open_stream()
