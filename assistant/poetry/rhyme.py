@@ -114,7 +114,7 @@ def _clausula(last: Word, word: str) -> Ending:
     final = _FINAL_CONSONANTS.search(after)
     cut = final.start() if final else len(after)
     body = "".join(REDUCED if c in VOWELS else c for c in after[:cut])
-    coda = _FINAL_CLUSTER.sub(r"\1", after[cut:].translate(_DEVOICE))
+    coda = _FINAL_CLUSTER.sub(r"\1", after[cut:].translate(_DEVOICE)).replace("х", "к")
     return Ending(word, at, last.text[at].translate(_STRESSED), body, coda, _onset(sounds, at))
 
 
@@ -142,9 +142,16 @@ def _rhyme(a: Ending, b: Ending) -> bool:
     if not a.masculine:
         return True  # the final consonant may differ
     if a.coda and b.coda:
-        return a.coda == b.coda or {a.coda, b.coda} == NASALS
+        return a.coda == b.coda or {a.coda, b.coda} == NASALS or _one_added(a.coda, b.coda)
     # Open masculine: the same consonant before the vowel, and at most one added after.
     return a.onset == b.onset and len(a.coda + b.coda) <= 1
+
+
+def _one_added(a: str, b: str) -> bool:
+    """Whether one consonant cluster is the other with one more consonant (рт / т, кст / ст)."""
+    short, long = sorted((a, b), key=len)
+    return len(long) == len(short) + 1 and any(
+        long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
 def _spelt_within(a: Ending, b: Ending) -> bool:
