@@ -38,6 +38,16 @@ def test_a_follow_up_carries_the_names_and_terms_it_refers_back_to() -> None:
     assert "Тесла" not in read_follow_up("А когда Тесле дали премию?", [TESLA]).carried
 
 
+def test_a_pronoun_keeps_its_own_predicate_and_an_ellipsis_borrows_one() -> None:
+    worked = Turn("Где работал Никола Тесла?", "В Нью-Йорке.")
+    assert read_follow_up("Когда он умер?", [worked]).carried == ("Никола", "Тесла",
+                                                                  "Нью-Йорке")
+    bowl = Turn("Какая команда представляла НФК на Суперкубке?", "Каролина Пантерз [1].")
+    carried = read_follow_up("А АФК?", [bowl]).carried
+    assert carried[:4] == ("команда", "представляла", "НФК", "Суперкубке")
+    assert "Каролина" in carried
+
+
 def test_a_chain_of_follow_ups_keeps_the_subject() -> None:
     second = read_follow_up("А когда он умер?", [TESLA])
     third = read_follow_up("Где он похоронен?",
@@ -52,12 +62,15 @@ def test_a_standalone_question_or_a_first_message_is_searched_as_it_is() -> None
     assert first.refers_back and not first.rewritten and first.carried == ()
 
 
-def test_earlier_sources_stay_candidates_interleaved_and_renumbered() -> None:
-    found = [source(1, "a"), source(2, "b"), source(3, "c")]
-    earlier = [source(1, "x"), source(2, "a")]
-    merged = merge_sources(found, earlier, 3)
-    assert [s.path for s in merged] == ["a", "x", "b"]  # 'a' is in both: first
-    assert [s.n for s in merged] == [1, 2, 3]
+def test_earlier_sources_stay_candidates_in_the_last_places_renumbered() -> None:
+    found = [source(1, "a"), source(2, "b"), source(3, "c"), source(4, "d")]
+    earlier = [source(1, "x"), source(2, "a"), source(3, "y")]
+    merged = merge_sources(found, earlier, 4)
+    # 'a' was found again; 'x' takes the last place; 'y' is past the earlier slots
+    assert [s.path for s in merged] == ["a", "b", "c", "x"]
+    assert [s.n for s in merged] == [1, 2, 3, 4]
+    assert [s.path for s in merge_sources(found, [source(1, "x"), source(2, "y")], 4)] == [
+        "a", "b", "x", "y"]
     assert merge_sources(found, [], 5) == found
 
 

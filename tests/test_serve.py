@@ -99,6 +99,16 @@ def test_documents_answer_with_sources_and_grounding(client):
     grounding = extra["grounding"]
     assert grounding is None if not text.strip() else {"score", "sentences"} <= set(grounding)
     assert response.usage.completion_tokens <= 8
+    assert extra["searched"] is None  # a question that stands alone is searched as it is
+
+
+def test_a_documents_follow_up_is_read_in_the_conversation(client):
+    response = client.chat.completions.create(
+        model="lira-documents", max_tokens=4,
+        messages=[*QUESTION, {"role": "assistant", "content": "В 1703 году [1]."},
+                  {"role": "user", "content": "А кто его основал?"}])
+    searched = response.model_dump()["searched"]
+    assert searched.startswith("А кто его основал?") and "Петербург" in searched
 
 
 def test_streamed_answer_ends_with_sources(client):
