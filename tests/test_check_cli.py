@@ -54,7 +54,30 @@ def test_check_text_mode_marks_each_sentence(files, run):
         lines[-1]
 
 
+def test_check_with_question_judges_the_answer_as_its_answer(files, run):
+    source, _ = files
+    asked = ("--question", "В каком году столицу России перенесли в Петербург?")
+    verdicts = {}
+    for answer in ("1712 [1]", "1703 [1]"):  # 1703 is in the source, but as the founding year
+        code, out, err = run("check", "--answer", answer, "--source-file", source,
+                             "--no-embeddings", "--json", *asked)
+        assert code == 0, err
+        report = json.loads(out)
+        (sentence,) = report["sentences"]
+        assert sentence["text"] == f"В {answer[:4]} году столицу России перенесли в Петербург."
+        assert sentence["evidence"]["text"].startswith("В 1712 году столица")
+        verdicts[answer] = (sentence["verdict"], report["score"])
+    assert verdicts["1712 [1]"][0] == "supported" and verdicts["1703 [1]"][0] != "supported"
+    assert verdicts["1712 [1]"][1] > verdicts["1703 [1]"][1]
+    # without the question "1703" is a bare figure the source states: supported
+    code, out, _ = run("check", "--answer", "1703 [1]", "--source-file", source,
+                       "--no-embeddings", "--json")
+    assert json.loads(out)["sentences"][0]["verdict"] == "supported"
+
+
 @pytest.mark.parametrize("args,message", [
+    (["--answer", "Текст.", "--source-file", "{source}", "--question", "  "],
+     "the question is empty"),
     (["--answer", "Текст.", "--source-file", "{tmp}/missing.txt"], "no such source file"),
     (["--answer-file", "{tmp}/missing.txt", "--source-file", "{source}"],
      "no such answer file"),

@@ -29,19 +29,21 @@ def grounding_options(func):
 @click.command("check")
 @click.option("--answer", help="The answer text to check.")
 @click.option("--answer-file", type=click.Path(path_type=Path), help="Read the answer from a file.")
+@click.option("--question", help="The question the answer answers: its first sentence is then "
+                                 "judged as the answer to it, as `lira ask` and the chat do.")
 @click.option("--source-file", "source_files", type=click.Path(path_type=Path), multiple=True,
               help="A source text (repeat for several).")
 @grounding_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def check(settings, answer: str | None, answer_file: Path | None,
+def check(settings, answer: str | None, answer_file: Path | None, question: str | None,
           source_files: tuple[Path, ...], nli: str | None, no_embeddings: bool,
           as_json: bool) -> None:
     """Judge each sentence of an answer against the sources: supported, contradicted or
     unsupported, with a score and the evidence (numbers, dates, names, quotations,
     negation, wording, embeddings and the NLI model)."""
     report = run_check(settings, answer, answer_file, source_files, not no_embeddings, nli,
-                       stage_printer(as_json))
+                       stage_printer(as_json), question)
     if as_json:
         emit_json(report.to_dict())
         return
@@ -50,8 +52,9 @@ def check(settings, answer: str | None, answer_file: Path | None,
 
 def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
               source_files: tuple[Path, ...], use_embedder: bool, nli: str | None,
-              progress: Callable[[str], None] | None):
-    """Read the inputs, load the models and check the answer."""
+              progress: Callable[[str], None] | None, question: str | None = None):
+    """Read the inputs, load the models and check the answer (as the answer to ``question``
+    when one is given)."""
     from assistant.engine import Engine
     from assistant.grounding import GroundingError, SourceText, check_answer
     from assistant.grounding.inputs import read_text
@@ -63,10 +66,13 @@ def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
     text = answer if answer is not None else read_text(answer_file, "answer")
     if not text.strip():
         raise GroundingError("the answer is empty; give the text to check")
+    if question is not None and not question.strip():
+        raise GroundingError("the question is empty; give the question the answer answers "
+                             "or leave --question out")
     sources = [SourceText(str(path), read_text(path, "source"), n)
                for n, path in enumerate(source_files, 1)]
     embedder, scorer = Engine(settings, progress).check_models(nli, use_embedder)
-    return check_answer(text, sources, embedder, scorer)
+    return check_answer(text, sources, embedder, scorer, question=question)
 
 
 def report_lines(report) -> list[str]:

@@ -53,3 +53,28 @@ def _f1(guess: list[str], gold: list[str]) -> float:
         return 0.0
     precision, recall = common / len(guess), common / len(gold)
     return 2 * precision * recall / (precision + recall)
+
+
+RIGHT_F1 = 0.5  # an answer with token F1 this high or higher counts as right
+
+
+def badge_figures(scores: Sequence[float], f1s: Sequence[float], green: float) -> dict:
+    """How well an answer's grounding score tells right answers (F1 >= RIGHT_F1) from wrong.
+
+    ``roc_auc``: of the score for right against wrong (None without both);
+    ``wrong_green``: the share of wrong answers scoring ``green`` or more (a green
+    badge); ``right_green``: the share of right answers that do.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    right = [f1 >= RIGHT_F1 for f1 in f1s]
+    wrong_scores = [s for s, r in zip(scores, right) if not r]
+    right_scores = [s for s, r in zip(scores, right) if r]
+
+    def share(values: list[float]) -> float | None:
+        return round(sum(v >= green for v in values) / len(values), 4) if values else None
+
+    auc = roc_auc_score(right, scores) if wrong_scores and right_scores else None
+    return {"right": len(right_scores), "wrong": len(wrong_scores), "green_at": green,
+            "roc_auc": None if auc is None else round(float(auc), 4),
+            "wrong_green": share(wrong_scores), "right_green": share(right_scores)}

@@ -20,7 +20,13 @@ from typing import Any
 
 from assistant.engine import Engine
 from assistant.evals.adapter_eval import first_line, score_answers
-from assistant.evals.answer_metrics import cited_numbers, exact_match, strip_citations, token_f1
+from assistant.evals.answer_metrics import (
+    badge_figures,
+    cited_numbers,
+    exact_match,
+    strip_citations,
+    token_f1,
+)
 from assistant.evals.chrf import NORMALISATION, chrf_report
 from assistant.evals.errors import EvalError
 from assistant.evals.gen_metrics import DEFINITIONS as OVERLAP_DEFINITIONS
@@ -33,6 +39,7 @@ from assistant.evals.retrieval_metrics import (
     recall_curve,
 )
 from assistant.evals.squad_data import QaItem, read_squad, write_paragraphs
+from assistant.grounding.scoring import WELL_SUPPORTED
 from assistant.runtime.adapter_choice import AUTO, NONE, choose_adapter
 from assistant.runtime.models import resolve
 from assistant.settings import Settings
@@ -152,7 +159,8 @@ def _answer(run: _Run, item: QaItem, options: RagOptions) -> dict[str, Any]:
     text = "".join(prepared.stream).strip()
     passages = [run.paragraph_of.get(s.path, s.path) for s in prepared.sources]
     prediction = first_line(text)
-    report = run.engine.check_answer(text, prepared.sources)  # the check `lira ask` makes
+    # the check `lira ask` and the chat make: the answer judged as the answer to its question
+    report = run.engine.check_answer(text, prepared.sources, item.question)
     return {"answer": text, "prediction": prediction, "passages": passages,
             "gold_passage": (passages.index(item.paragraph) + 1
                              if item.paragraph in passages else None),
@@ -191,6 +199,8 @@ def summarise(records: list[dict[str, Any]], depth: int, answers: bool,
             record["chrf"] = score
         report["answers"] = score_answers(records)
         report["grounding"] = grounding_summary([r["grounding"] for r in records])
+        report["grounding"]["badge"] = badge_figures([r["grounding"]["score"] for r in records],
+                                                     [r["f1"] for r in records], WELL_SUPPORTED)
     return report | {"questions": records}
 
 
@@ -238,7 +248,11 @@ def _setup(settings: Settings, options: RagOptions, run: _Run, paragraphs: int, 
                                     "chrF++ by sacrebleu CHRF(word_order=2) against the "
                                     f"first gold answer ({NORMALISATION})",
                   "overlap_metrics": OVERLAP_DEFINITIONS,
-                  "grounding": "the whole answer checked against the passages it was given, "
-                               "as `lira ask` checks it; NLI model: "
-                               f"{nli_reference(run.engine.settings) or 'none'}"}
+                  "grounding": "the whole answer checked against the passages it was given "
+                               "as the answer to its question, as `lira ask` and the chat "
+                               "check it; NLI model: "
+                               f"{nli_reference(run.engine.settings) or 'none'}",
+                  "badge": f"right answers: F1 >= 0.5; green: score >= {WELL_SUPPORTED} (the "
+                           "chat's badge); roc_auc of the answer's score for right against "
+                           "wrong"}
     return setup

@@ -38,7 +38,17 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                      f"{answers['cites_gold_passage']:.3f}")
         lines.append(f"overlap    {overlap_line(answers)}")
         lines.append(f"grounding  {_grounding_line(grounding)}")
+        lines.append(f"badge      {_badge_line(grounding['badge'])}")
     return lines
+
+
+def _badge_line(badge: dict[str, Any]) -> str:
+    def shown(value: float | None, digits: int = 3) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    return (f"ROC-AUC {shown(badge['roc_auc'])} (right: F1 >= 0.5, {badge['right']} right, "
+            f"{badge['wrong']} wrong); green (>= {badge['green_at']}): "
+            f"{shown(badge['wrong_green'])} of wrong, {shown(badge['right_green'])} of right")
 
 
 def _grounding_line(grounding: dict[str, Any]) -> str:
@@ -71,6 +81,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Grounding", "", f"- {_grounding_line(grounding)}",
                   f"- answers with no checkable sentence: {grounding['without_claims']}",
                   f"- fully supported answers: {grounding['fully_supported']}",
+                  f"- badge: {_badge_line(grounding['badge'])}",
                   "", "![grounding scores](grounding_scores.png)"]
     return "\n".join(lines + [""])
 

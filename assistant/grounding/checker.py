@@ -16,8 +16,16 @@ from assistant.grounding.claims import Claim, split_claims
 from assistant.grounding.fact_check import check_facts
 from assistant.grounding.negation import negation_mismatch, unbacked_negation
 from assistant.grounding.nli import EntailmentScorer
+from assistant.grounding.question_check import (
+    QuestionConfig,
+    add_entailment,
+    decide_statement,
+    statement_evidence,
+)
+from assistant.grounding.question_claim import QuestionClaim, question_claim
 from assistant.grounding.report import ClaimVerdict, Evidence, GroundingReport
 from assistant.grounding.scoring import (
+    SUPPORTED,
     GroundingConfig,
     Signals,
     answer_score,
@@ -32,18 +40,52 @@ from assistant.grounding.views import TextView, analyse
 
 def check_answer(answer: str, sources: Iterable[Any], embedder=None,
                  nli: EntailmentScorer | None = None,
-                 config: GroundingConfig | None = None) -> GroundingReport:
+                 config: GroundingConfig | None = None,
+                 question: str | None = None) -> GroundingReport:
     """Check every sentence of ``answer`` against ``sources``.
 
     ``sources``: strings, rag.Source objects, (label, text) pairs or
     SourceTexts.  ``embedder``: Lira's embedder (Engine.embedder()) or None to
     go by facts and wording alone.  ``nli``: an EntailmentScorer or None.
     Sentences with no content word and no fact ("Да.", "Вот что я нашёл:")
-    state nothing to check and are left out.
+    state nothing to check and are left out.  With ``question``, the answer's
+    first sentence is judged as the answer to it (question_check.py); a
+    question with no statement form (yes/no, a list of requests) leaves the
+    answer checked sentence by sentence.
     """
     names = frozenset()  # a claim's first word is a name only if capitalised inside it
-    claims = [c for c in split_claims(answer) if _checkable(analyse([c.text], names))]
-    return check_claims(claims, sources, embedder, nli, config)
+    claims = split_claims(answer)
+    statement = question_claim(question, claims[0]) if question and claims else None
+    rest = [c for c in claims[1 if statement else 0:] if _checkable(analyse([c.text], names))]
+    if statement is None:
+        return check_claims(rest, sources, embedder, nli, config)
+    return check_statement(statement, rest, sources, embedder, nli, config)
+
+
+def check_statement(statement: QuestionClaim, claims: list[Claim], sources: Iterable[Any],
+                    embedder=None, nli: EntailmentScorer | None = None,
+                    config: GroundingConfig | None = None,
+                    qconfig: QuestionConfig | None = None) -> GroundingReport:
+    """An answer's statement judged as the answer to its question, then its other claims.
+
+    The answer's score is the statement's score times the other claims' score
+    (1.0 when there are none or all are supported): the badge says whether the
+    answer answers the question as the sources do.
+    """
+    config, qconfig = config or GroundingConfig(), qconfig or QuestionConfig()
+    sources = as_sources(sources)
+    corpus = Corpus.of(sources)
+    similarity = as_similarity(embedder)
+    window, about, signals = statement_evidence(statement, corpus, similarity, config, qconfig)
+    if nli is not None and window is not None:
+        add_entailment(signals, nli.scores([(window.text, statement.claim.text)])[0])
+    verdict, score = decide_statement(signals, qconfig)
+    window = window if verdict == SUPPORTED else about
+    evidence = Evidence(window.source.label, window.text, window.source.n) if window else None
+    first = ClaimVerdict(statement.claim.text, verdict, score, evidence, statement.claim.cites,
+                         signals)
+    others = check_claims(claims, sources, similarity, nli, config)
+    return GroundingReport(score * others.score, [first, *others.sentences])
 
 
 def _checkable(view: TextView) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from assistant.grounding.question_check import StatementSignals
 from assistant.grounding.scoring import VERDICTS, Signals
 
 
@@ -29,7 +30,7 @@ class ClaimVerdict:
     score: float
     evidence: Evidence | None
     cites: list[int] = field(default_factory=list)
-    signals: Signals | None = None
+    signals: Signals | StatementSignals | None = None  # StatementSignals: an answer's statement
 
     def to_dict(self, details: bool = False) -> dict:
         """``{"text", "verdict", "score", "evidence"}``; ``details`` adds cites and signals."""

@@ -47,6 +47,9 @@ from assistant.grounding.nli import CONTRADICTION, ENTAILMENT
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED = "supported", "contradicted", "unsupported"
 VERDICTS = (SUPPORTED, CONTRADICTED, UNSUPPORTED)
+# An answer scoring this or more is well supported: the chat's badge turns green here
+# (assistant/tui/widgets/chat_log.py), and an answer's statement is supported from here.
+WELL_SUPPORTED = 0.8
 
 
 @dataclass(frozen=True)

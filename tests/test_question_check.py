@@ -1,0 +1,108 @@
+"""An answer judged as the answer to its question: the statement, its focus, the verdict."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.evals.answer_metrics import badge_figures
+from assistant.grounding import SUPPORTED, check_answer
+from assistant.grounding.claims import Claim, split_claims
+from assistant.grounding.question_claim import question_claim
+from assistant.grounding.scoring import WELL_SUPPORTED
+
+# Two players, two figures: the wrong one occurs in the sources, about another subject.
+SPORT = ("Джош Норман перехватил 56 мячей за сезон и остался в команде. "
+         "Люк Кикли перехватил 88 мячей и стал лидером защиты. "
+         "Стадион команды находится в Шарлотте и вмещает 75 тысяч зрителей.")
+
+
+def statement(question: str, answer: str):
+    return question_claim(question, split_claims(answer)[0])
+
+
+@pytest.mark.parametrize("question,answer,text,focus", [
+    ("Сколько мячей перехватил Джош Норман?", "88 [1]",
+     "88 мячей перехватил Джош Норман.", "88"),
+    ("В каком году был основан город?", "в 1703 году [2]", "В 1703 году был основан город.",
+     "1703"),
+    ("В каком году был основан город?", "1703", "В 1703 году был основан город.", "1703"),
+    ("Кто основал Санкт-Петербург?", "Пётр Первый.", "Пётр Первый основал Санкт-Петербург.",
+     "Пётр Первый"),
+    ("Какой процент голосов получил Иванов?", "52,3%",
+     "52,3% процент голосов получил Иванов.", "52,3%"),
+    # an answer that restates the question is its own statement
+    ("Сколько мячей перехватил Джош Норман?", "Джош Норман перехватил 56 мячей [1].",
+     "Джош Норман перехватил 56 мячей.", "56"),
+])
+def test_statement_puts_the_answer_in_the_question_slot(question, answer, text, focus):
+    made = statement(question, answer)
+    assert made.claim.text == text
+    assert made.focus == focus
+    assert made.claim.cites == split_claims(answer)[0].cites
+
+
+@pytest.mark.parametrize("question,answer", [
+    ("Был ли Пётр Первый царём?", "Да, был [1]."),  # yes/no: no statement form
+    ("Расскажите о городе.", "Город основан в 1703 году."),  # no question word
+    ("Кто основал Санкт-Петербург?", "Основал Санкт-Петербург."),  # adds nothing
+])
+def test_questions_without_statement_form(question, answer):
+    assert statement(question, answer) is None
+
+
+def test_yes_no_question_falls_back_to_sentence_checks():
+    plain = check_answer("Люк Кикли перехватил 88 мячей [1].", [SPORT])
+    asked = check_answer("Люк Кикли перехватил 88 мячей [1].", [SPORT],
+                         question="Перехватил ли Люк Кикли 88 мячей?")
+    assert asked.to_dict(details=True) == plain.to_dict(details=True)
+
+
+def test_a_figure_from_another_subject_is_not_green():
+    question = "Сколько мячей перехватил Джош Норман?"
+    right = check_answer("56 [1]", [SPORT], question=question)
+    wrong = check_answer("88 [1]", [SPORT], question=question)
+    assert right.sentences[0].verdict == SUPPORTED and right.score >= WELL_SUPPORTED
+    assert wrong.sentences[0].verdict != SUPPORTED and wrong.score < WELL_SUPPORTED
+    assert wrong.score < right.score
+    assert "Джош Норман" in wrong.sentences[0].evidence.text  # the window about the subject
+    # the same bare answer checked without its question is "supported": 88 is in the sources
+    assert check_answer("88 [1]", [SPORT]).score == 1.0
+
+
+def test_an_answer_of_the_wrong_kind_is_not_green():
+    report = check_answer("75 тысяч [1]", [SPORT], question="Где находится стадион команды?")
+    assert report.score < WELL_SUPPORTED
+    assert check_answer("в Шарлотте [1]", [SPORT],
+                        question="Где находится стадион команды?").score >= WELL_SUPPORTED
+
+
+def test_later_sentences_are_checked_as_claims_and_weigh_on_the_score():
+    question = "Сколько мячей перехватил Джош Норман?"
+    alone = check_answer("56 [1]", [SPORT], question=question)
+    followed = check_answer("56 [1]. Кошки спят на диване по шестнадцать часов в сутки.",
+                            [SPORT], question=question)
+    assert len(followed.sentences) == 2
+    assert followed.sentences[1].verdict != SUPPORTED
+    assert followed.score == pytest.approx(alone.score * followed.sentences[1].score)
+
+
+def test_sources_in_another_language_get_a_verdict():
+    report = check_answer("56 [1]", ["Josh Norman had four interceptions in 2015."],
+                          question="Сколько мячей перехватил Джош Норман?")
+    assert report.sentences[0].verdict != SUPPORTED
+
+
+def test_badge_figures_by_hand():
+    scores, f1s = [0.9, 0.85, 0.3, 0.95, 0.1], [1.0, 0.6, 0.0, 0.2, 0.4]
+    figures = badge_figures(scores, f1s, 0.8)
+    assert figures["right"] == 2 and figures["wrong"] == 3
+    assert figures["wrong_green"] == pytest.approx(1 / 3, abs=1e-4)
+    assert figures["right_green"] == 1.0
+    # right (0.9, 0.85) against wrong (0.3, 0.95, 0.1): 4 of 6 pairs ordered right
+    assert figures["roc_auc"] == pytest.approx(4 / 6, abs=1e-4)
+    assert badge_figures([0.9], [1.0], 0.8)["roc_auc"] is None
+
+
+def test_claim_is_kept_when_the_answer_has_no_citation():
+    made = question_claim("Кто основал Санкт-Петербург?", Claim("Пётр Первый"))
+    assert made.claim.text == "Пётр Первый основал Санкт-Петербург." and made.claim.cites == []
