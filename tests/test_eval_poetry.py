@@ -191,3 +191,31 @@ def test_bad_inputs_are_one_line_errors(poetry_run, corpus, tmp_path, args, mess
     code, out, err = poetry_run("eval", "poetry", "--adapter", "none", "--max-new-tokens", "4",
                                 "--out", tmp_path / "out", *args)
     assert message in one_line_error(code, err) and out == ""
+
+
+# ----- a poem model on a server ------------------------------------------------------------
+@pytest.fixture
+def remote_poems(run, monkeypatch, lira_home):
+    from tests.stand_in_openai import StandIn
+
+    with StandIn() as server:
+        monkeypatch.setenv("LIRA_POEM_MODEL", "openai:m")
+        monkeypatch.setenv("LIRA_POEM_BASE_URL", server.url)
+        yield run, server
+
+
+def test_a_remote_poem_model_is_evaluated_without_an_adapter(remote_poems, corpus, tmp_path):
+    run, server = remote_poems
+    out = tmp_path / "report"
+    code, stdout, err = run("eval", "poetry", "--corpus", corpus, "--holdout", "1",
+                            "--max-new-tokens", "16", "--out", out, "--json")
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["setup"]["poem_model"] == "openai:m" and report["n"] == 2
+    assert report["setup"]["adapter"].startswith("none")
+    assert [row["base"]["poem"] for row in report["poems"]] == [
+        "Ночь тиха, луна светла,\nтень по улице легла."] * 2  # what the server wrote
+    assert len(server.bodies("/v1/completions")) == 2
+    code, _, err = run("eval", "poetry", "--corpus", corpus, "--adapter", "poet",
+                       "--out", out)
+    assert "cannot apply to openai:m, a model on a server" in one_line_error(code, err)

@@ -105,8 +105,61 @@ def test_poem_json_picks_the_best_candidate(poem_env, stress_model):
     assert result["examples"] == [{"title": "Парус", "path": result["examples"][0]["path"]}]
     scores = [s["score"] for s in result["scores"]]
     assert len(scores) == 2 and result["scores"][result["chosen"]]["score"] == max(scores)
-    assert result["form"] == analyze_poem(result["poem"]).to_dict()
+    assert result["form"] == {"requested": None,
+                              "achieved": analyze_poem(result["poem"]).to_dict()}
     assert all(s["stopped_by"] in ("eos", "stop string", "max tokens") for s in result["scores"])
+
+
+def test_a_poem_in_a_form_streams_its_lines_and_reports_the_form(poem_env, stress_model):
+    code, out, err = poem_env("poem", "--name", "poems", "--author", "Лермонтов", "--title",
+                              "Море", "--scheme", "AABB", "--metre", "trochee", "--feet", "4",
+                              "--stanzas", "1", "--max-new-tokens", "60", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    form = result["form"]
+    assert form["requested"] == {"scheme": "AABB", "metre": "хорей", "feet": 4, "stanzas": 1}
+    assert form["achieved"] == analyze_poem(result["poem"]).to_dict()
+    assert form["achieved"]["stanzas"] == 1 and form["lines"] == form["achieved"]["lines"] <= 4
+    assert form["scheme_kept"] == (form["achieved"]["rhyme_scheme"] == "AABB")
+    assert form["source"] == "requested" and form["samples"] >= form["lines"]
+    # Lermontov's one indexed poem is two lines: no quatrain to say AABB is not his.
+    assert form["notes"] == [] and result["note"] is None
+
+    code, out, err = poem_env("poem", "--name", "poems", "--author", "Лермонтов", "--title",
+                              "Море", "--scheme", "ABAB", "--stanzas", "1",
+                              "--max-new-tokens", "40")
+    assert code == 0, err
+    assert 1 <= len(out.strip().splitlines()) <= 4
+    assert "lira: form: asked ABAB" in err and "lines in form" in err
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--author", "Гомер", "--name", "nothing"], "no poems by Гомер indexed"),
+    (["--author", "Лермонтов", "--name", "poems", "--title", "Я"], None),
+])
+def test_form_fallbacks_are_stated(poem_env, stress_model, args, said):
+    wanted = ["--title", "Море"] if "--title" not in args else []
+    code, out, err = poem_env("poem", *args, *wanted, "--scheme", "auto", "--metre", "auto",
+                              "--stanzas", "1", "--max-new-tokens", "30", "--json")
+    assert code == 0, err
+    form = json.loads(out)["form"]
+    if said:  # no poems to take the form from: the analyser's default, said so
+        assert form["source"] == "default" and said in " ".join(form["notes"])
+        assert form["requested"]["scheme"] == "ABAB" and form["requested"]["metre"] == "ямб"
+    else:  # a one-letter title; the author's one indexed poem has a metre, but no quatrain
+        assert form["source"] == "default and the author's poems"
+        assert form["notes"] == ["no clear rhyme scheme in Лермонтов's 1 indexed poems: "
+                                 "rhyme scheme from the analyser's default (ABAB)"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scheme", "AB1"], "unknown rhyme scheme 'AB1'"),
+    (["--metre", "gallop"], "unknown metre 'gallop'"),
+])
+def test_bad_forms_are_one_line_errors(poem_env, args, message):
+    code, _, err = poem_env("poem", "--name", "poems", "--author", "Лермонтов", "--title",
+                            "Море", *args)
+    assert message in one_line_error(code, err)
 
 
 def test_poem_without_an_index_says_so(poem_env, stress_model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -27,18 +28,33 @@ from assistant.errors import LiraError
 @click.option("--name", help="Index to take the examples from.")
 @click.option("--adapter", help="Adapter folder, or 'none' for the bare base model.")
 @click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Poem length limit.")
+@click.option("--scheme", help="Keep this rhyme scheme in every stanza: ABAB, AABB, ABBA (or "
+              "letters and '-'), or auto (the author's commonest).")
+@click.option("--metre", help="Keep this metre: iamb, trochee, dactyl, amphibrach, anapaest, "
+              "or auto (the author's commonest).")
+@click.option("--feet", type=click.IntRange(1, 8), help="Feet per line in that metre.")
+@click.option("--stanzas", type=click.IntRange(1, 20),
+              help="Stanzas to write (default: until the model ends the poem).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with the form and scores.")
 @click.pass_context
 def poem(ctx: click.Context, author: str | None, title: str | None, candidates: int,
          examples: int, name: str | None, adapter: str | None, max_new_tokens: int | None,
+         scheme: str | None, metre: str | None, feet: int | None, stanzas: int | None,
          as_json: bool) -> None:
     """Write a poem in an author's style: `lira poem --author A --title T`.
 
-    Or analyse a poem's form: `lira poem analyze FILE`.
+    With --scheme, --metre, --feet or --stanzas the poem is written line by line,
+    each line kept only if it rhymes and scans as asked (the rest of the form
+    is the author's commonest; --candidates does not apply).  Or analyse a
+    poem's form: `lira poem analyze FILE`.
     """
     if ctx.invoked_subcommand is None:
-        write_poem(ctx.obj, author, title, candidates, examples, name, adapter, max_new_tokens,
-                   as_json, stage_printer(as_json))
+        request = PoemRequest(author, title, examples, name, adapter, max_new_tokens, as_json)
+        if any(v is not None for v in (scheme, metre, feet, stanzas)):
+            write_form_poem(ctx.obj, request, (scheme, metre, feet, stanzas),
+                            stage_printer(as_json))
+        else:
+            write_poem(ctx.obj, request, candidates, stage_printer(as_json))
 
 
 @poem.command("analyze")
@@ -132,35 +148,82 @@ def _jsonl_texts(path: Path) -> Iterator[str]:
 
 
 # ----- lira poem --author A --title T -----------------------------------------
-def write_poem(settings, author: str | None, title: str | None, candidates: int, k: int,
-               index_name: str | None, adapter: str | None, max_new_tokens: int | None,
-               as_json: bool, progress: Callable[[str], None] | None) -> None:
-    """Generate ``candidates`` poems, print the best by form and fluency."""
+@dataclass(frozen=True)
+class PoemRequest:
+    """The options of `lira poem` that every way of writing shares."""
+
+    author: str | None
+    title: str | None
+    k: int
+    index_name: str | None
+    adapter: str | None
+    max_new_tokens: int | None
+    as_json: bool
+
+
+def _prepare(settings, request: PoemRequest, progress, form=None):
+    """The engine and the prepared poem (its stream started); notes go to stderr."""
     from assistant.engine import Engine
     from assistant.poetry.authors import check_author
-    from assistant.poetry.choice import best, generate_candidates
     from assistant.poetry.compose import prepare_poem
 
-    if not (author or "").strip() or not (title or "").strip():
+    author, title = (request.author or "").strip(), (request.title or "").strip()
+    if not author or not title:
         raise click.UsageError("give --author and --title (or `lira poem analyze FILE`)")
     engine = Engine(settings, progress)
-    check_author(engine, author, index_name)
-    prepared = prepare_poem(engine, author, title, k=k, index_name=index_name,
-                            adapter=adapter, max_new_tokens=max_new_tokens)
+    check_author(engine, author, request.index_name)
+    prepared = prepare_poem(engine, author, title, k=request.k, index_name=request.index_name,
+                            adapter=request.adapter, max_new_tokens=request.max_new_tokens,
+                            form=form)
     if prepared.note:
         click.echo(f"lira: {prepared.note}", err=True)
-    generator = engine.generator("poem", adapter)
+    return engine, prepared
+
+
+def write_poem(settings, request: PoemRequest, candidates: int,
+               progress: Callable[[str], None] | None) -> None:
+    """Generate ``candidates`` poems, print the best by form and fluency."""
+    from assistant.poetry.choice import best, generate_candidates
+
+    engine, prepared = _prepare(settings, request, progress)
+    generator = engine.generator("poem", request.adapter)
     found = generate_candidates(generator, prepared.prompt, prepared.stream, candidates,
                                 progress)
     index = best(found)
     chosen = found[index]
-    if not as_json:
+    if not request.as_json:
         click.echo(chosen.text)
         return
+    _echo_json(_poem_json(generator, prepared, chosen.text,
+                          {"requested": None, "achieved": chosen.form.to_dict()})
+               | {"candidates": candidates, "chosen": index,
+                  "scores": [c.scores() for c in found]})
+
+
+def write_form_poem(settings, request: PoemRequest, form: tuple,
+                    progress: Callable[[str], None] | None) -> None:
+    """Write a poem line by line in a form (assistant.poetry.constrained); print each line
+    as it is kept, then the form asked for and the form written."""
+    from assistant.poetry.constrained_form import FormAsk
+
+    engine, prepared = _prepare(settings, request, progress, FormAsk(*form))
+    stream = prepared.stream
+    for piece in stream:
+        if not request.as_json:
+            click.echo(piece, nl=False)
+    report = stream.report()
+    if not request.as_json:
+        click.echo()
+        click.echo(f"lira: {stream.note()}", err=True)
+        return
+    generator = engine.generator("poem", request.adapter)
+    _echo_json(_poem_json(generator, prepared, stream.text, report))
+
+
+def _poem_json(generator, prepared, text: str, form: dict) -> dict:
     loaded = generator.loaded
-    _echo_json({"poem": chosen.text, "author": author, "title": title,
-                "model": {"reference": loaded.name,
-                          "adapter": Path(loaded.adapter).name if loaded.adapter else None},
-                "examples": [{"title": s.title, "path": s.path} for s in prepared.examples],
-                "form": chosen.form.to_dict(), "candidates": candidates,
-                "chosen": index, "scores": [c.scores() for c in found]})
+    return {"poem": text, "author": prepared.author, "title": prepared.title,
+            "model": {"reference": loaded.name,
+                      "adapter": Path(loaded.adapter).name if loaded.adapter else None},
+            "examples": [{"title": s.title, "path": s.path} for s in prepared.examples],
+            "form": form, "note": prepared.note}

@@ -28,9 +28,11 @@ from assistant.evals.gen_metrics import DEFINITIONS as OVERLAP_DEFINITIONS
 from assistant.evals.poetry_holdout import holdout_setting, select_poems
 from assistant.evals.sampling_search import search_sampling, split_dev_test
 from assistant.poetry.form_agreement import DEFINITION, PoemShape, compare_form, poem_shape
+from assistant.runtime.generation import Generation
 from assistant.runtime.models import resolve
 from assistant.runtime.presets import PRESETS, Preset
 from assistant.settings import Settings
+from index.remote_api import is_remote
 
 Progress = Callable[[str], None]
 LABELS = ("adapter", "base")
@@ -63,12 +65,25 @@ class _Writer:
     def run(self, adapter: str, poems: Sequence[Poem], shapes: Sequence[PoemShape],
             preset: Preset) -> ScoredRun:
         generator = self.engine.generator("poem", adapter)
+        if not hasattr(generator, "generate"):  # a model on a server streams only
+            generator = _Generating(generator)
         run = write_poems(generator, poems, _prompt, preset, self.seed, self.tick)
         chrf = chrf_report([r["poem"] for r in run.records], [r["reference"] for r in run.records])
         for record, shape, score in zip(run.records, shapes, chrf["sentences"]):
             record["chrf"] = score
             record["form"] = compare_form(poem_shape(record["poem"]), shape).to_dict()
         return ScoredRun(run.records, scores_of(run.records))
+
+
+@dataclass
+class _Generating:
+    """generate() over a generator that only streams (assistant.runtime.remote)."""
+
+    generator: Any
+
+    def generate(self, prompt: str, preset: Preset) -> Generation:
+        stream = self.generator.stream(prompt, preset)
+        return Generation("".join(stream), stream.stats)
 
 
 def _prompt(poem: Poem) -> str:
@@ -122,8 +137,15 @@ def run_eval_poetry(settings: Settings, options: PoetryOptions,
 
 
 def _adapter_folder(engine, reference: str | None) -> Path | None:
-    """The poem adapter to compare with the base (None: there is none to compare)."""
+    """The poem adapter to compare with the base (None: there is none to compare).
+
+    A model on a server has no adapter here: both columns are that model."""
     settings = engine.settings
+    if is_remote(settings.poem.model):
+        if reference not in (None, "auto", NO_ADAPTER):
+            raise EvalError(f"--adapter {reference} cannot apply to {settings.poem.model}, a "
+                            "model on a server; leave --adapter out or pick a local poem model")
+        return None
     reference = settings.poem.adapter if reference is None else reference
     path = engine.adapter_path(reference, "poem",
                                resolve(settings.poem.model, settings, engine.progress))

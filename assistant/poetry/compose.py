@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from adapters.poem_template import StyleExample, build_poem_prompt
 from assistant.engine import EMPTY, MISSING, Engine
 from assistant.errors import SettingsError
+from assistant.poetry.constrained import FormStream
+from assistant.poetry.constrained_form import FormAsk, FormRequest, resolve_form
 from assistant.rag import Source
 from assistant.runtime.generation import Generator, TextStream
 from assistant.runtime.presets import PRESETS
@@ -31,6 +33,9 @@ class PreparedPoem:
     stream: TextStream
     note: str | None = None
     dropped: int = field(default=0)  # examples left out to fit the model's window
+    # With a form asked for: the form to keep (``stream`` is then a FormStream, whose
+    # report() gives the requested and achieved form once it is read; see constrained)
+    form: FormRequest | None = None
 
 
 def find_examples(engine: Engine, author: str, title: str, k: int,
@@ -67,8 +72,13 @@ def find_examples(engine: Engine, author: str, title: str, k: int,
 def prepare_poem(engine: Engine, author: str, title: str, k: int = DEFAULT_EXAMPLES,
                  index_name: str | None = None, adapter: str | None = None,
                  max_new_tokens: int | None = None, temperature: float | None = None,
-                 cancel: threading.Event | None = None) -> PreparedPoem:
-    """Find style examples, build the prompt and start streaming the poem."""
+                 cancel: threading.Event | None = None,
+                 form: FormAsk | None = None) -> PreparedPoem:
+    """Find style examples, build the prompt and start streaming the poem.
+
+    With ``form`` the poem is written line by line in that form (a FormStream);
+    notes on where the form came from join ``note``.
+    """
     if not author.strip():
         raise SettingsError("no author chosen; pick one with /author")
     if not title.strip():
@@ -78,9 +88,15 @@ def prepare_poem(engine: Engine, author: str, title: str, k: int = DEFAULT_EXAMP
                                             temperature=temperature)
     generator = engine.generator("poem", adapter)
     prompt, used = _fitting_prompt(generator, author, title, examples, preset.max_new_tokens)
+    if form is None:
+        return PreparedPoem(author, title, prompt, examples[:used],
+                            generator.stream(prompt, preset, cancel), note,
+                            dropped=len(examples) - used)
+    request = resolve_form(engine, author, index_name, form)
+    notes = "; ".join(([note] if note else []) + list(request.notes)) or None
     return PreparedPoem(author, title, prompt, examples[:used],
-                        generator.stream(prompt, preset, cancel), note,
-                        dropped=len(examples) - used)
+                        FormStream(generator, prompt, preset, request, cancel), notes,
+                        dropped=len(examples) - used, form=request)
 
 
 def _fitting_prompt(generator: Generator, author: str, title: str, examples: list[Source],

@@ -1,0 +1,104 @@
+"""Judging one candidate line of a constrained poem against the form and its stanza so far.
+
+A line keeps the form when its clausula rhymes (assistant.poetry.rhyme) with
+exactly the earlier lines of its stanza that share its scheme letter (and
+ends on another word than they do: a word does not rhyme with itself), and,
+with a metre asked for, when its stresses fit that metre (metre.line_cost at
+most LINE_COST_OK) with the asked number of feet.  A line whose stress the
+model does not know has an unknown metre: it is not accepted at once, but may
+still be the best line found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.poetry import stress
+from assistant.poetry.metre import STRESSED, line_cost, syllables
+from assistant.poetry.rhyme import Ending, line_ending, rhyme
+from assistant.poetry.verse import Verse, parse_words
+
+# Per line: up to two pyrrhics of a binary metre, or one stress on the anacrusis.
+LINE_COST_OK = 0.5
+RHYME_MISS = 2.0  # a wrong rhyme relation outweighs any metre fault
+UNKNOWN_METRE = 0.75  # between a fitting line and a broken one
+WRONG_FEET = 0.5
+
+
+@dataclass(frozen=True)
+class StanzaLine:
+    """An accepted line of the current stanza: its scheme letter and ending."""
+
+    letter: str
+    ending: Ending | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one candidate line meets the form (``metre_ok`` None: stress unknown)."""
+
+    text: str
+    ending: Ending | None
+    rhyme_misses: int
+    metre_ok: bool | None
+    metre_cost: float | None = None
+    feet: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rhyme_misses == 0 and self.metre_ok is True
+
+    @property
+    def penalty(self) -> float:
+        """0 for a line that keeps the form; lower is better."""
+        if self.metre_ok is None:
+            metre = UNKNOWN_METRE
+        elif self.metre_ok:
+            metre = 0.0
+        else:
+            metre = min(self.metre_cost or 0.0, 2.0) + WRONG_FEET
+        return RHYME_MISS * self.rhyme_misses + metre
+
+
+def marked_lines(lines: Sequence[str]) -> list[str]:
+    """Each line with '+' before its stressed vowels (only hand-typed marks without the
+    stress model); one call to the model for all of them."""
+    joined = "\n".join(line.replace("\n", " ") for line in lines)
+    try:
+        return stress.mark_stress(joined).split("\n")
+    except stress.StressUnavailable:
+        return stress.prepare(joined).split("\n")
+
+
+def verse_of(marked: str) -> Verse:
+    """A line marked by marked_lines as a Verse."""
+    return Verse(tuple(parse_words(marked)))
+
+
+def judge(text: str, verse: Verse, letter: str, stanza: Sequence[StanzaLine],
+          metre, feet: int | None) -> Verdict:
+    """``text`` (parsed as ``verse``) as the next line of ``stanza``, with scheme letter
+    ``letter``, in ``metre`` (a metre.Metre; None: any) of ``feet`` (None: any)."""
+    ending = line_ending(verse)
+    misses = sum(_wrong(line, ending, letter) for line in stanza)
+    if ending is None:
+        misses += 1  # no word to rhyme with: never what the form asks
+    if metre is None:
+        return Verdict(text, ending, misses, True)
+    pattern = syllables(verse)
+    if not pattern or STRESSED not in pattern:
+        return Verdict(text, ending, misses, None)
+    cost = line_cost(pattern, metre)
+    last = pattern.rfind(STRESSED)
+    got = (last - metre.first) // metre.foot + 1 if last >= metre.first else 0
+    fits = cost <= LINE_COST_OK and (feet is None or got == feet)
+    return Verdict(text, ending, misses, fits, round(cost, 3), got)
+
+
+def _wrong(line: StanzaLine, ending: Ending | None, letter: str) -> bool:
+    want = letter != "-" and letter == line.letter
+    got = rhyme(line.ending, ending)
+    if want and got and line.ending and ending and line.ending.word == ending.word:
+        return True  # the same word again is no rhyme
+    return want != got

@@ -1,0 +1,194 @@
+"""Form-constrained verse: the form asked for, each line judged, lines resampled until they
+keep the form (a scripted generator stands in for the model), and the form on the result."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.errors import SettingsError
+from assistant.poetry.constrained import LINE_TRIES, FormStream
+from assistant.poetry.constrained_form import (
+    DEFAULT_FORM,
+    DominantForm,
+    VerseForm,
+    dominant_form,
+    parse_metre,
+    parse_scheme,
+    quatrains,
+    request_form,
+)
+from assistant.poetry.constrained_lines import StanzaLine, judge, marked_lines, verse_of
+from assistant.poetry.metre import METRES
+from assistant.runtime.generation import GenerationStats
+from assistant.runtime.presets import PRESETS
+from tests.poems import BLOK, BURYA
+
+IAMB = next(m for m in METRES if m.name == "ямб")
+TROCHEE = next(m for m in METRES if m.name == "хорей")
+
+
+# ----- the form asked for ----------------------------------------------------------------
+def test_schemes_and_metres_by_name():
+    assert parse_scheme("abab") == "ABAB" and parse_scheme("CDCD") == "ABAB"
+    assert parse_scheme("-a-a") == "-A-A" and parse_scheme("auto") is None
+    assert parse_metre("iamb") == "ямб" and parse_metre("Хорей") == "хорей"
+    assert parse_metre("anapest") == parse_metre("anapaest") == "анапест"
+    assert parse_metre(None) is None and parse_metre(" AUTO ") is None
+    for bad in ("AB1B", "----", "A", "x" * 20):
+        with pytest.raises(SettingsError, match="unknown rhyme scheme"):
+            parse_scheme(bad)
+    with pytest.raises(SettingsError, match="unknown metre 'gallop'"):
+        parse_metre("gallop")
+
+
+def test_long_stanzas_count_as_quatrains_when_no_rhyme_crosses_a_cut():
+    assert quatrains("ABABCDCD") == ["ABAB", "ABAB"]
+    assert quatrains("AABBCCDD") == ["AABB", "AABB"]
+    assert quatrains("ABCABC") == [] and quatrains("ABCDABCD") == []  # rhymes cross the cut
+
+
+def test_auto_takes_the_authors_form_and_says_when_it_falls_back():
+    known = DominantForm("AABB", "хорей", 4, poems=7, schemes=frozenset({"AABB"}))
+    auto = request_form("auto", "auto", None, None, "Пушкин", known)
+    assert auto.form == VerseForm("AABB", "хорей", 4) and not auto.notes
+    assert auto.source == "the author's poems"
+
+    none = request_form(None, None, None, 2, "Гомер", None)
+    assert none.form == DEFAULT_FORM and none.stanzas == 2 and none.source == "default"
+    assert all("no poems by Гомер indexed" in n and "default" in n for n in none.notes)
+
+    unused = request_form("ABBA", "iamb", 5, None, "Пушкин", known)
+    assert unused.form == VerseForm("ABBA", "ямб", 5) and unused.source == "requested"
+    assert unused.notes == ("Пушкин's indexed poems never use ABBA; writing it anyway",)
+    with pytest.raises(SettingsError, match="--feet"):
+        request_form(None, None, 0, None, "Пушкин", known)
+
+
+def test_dominant_form_of_known_poems(stress_model):
+    found = dominant_form([BLOK, BURYA, BLOK])
+    assert (found.scheme, found.metre, found.feet, found.poems) == ("ABAB", "ямб", 4, 3)
+    assert dominant_form(["  "]).scheme is None
+
+
+# ----- one line judged ----------------------------------------------------------------
+def _stanza(*lines: tuple[str, str]) -> list[StanzaLine]:
+    from assistant.poetry.rhyme import line_ending
+
+    verses = [verse_of(m) for m in marked_lines([text for _, text in lines])]
+    return [StanzaLine(letter, line_ending(v)) for (letter, _), v in zip(lines, verses)]
+
+
+def _judge(text: str, letter: str, stanza, metre=IAMB, feet=4):
+    [marked] = marked_lines([text])
+    return judge(text, verse_of(marked), letter, stanza, metre, feet)
+
+
+def test_a_line_keeps_the_form_when_it_rhymes_with_its_partner_only(stress_model):
+    stanza = _stanza(("A", "Ночь, улица, фонарь, аптека,"), ("B", "Бессмысленный и тусклый свет."))
+    kept = _judge("Живи еще хоть четверть века —", "A", stanza)
+    assert kept.ok and kept.rhyme_misses == 0 and kept.feet == 4
+    assert _judge("Живи еще хоть четверть века —", "B", stanza).rhyme_misses == 2
+    assert not _judge("Живи еще хоть много лет", "A", stanza).ok  # rhymes with B instead
+    assert _judge("Живи еще хоть четверть века —", "A", stanza, TROCHEE).metre_ok is False
+    assert not _judge("Живи еще хоть четверть века —", "A", stanza, feet=5).ok
+    same = _stanza(("A", "Ночь, улица, фонарь, аптека,"))
+    assert _judge("Ещё одна аптека", "A", same).rhyme_misses == 1  # a word is no rhyme to itself
+
+
+# ----- the poem written line by line ---------------------------------------------------
+EOS = None  # in a script: the model ends (an empty string is a blank line)
+
+
+class ScriptedGenerator:
+    """Stands in for a model on a server (no distribution to choose words from): each
+    stream yields the next scripted text up to its newline (EOS: ends at once); records
+    the prompts it was given."""
+
+    def __init__(self, texts: list[str]):
+        self.texts = list(texts)
+        self.prompts: list[str] = []
+        self.loaded = SimpleNamespace(model=None, is_seq2seq=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, prompt: str, preset, cancel=None):
+        self.prompts.append(prompt)
+        text = self.texts.pop(0) if self.texts else EOS
+        stats = GenerationStats(prompt_tokens=len(prompt.split()),
+                                new_tokens=len((text or "").split()),
+                                stopped_by="eos" if text is EOS else "stop string")
+        text = text or ""
+        return _Stream(text, stats)
+
+
+class _Stream:
+    def __init__(self, text: str, stats: GenerationStats):
+        self.text, self.stats = text, stats
+
+    def __iter__(self):
+        yield self.text
+
+
+def _form_stream(texts, scheme="ABAB", stanzas=None, metre="ямб", feet=4):
+    generator = ScriptedGenerator(texts)
+    request = request_form(scheme, metre, feet, stanzas, "Блок", None)
+    return generator, FormStream(generator, "PROMPT\n", PRESETS["poem"], request, seed=1)
+
+
+def test_lines_that_break_the_form_are_sampled_again(stress_model):
+    generator, stream = _form_stream([
+        "Ночь, улица, фонарь, аптека,", "Бессмысленный и тусклый свет.",
+        "Живи еще хоть много лет",  # rhymes with B where A is due: sampled again
+        "Живи еще хоть четверть века —", "Все будет так. Исхода нет.",
+        "###Конец"], stanzas=None)
+    pieces = list(stream)
+    assert pieces == ["Ночь, улица, фонарь, аптека,", "\nБессмысленный и тусклый свет.",
+                      "\nЖиви еще хоть четверть века —", "\nВсе будет так. Исхода нет."]
+    assert stream.stats.stopped_by == "stop string"  # the end marker after the stanza
+    # Each prompt is the poem prompt and the lines kept so far: the rejected one is not there.
+    assert generator.prompts[3] == ("PROMPT\nНочь, улица, фонарь, аптека,\n"
+                                    "Бессмысленный и тусклый свет.\n")
+    report = stream.report()
+    assert report["requested"] == {"scheme": "ABAB", "metre": "ямб", "feet": 4, "stanzas": None}
+    assert report["achieved"]["rhyme_scheme"] == "ABAB" and report["scheme_kept"]
+    assert report["lines_in_form"] == 4 and report["samples"] == 6
+    assert "asked ABAB, ямб 4-foot" in stream.note() and "wrote ABAB" in stream.note()
+
+
+def test_tries_are_bounded_and_the_best_line_is_kept(stress_model):
+    # Never a rhyme for the third line: after LINE_TRIES samples the best one stays.
+    lines = ["Ночь, улица, фонарь, аптека,", "Бессмысленный и тусклый свет."]
+    lines += ["Бессмысленный и тусклый дом"] * LINE_TRIES + ["Все будет так. Исхода нет."]
+    _, stream = _form_stream(lines, stanzas=1)
+    text = "".join(stream)
+    assert text.splitlines()[2] == "Бессмысленный и тусклый дом"
+    assert stream.stats.stopped_by == "stanzas" and len(text.splitlines()) == 4
+    assert stream.report()["lines_in_form"] < 4 and not stream.report()["scheme_kept"]
+
+
+def test_a_stanza_break_and_a_stanza_count(stress_model):
+    first = BLOK.split("\n\n")[0].splitlines()
+    second = BLOK.split("\n\n")[1].splitlines()
+    _, stream = _form_stream(first + [""] + second + ["never asked for"], stanzas=2)
+    assert "".join(stream) == BLOK.replace("ё", "е")
+    assert stream.stats.stopped_by == "stanzas"
+    assert stream.report()["achieved"]["rhyme_scheme"] == "ABAB ABAB"
+
+
+def test_a_model_that_only_ends_ends_the_poem(stress_model):
+    _, stream = _form_stream([EOS] * 10)
+    assert list(stream) == [] and stream.stats.stopped_by == "eos"
+    assert stream.report()["achieved"]["lines"] == 0 and not stream.report()["scheme_kept"]
+
+
+def test_cancel_stops_between_lines(stress_model):
+    generator, stream = _form_stream(BLOK.splitlines())
+    stream.cancel = threading.Event()
+    pieces = iter(stream)
+    next(pieces)
+    stream.cancel.set()
+    assert list(pieces) == [] and stream.stats.stopped_by == "cancelled"
