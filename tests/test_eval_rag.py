@@ -123,12 +123,18 @@ def test_rag_report_figures_records_and_files(rag_run, squad_file, tmp_path, lir
     assert grounding["answers"] == 5
     assert grounding["claims"] == sum(q["grounding"]["claims"] for q in report["questions"])
     assert set(grounding["verdicts"]) == {"supported", "contradicted", "unsupported"}
+    badge = grounding["badge"]
+    right = sum(q["f1"] >= 0.5 for q in report["questions"])
+    assert (badge["right"], badge["wrong"]) == (right, 5 - right)
+    green = [q["grounding"]["score"] >= badge["green_at"] for q in report["questions"]]
+    wrong_green = sum(g for g, q in zip(green, report["questions"]) if q["f1"] < 0.5)
+    assert badge["wrong_green"] == (round(wrong_green / (5 - right), 4) if right < 5 else None)
 
     for name in ("recall_at_k.png", "grounding_scores.png"):
         assert (out / name).read_bytes().startswith(PNG)
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "recall@1" in summary and "![recall@k](recall_at_k.png)" in summary
-    assert "## Grounding" in summary
+    assert "## Grounding" in summary and "- badge: ROC-AUC" in summary
     # The throwaway index is gone, and the user's LIRA_HOME never got one.
     assert sorted(p.name for p in out.iterdir()) == [
         "grounding_scores.png", "recall_at_k.png", "report.json", "summary.md"]
