@@ -22,6 +22,7 @@ from assistant.rag import (
 )
 from assistant.runtime import compute
 from assistant.runtime.compute import ComputeEmbedder
+from assistant.runtime.engines import LLAMA, lora_gguf, plan_engine
 from assistant.runtime.generation import GenerationStats, Generator, TextStream
 from assistant.runtime.models import resolve
 from assistant.runtime.presets import PRESETS, Preset
@@ -29,7 +30,8 @@ from assistant.settings import DecodingSettings, ModelProfile, Settings
 from index.errors import EmptyIndex, StoreError
 from index.remote_api import is_remote, setting_hint
 
-if TYPE_CHECKING:  # numpy, the store and openai: not at start-up
+if TYPE_CHECKING:  # numpy, the store, openai and llama.cpp: not at start-up
+    from assistant.runtime.llama_engine import LlamaGenerator
     from assistant.runtime.remote import RemoteGenerator
     from index.ingest import IngestReport
     from index.search import Searcher
@@ -214,15 +216,19 @@ class Engine:
 
     # ----- generation --------------------------------------------------------
     def generator(self, profile: str = "chat",
-                  adapter: str | None = None) -> Generator | RemoteGenerator:
+                  adapter: str | None = None) -> Generator | RemoteGenerator | LlamaGenerator:
         """The generator of a profile; ``adapter`` overrides it ('none' for the bare base).
         A model "openai:MODEL" is on a server (assistant.runtime.remote)."""
         config = self._profile(profile)
         if is_remote(config.model):
             return self._remote_generator(profile, config, adapter)
+        chosen = config.adapter if adapter is None else adapter
+        gguf_adapter = self.adapter_path(chosen, profile)  # a GGUF has no folder to fingerprint
+        plan = plan_engine(config, self.settings, gguf_adapter)
+        if plan.engine == LLAMA:
+            return self._llama_generator(config, plan.gguf, gguf_adapter)
         path = resolve(config.model, self.settings, self.progress)
-        adapter_path = self.adapter_path(config.adapter if adapter is None else adapter,
-                                         profile, path)
+        adapter_path = self.adapter_path(chosen, profile, path)
         key = (config.model, str(adapter_path), config.quantization)
         if key not in self._generators:
             from assistant.runtime.loading import load_model
@@ -232,6 +238,25 @@ class Engine:
             loaded = compute.run(load_model, path, config.model, self.settings.device,
                                  config.quantization, adapter_path, self.settings.speed)
             self._generators[key] = Generator(loaded)
+        return self._generators[key]
+
+    def _llama_generator(self, config: ModelProfile, gguf: Path,
+                         adapter: Path | None) -> LlamaGenerator:
+        """The generator of a GGUF model on llama.cpp (assistant.runtime.engines), its LoRA
+        adapter exported to a llama.cpp LoRA GGUF once."""
+        from assistant.runtime.llama_engine import LlamaGenerator, load_gguf
+
+        key = ("llama.cpp", str(gguf), str(adapter))
+        if key not in self._generators:
+            lora = None
+            if adapter is not None:
+                lora = lora_gguf(adapter, gguf, self.settings, self._say)
+            self._say(f"loading {config.model} on llama.cpp"
+                      + (f" with adapter {adapter.name}" if adapter else ""))
+            loaded = compute.run(load_gguf, gguf, config.model, lora)
+            if adapter is not None:
+                loaded.adapter = str(adapter)
+            self._generators[key] = LlamaGenerator(loaded)
         return self._generators[key]
 
     def _remote_generator(self, profile: str, config: ModelProfile,
@@ -277,8 +302,14 @@ class Engine:
 
         if not answer.strip():  # no claims: the report is empty, no model needed
             return check_answer(answer, sources)
+        confidence = None  # the chat model reading the answer: a signal of the badge
+        if question:
+            from assistant.grounding.confidence import answer_confidence
+
+            confidence = compute.run(answer_confidence, self.generator("chat"), question,
+                                     answer, sources)
         return check_answer(answer, sources, embedder=self.embedder(), nli=self.nli(),
-                            question=question)
+                            question=question, confidence=confidence)
 
     def nli(self, override: str | None = None):
         """The entailment scorer of the nli setting (or ``override``: a reference or 'none'),

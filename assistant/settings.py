@@ -39,6 +39,10 @@ class ModelProfile:
     quantization: str = "none"  # none | 8bit | 4bit (bitsandbytes)
     # the OpenAI-compatible server behind a model reference "openai:MODEL" (issue 16)
     base_url: str | None = None
+    # what runs a local model: auto (llama.cpp for a model given as GGUF, transformers for
+    # the rest) | llama.cpp | transformers (assistant.runtime.engines)
+    engine: str = "auto"
+    gguf_quant: str = "q4_k_m"  # which GGUF of a folder holding several (a part of its name)
 
 
 @dataclass
@@ -274,6 +278,8 @@ RULES: dict[str, Rule] = {
     "decoding.top_p": _numbers(0, 1, low_open=True),
     "decoding.repetition_penalty": _numbers(1.0, 2.0),
     "decoding.num_beams": _integers(1, 16),
+    "chat.engine": _one_of("auto", "llama.cpp", "transformers"),
+    "poem.engine": _one_of("auto", "llama.cpp", "transformers"),
     "chat.base_url": _HTTP_URL,
     "poem.base_url": _HTTP_URL,
     "embedder_base_url": _HTTP_URL,

@@ -9,7 +9,10 @@ bundled gemma-3-270m and a ~1,000-token Russian prompt, 64 greedy tokens:
   product reads them (LIRA_SPEED_* over lira.toml over the defaults: merged
   adapter, lean decode, output-layer subset in int8, prompt-cache reuse; smoothed
   int8 layers when on), so each speed-up can be measured on its own;
-- llama.cpp: the bundled q4_k_m GGUF, when ``llama_cpp`` is importable (optional).
+- lira llama.cpp: Lira's llama.cpp engine (assistant.runtime.llama_engine) on the
+  bundled q4_k_m GGUF with the chat adapter as a llama.cpp LoRA (engine =
+  "llama.cpp"), streamed through the same TextStream path;
+- llama.cpp: the same GGUF through llama-cpp-python's own API, no adapter.
 
 Columns: load s, prefill s (time to the first token), decode tok/s, time to
 first token of a follow-up turn (the first prompt + its answer + a new
@@ -49,7 +52,7 @@ RUSLIT = DATA / "ruslit" / "prose"
 XQUAD = DATA / "xquad-ru" / "xquad.ru.dev36.json"
 CHAT_ADAPTER = REPO / "adapters" / "bundled" / "chat"
 FOLLOW_UP = "\nВопрос: А что было дальше? Ответь одним предложением.\nОтвет:"
-VARIANTS = ("baseline", "lira fp32", "lira", "llama.cpp")
+VARIANTS = ("baseline", "lira fp32", "lira", "lira llama.cpp", "llama.cpp")
 
 
 def peak_rss_mb() -> float:
@@ -142,17 +145,51 @@ def run_lira(args: argparse.Namespace, fast: bool) -> dict:
                           for g in agree]}
 
 
-def run_llama_cpp(args: argparse.Namespace) -> dict:
-    """The bundled q4_k_m GGUF through llama-cpp-python, when installed."""
-    import llama_cpp  # noqa: F401  (only to fail fast when it is absent)
+def run_lira_llama(args: argparse.Namespace) -> dict:
+    """Lira's llama.cpp engine with the chat adapter as a llama.cpp LoRA."""
+    from transformers import AutoTokenizer
 
+    from assistant.runtime import compute
+    from assistant.runtime.engines import gguf_source, lora_gguf
+    from assistant.runtime.llama_engine import LlamaGenerator, load_gguf
+    from assistant.runtime.presets import PRESETS
+    from assistant.settings import load_settings
+
+    settings = load_settings()
+    gguf = gguf_source("gemma-3-270m", settings)
+    adapter = lora_gguf(CHAT_ADAPTER, gguf, settings)  # exported once, before the clock
+    started = time.perf_counter()
+    generator = LlamaGenerator(compute.run(load_gguf, gguf, "gemma-3-270m", adapter))
+    load_s = time.perf_counter() - started
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path()))
+    preset = PRESETS["answer"].with_overrides(max_new_tokens=args.new_tokens, stop=(),
+                                              repetition_penalty=1.0)
+    prompt = russian_prompt(tokenizer, args.prompt_tokens)
+    generator.generate("Москва — столица", preset.with_overrides(max_new_tokens=2))  # warm-up
+    first = generator.generate(prompt, preset)
+    follow = generator.generate(prompt + first.text + FOLLOW_UP,
+                                preset.with_overrides(max_new_tokens=1))
+    agree = [generator.generate(p, preset.with_overrides(max_new_tokens=args.agree_tokens))
+             for p in agreement_prompts(args.agree_prompts)]
+    stats = first.stats
+    return {"load_s": load_s, "prompt_tokens": stats.prompt_tokens,
+            "prefill_s": stats.first_token_s, "decode_tok_s": stats.decode_tokens_per_s,
+            "follow_up_ttft_s": follow.stats.first_token_s,
+            "follow_up_reused": follow.stats.reused_tokens, "speedups": "q4_k_m + LoRA",
+            "agree_ids": [tokenizer(g.text, add_special_tokens=False)["input_ids"]
+                          for g in agree]}
+
+
+def run_llama_cpp(args: argparse.Namespace) -> dict:
+    """The bundled q4_k_m GGUF through llama-cpp-python's own API (loaded as Lira loads
+    it: weights in plain buffers, see assistant.runtime.llama_engine)."""
     from assistant.runtime.gemma_bundle import assemble_gguf
+    from assistant.runtime.llama_engine import load_gguf
 
     with tempfile.TemporaryDirectory() as tmp:
         gguf = assemble_gguf(Path(tmp))
         started = time.perf_counter()
-        llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=4096, n_threads=os.cpu_count(),
-                              verbose=False)
+        llm = load_gguf(gguf, "gemma-3-270m").llama
         load_s = time.perf_counter() - started
         from transformers import AutoTokenizer
 
@@ -260,11 +297,11 @@ def print_table(rows: dict[str, dict]) -> None:
     columns = [("load s", "load_s", ".1f"), ("prompt", "prompt_tokens", "d"),
                ("prefill s", "prefill_s", ".2f"), ("decode tok/s", "decode_tok_s", ".1f"),
                ("follow-up TTFT s", "follow_up_ttft_s", ".2f"), ("peak RSS MB", "rss_mb", ".0f")]
-    print(f"{'engine':<12}" + "".join(f"{title:>18}" for title, _, _ in columns) + "  speed-ups")
+    print(f"{'engine':<15}" + "".join(f"{title:>18}" for title, _, _ in columns) + "  speed-ups")
     for name, row in rows.items():
         cells = [format(row[key], fmt) if row.get(key) is not None else "-"
                  for _, key, fmt in columns]
-        print(f"{name:<12}" + "".join(f"{c:>18}" for c in cells) + f"  {row['speedups']}")
+        print(f"{name:<15}" + "".join(f"{c:>18}" for c in cells) + f"  {row['speedups']}")
 
 
 def main() -> None:
@@ -283,6 +320,7 @@ def main() -> None:
     if args.variant:
         runners = {"baseline": run_baseline, "lira fp32": lambda a: run_lira(a, False),
                    "lira": lambda a: run_lira(a, True), "llama.cpp": run_llama_cpp,
+                   "lira llama.cpp": run_lira_llama,
                    "random": run_random_shape}
         row = runners[args.variant](args)
         row["rss_mb"] = peak_rss_mb()
@@ -293,11 +331,13 @@ def main() -> None:
     variants = VARIANTS + (("random",) if args.random_shape else ())
     rows = {v: r for v in variants if (r := child(v, args)) is not None}
     print_table(rows)
-    if "lira" in rows and "lira fp32" in rows:
-        share = agreement(rows["lira"].pop("agree_ids"), rows["lira fp32"].pop("agree_ids"))
-        print(f"greedy agreement of lira with lira fp32 on {share['prompts']} held-out XQuAD "
-              f"prompts ({args.agree_tokens} tokens): {100 * share['identical']:.0f}% identical, "
-              f"{100 * share['leading_share']:.1f}% of leading tokens agree")
+    exact = rows.get("lira fp32", {}).pop("agree_ids", None)
+    for name in ("lira", "lira llama.cpp"):
+        if exact is not None and name in rows:
+            share = agreement(rows[name].pop("agree_ids"), exact)
+            print(f"greedy agreement of {name} with lira fp32 on {share['prompts']} held-out "
+                  f"XQuAD prompts ({args.agree_tokens} tokens): {100 * share['identical']:.0f}% "
+                  f"identical, {100 * share['leading_share']:.1f}% of leading tokens agree")
         rows["agreement"] = share
     base = rows.get("baseline")
     if base and "lira" in rows:

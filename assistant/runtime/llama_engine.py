@@ -1,0 +1,262 @@
+"""Generation on llama.cpp (through llama-cpp-python): GGUF models at llama.cpp's speed.
+
+A LlamaGenerator has the parts of Generator the engine and the front ends use:
+``loaded`` (a GgufModel: name, adapter, device, context_window, describe; no
+torch model or tokenizer, so what needs weights, the poem fluency score, does
+without as for a model on a server), ``count_tokens``, ``stream`` and
+``generate``.  Streams are TextStreams whose worker runs llama.cpp's token loop
+on the compute thread, so stop strings, cancel and the stats behave as for
+transformers.  llama.cpp keeps the previous prompt's keys and values and
+re-reads only what changed, so a follow-up starts at once.
+
+The binding is optional: ``llama_available`` says whether it is installed,
+and every failure to load a file is one line naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import GenerationError, ModelLoadError
+from assistant.runtime.generation import Generation, TextStream
+from assistant.runtime.presets import Preset
+
+INSTALL_HINT = ("pip install llama-cpp-python (it builds llama.cpp from source: about 7 "
+                "minutes on 2 cores)")
+MAX_WINDOW = 8192  # the context Lira asks for at most: RAG prompts are ~1-2k tokens
+
+
+def llama_available() -> bool:
+    """Whether the llama.cpp binding (llama-cpp-python) is installed."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+@dataclass
+class GgufModel:
+    """What a LoadedModel tells about itself, for a GGUF file on llama.cpp."""
+
+    name: str
+    path: Path
+    llama: Any  # llama_cpp.Llama
+    context_window: int
+    quantization: str
+    adapter: str | None = None  # a LoRA GGUF applied on top, or None
+    model: None = None  # no torch weights: what needs them (poem fluency) does without
+    tokenizer: None = None
+    is_seq2seq: bool = False
+    device: str = "cpu (llama.cpp)"
+
+    def describe(self) -> str:
+        adapter = Path(self.adapter).name if self.adapter else "no adapter"
+        return f"{self.name} + {adapter} ({self.device}, {self.quantization})"
+
+
+def load_gguf(path: Path, name: str, lora: Path | None = None,
+              threads: int | None = None) -> GgufModel:
+    """Load the GGUF file at ``path`` (with a LoRA GGUF ``lora`` on top) on llama.cpp;
+    a file llama.cpp cannot load is one line naming it."""
+    if not llama_available():
+        raise ModelLoadError(f"{name} is a GGUF model and the llama.cpp engine is not "
+                             f"installed: {INSTALL_HINT}")
+    from llama_cpp import Llama
+
+    window = min(_trained_window(path), MAX_WINDOW)
+    try:
+        with _quiet_plain_load():
+            llama = Llama(model_path=str(path), n_ctx=window, n_threads=threads or _threads(),
+                          lora_path=str(lora) if lora else None, verbose=False,
+                          # the whole window may repeat-penalise, as transformers does
+                          last_n_tokens_size=window, swa_full=True)
+    except (ValueError, RuntimeError, OSError) as exc:
+        what = f"{path} with the LoRA {lora}" if lora else str(path)
+        raise ModelLoadError(f"llama.cpp could not load {what} ({_one_line(exc)}): check that "
+                             "the file is a whole GGUF of an architecture llama.cpp knows, and "
+                             "that a LoRA was made for this base") from None
+    return GgufModel(name, path, llama, window, _file_type(llama), str(lora) if lora else None)
+
+
+@contextlib.contextmanager
+def _quiet_plain_load() -> Iterator[None]:
+    """Load weights into plain CPU buffers, not llama.cpp's "extra" repacking buffer types,
+    and keep llama.cpp's log off the terminal.
+
+    On a CPU with AMX (this machine's Xeon has it), llama.cpp repacks Q4_K weights for
+    AMX, and decoding the bundled gemma-3-270m then dies with a segmentation fault
+    (llama-cpp-python 0.3.36).  The binding has no argument for the model parameter
+    ``use_extra_bufts``, so its default parameters are wrapped while Llama() loads.
+    """
+    from llama_cpp import llama as binding
+
+    default = binding.llama_cpp.llama_model_default_params
+
+    def plain():
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    def silent(verbose: bool) -> None:
+        # the binding prints llama.cpp's messages of level "none" (the SWA cache note)
+        # whatever its verbosity: Lira's own lines say what loads
+        logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 10)
+
+    binding.llama_cpp.llama_model_default_params = plain
+    set_verbose, binding.set_verbose = binding.set_verbose, silent
+    try:
+        yield
+    finally:
+        binding.llama_cpp.llama_model_default_params = default
+        binding.set_verbose = set_verbose
+
+
+class LlamaGenerator:
+    """Generates text from prompts with a GGUF model on llama.cpp."""
+
+    def __init__(self, loaded: GgufModel):
+        self.loaded = loaded
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.loaded.llama.tokenize(text.encode("utf-8"), add_bos=False,
+                                              special=False))
+
+    def generate(self, prompt: str, preset: Preset,
+                 cancel: threading.Event | None = None) -> Generation:
+        """Generate to the end and return the text."""
+        stream = self.stream(prompt, preset, cancel)
+        return Generation(text="".join(stream), stats=stream.stats)
+
+    def stream(self, prompt: str, preset: Preset,
+               cancel: threading.Event | None = None) -> LlamaStream:
+        """An iterator of text pieces; ``.stats`` is complete once it is exhausted."""
+        if preset.num_beams > 1:
+            raise GenerationError("beam search is not available on the llama.cpp engine: "
+                                  "use --beams 1, or engine = \"transformers\"")
+        return LlamaStream(self.loaded, prompt, preset, cancel or threading.Event())
+
+
+class LlamaStream(TextStream):
+    """A TextStream whose worker is llama.cpp's token loop."""
+
+    def _encode(self, prompt: str) -> list[int]:
+        return self.loaded.llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+
+    def _prompt_length(self) -> int:
+        return len(self._inputs)
+
+    def _decode_ids(self, ids: list[int]) -> str:
+        return self.loaded.llama.detokenize(ids).decode("utf-8", errors="replace")
+
+    def _run(self, ids_queue, errors: list[BaseException]) -> None:
+        try:
+            self._loop(ids_queue)
+        except BaseException as exc:  # surfaced in the caller's thread
+            errors.append(exc)
+        finally:
+            ids_queue.put(None)
+
+    def _loop(self, ids_queue) -> None:
+        import llama_cpp
+
+        llama, preset = self.loaded.llama, self.preset
+        self.stats.reused_tokens = _shared_prefix(llama, self._inputs)
+        vocab = llama._model.vocab  # noqa: SLF001 - the binding's own handle, no public one
+        new = 0
+        for token in llama.generate(self._inputs, **_sampling(preset),
+                                    logits_processor=_no_repeat(preset.no_repeat_ngram_size)):
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                return
+            ids_queue.put([token])
+            new += 1
+            if self.cancel.is_set() or self._halt.is_set():
+                self.stats.stopped_by = "cancelled" if self.cancel.is_set() else "stop string"
+                return
+            if new >= preset.max_new_tokens:
+                self.stats.stopped_by = "max tokens"
+                return
+
+
+def _sampling(preset: Preset) -> dict[str, Any]:
+    """llama.cpp's sampler settings for a preset (temperature 0: greedy)."""
+    if not preset.do_sample:
+        return dict(temp=0.0, top_k=1, top_p=1.0, min_p=0.0,
+                    repeat_penalty=preset.repetition_penalty)
+    return dict(temp=preset.temperature, top_k=preset.top_k, top_p=preset.top_p, min_p=0.0,
+                repeat_penalty=preset.repetition_penalty)
+
+
+def _no_repeat(size: int) -> Any:
+    """A logits processor that forbids repeating any ``size``-gram (None for 0), as
+    transformers' no_repeat_ngram_size does over the whole sequence."""
+    if size <= 0:
+        return None
+    from llama_cpp import LogitsProcessorList
+
+    def forbid(input_ids, scores):  # noqa: ANN001 - the binding's numpy arrays
+        ids = input_ids.tolist()
+        if len(ids) < size:
+            return scores
+        tail = tuple(ids[len(ids) - size + 1:])
+        for start in range(len(ids) - size + 1):
+            if tuple(ids[start:start + size - 1]) == tail:
+                scores[ids[start + size - 1]] = -float("inf")
+        return scores
+
+    return LogitsProcessorList([forbid])
+
+
+def _shared_prefix(llama: Any, tokens: list[int]) -> int:
+    """How many of ``tokens`` llama.cpp already holds from the previous generation."""
+    held = llama._input_ids[:llama.n_tokens].tolist()  # noqa: SLF001 - no public accessor
+    shared = 0
+    for a, b in zip(held, tokens):
+        if a != b:
+            break
+        shared += 1
+    return shared
+
+
+def _trained_window(path: Path) -> int:
+    """The context length a GGUF file says its model was trained for (4096 if it does not)."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(path)
+    except (ValueError, OSError, IndexError) as exc:
+        raise ModelLoadError(f"{path} is not a readable GGUF file ({_one_line(exc)}): "
+                             "download or convert it again") from None
+    arch = _field(reader, "general.architecture")
+    value = _field(reader, f"{arch}.context_length") if arch else None
+    return int(value) if isinstance(value, int) and value > 0 else 4096
+
+
+def _field(reader: Any, key: str) -> Any:
+    field = reader.get_field(key)
+    if field is None:
+        return None
+    value = field.contents()
+    return value
+
+
+def _file_type(llama: Any) -> str:
+    description = llama.metadata.get("general.file_type", "")
+    names = {"0": "f32", "1": "f16", "7": "q8_0", "15": "q4_k_m", "17": "q5_k_m", "18": "q6_k",
+             "2": "q4_0", "32": "bf16"}
+    return names.get(str(description), "gguf")
+
+
+def _threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+

@@ -1,0 +1,154 @@
+"""The llama.cpp engine (assistant.runtime.llama_engine, engines) on a tiny GGUF made here.
+
+The GGUF holds the tiny transformers LLaMA's own weights (tests/tiny_gguf.py), so
+the two engines are compared directly: the same logits, the same greedy text,
+with and without a LoRA adapter exported by adapters.gguf_lora.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+
+from assistant.engine import Engine
+from assistant.errors import LiraError, ModelLoadError, SettingsError
+from assistant.runtime.llama_engine import LlamaGenerator, llama_available
+from assistant.runtime.presets import Preset
+from assistant.settings import load_settings
+from tests.conftest import make_adapter
+from tests.tiny_gguf import write_llama_gguf
+
+pytestmark = pytest.mark.skipif(not llama_available(),
+                                reason="llama-cpp-python is not installed (make setup builds it)")
+
+GREEDY = Preset(max_new_tokens=12)
+PROMPT = "Москва — столица России. Петербург основан"
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tiny_models, tmp_path_factory):
+    return write_llama_gguf(tiny_models["llama"], tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+@pytest.fixture
+def engine_of(lira_home):
+    def make(model, adapter="none", **more):
+        flags = {"chat.model": str(model), "chat.adapter": str(adapter), **more}
+        return Engine(load_settings(flags))
+    return make
+
+
+def hf_greedy(model_dir, prompt, new_tokens, adapter=None):
+    """Greedy token ids after ``prompt`` from transformers (with a peft adapter)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
+    return ids[0].tolist(), out[0, ids.shape[1]:].tolist()
+
+
+def test_llama_cpp_reads_the_gguf_as_transformers_reads_the_model(tiny_gguf, tiny_models,
+                                                                   engine_of):
+    generator = engine_of(tiny_gguf).generator("chat")
+    assert isinstance(generator, LlamaGenerator)
+    llama = generator.loaded.llama
+    prompt_ids, expected = hf_greedy(tiny_models["llama"], PROMPT, 12)
+    assert llama.tokenize(PROMPT.encode(), add_bos=True, special=True) == prompt_ids
+    assert generator.count_tokens(PROMPT) == len(prompt_ids)
+    stream = generator.stream(PROMPT, GREEDY)
+    text = "".join(stream)
+    assert text == llama.detokenize(expected).decode("utf-8", errors="replace")
+    assert stream.stats.new_tokens == 12 and stream.stats.stopped_by == "max tokens"
+    assert stream.stats.prompt_tokens == len(prompt_ids) and stream.stats.first_token_s > 0
+
+
+def test_a_lora_runs_on_llama_cpp_as_peft_runs_it(tiny_gguf, tiny_models, engine_of, tmp_path,
+                                                  lira_home):
+    adapter = make_adapter(tiny_models["llama"], "llama", "lora", tmp_path / "lora")
+    generator = engine_of(tiny_gguf, adapter).generator("chat")
+    _, base = hf_greedy(tiny_models["llama"], PROMPT, 12)
+    _, adapted = hf_greedy(tiny_models["llama"], PROMPT, 12, adapter)
+    assert adapted != base  # the adapter changes the answer, so the check below means something
+    text = "".join(generator.stream(PROMPT, GREEDY))
+    assert text == generator.loaded.llama.detokenize(adapted).decode("utf-8", errors="replace")
+    assert generator.loaded.adapter == str(adapter)
+    # exported once: a second engine finds the LoRA GGUF under LIRA_HOME/models/gguf
+    exported = list((lira_home / "models" / "gguf").glob("lora-lora-*.gguf"))
+    assert len(exported) == 1
+    engine_of(tiny_gguf, adapter).generator("chat")
+    assert list((lira_home / "models" / "gguf").glob("lora-lora-*.gguf")) == exported
+
+
+def test_stop_strings_cancel_and_the_next_prompt_reuses_the_prefix(tiny_gguf, engine_of):
+    generator = engine_of(tiny_gguf).generator("chat")
+    whole = "".join(generator.stream(PROMPT, GREEDY))
+    stop = whole[3:6]
+    cut = generator.stream(PROMPT, replace(GREEDY, stop=(stop,)))
+    assert "".join(cut) == whole[:whole.index(stop)] and cut.stats.stopped_by == "stop string"
+    assert cut.stats.reused_tokens == cut.stats.prompt_tokens  # the same prompt: all kept
+    longer = generator.stream(PROMPT + " давно", GREEDY)
+    "".join(longer)
+    assert 0 < longer.stats.reused_tokens < longer.stats.prompt_tokens
+    cancel = threading.Event()
+    stream = generator.stream(PROMPT, replace(GREEDY, max_new_tokens=200), cancel)
+    pieces = iter(stream)
+    next(pieces)
+    cancel.set()
+    list(pieces)
+    assert stream.stats.stopped_by == "cancelled" and stream.stats.new_tokens < 200
+
+
+def test_sampling_follows_the_preset_and_repeats_are_forbidden(tiny_gguf, engine_of):
+    generator = engine_of(tiny_gguf).generator("chat")
+    sampled = Preset(max_new_tokens=40, do_sample=True, temperature=1.5, top_k=0, top_p=1.0,
+                     no_repeat_ngram_size=2)
+    stream = generator.stream(PROMPT, sampled)
+    "".join(stream)
+    ids = stream.stats.new_tokens
+    assert ids == 40
+    tokens = generator.loaded.llama._input_ids[:generator.loaded.llama.n_tokens].tolist()
+    pairs = list(zip(tokens, tokens[1:]))
+    assert len(pairs) == len(set(pairs))  # no 2-gram twice, prompt included
+
+
+def test_what_llama_cpp_cannot_run_is_one_line(tiny_gguf, tiny_models, engine_of, tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(tiny_gguf.read_bytes()[:5000])
+    with pytest.raises(ModelLoadError, match="broken.gguf"):
+        engine_of(broken).generator("chat")
+    with pytest.raises(SettingsError, match="GGUF file, which transformers does not run"):
+        engine_of(tiny_gguf, **{"chat.engine": "transformers"}).generator("chat")
+    ia3 = make_adapter(tiny_models["llama"], "llama", "ia3", tmp_path / "ia3")
+    with pytest.raises(SettingsError, match="LoRA adapters only"):
+        engine_of(tiny_gguf, ia3).generator("chat")
+    with pytest.raises(SettingsError, match="no GGUF file"):
+        engine_of(tiny_models["llama"], **{"chat.engine": "llama.cpp"}).generator("chat")
+    with pytest.raises(LiraError, match="beam search"):
+        engine_of(tiny_gguf).generator("chat").stream(PROMPT, replace(GREEDY, num_beams=2))
+
+
+def test_lira_ask_answers_with_a_gguf_model(tiny_gguf, tiny_embedder_dir, docs, capsys,
+                                            lira_home):
+    import json
+
+    from assistant.cli import main
+
+    base = ["--embedder", str(tiny_embedder_dir), "--model", str(tiny_gguf)]
+    assert main(base + ["index", str(docs)]) == 0
+    capsys.readouterr()
+    assert main(base + ["ask", "Когда основан Петербург?", "--json", "--max-new-tokens", "6",
+                        "--no-check", "--adapter", "none"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["model"]["reference"] == str(tiny_gguf) and answer["sources"]
+    assert 0 < answer["stats"]["new_tokens"] <= 6
