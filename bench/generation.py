@@ -114,7 +114,6 @@ def run_lira(args: argparse.Namespace, fast: bool) -> dict:
     from assistant.runtime import compute
     from assistant.runtime.generation import Generator
     from assistant.runtime.loading import load_model
-    from assistant.runtime.presets import PRESETS
     from assistant.settings import SpeedSettings, load_settings
 
     # The fast row takes the speed settings from LIRA_SPEED_* and lira.toml, to measure each one.
@@ -124,44 +123,16 @@ def run_lira(args: argparse.Namespace, fast: bool) -> dict:
     loaded = compute.run(load_model, model_path(), "gemma-3-270m", args.device,
                          args.quantization, adapter, speed)
     load_s = time.perf_counter() - started
-    generator = Generator(loaded)
-    preset = PRESETS["answer"].with_overrides(max_new_tokens=args.new_tokens, stop=(),
-                                              repetition_penalty=1.0)
-    prompt = russian_prompt(loaded.tokenizer, args.prompt_tokens)
-    generator.generate("Москва — столица", preset.with_overrides(max_new_tokens=2))  # warm-up
-    first = generator.generate(prompt, preset)
-    follow = generator.generate(prompt + first.text + FOLLOW_UP,
-                                preset.with_overrides(max_new_tokens=1))
-    agree = [generator.generate(p, preset.with_overrides(max_new_tokens=args.agree_tokens))
-             for p in agreement_prompts(args.agree_prompts)]
-    stats = first.stats
-    return {"load_s": load_s, "prompt_tokens": stats.prompt_tokens,
-            "prefill_s": stats.first_token_s, "decode_tok_s": stats.decode_tokens_per_s,
-            "follow_up_ttft_s": follow.stats.first_token_s,
-            "follow_up_reused": follow.stats.reused_tokens,
-            "speedups": ", ".join(loaded.speedups) or "none",
-            "adapter": str(adapter) if adapter else None,
-            "agree_ids": [loaded.tokenizer(g.text, add_special_tokens=False)["input_ids"]
-                          for g in agree]}
+    row = measure(Generator(loaded), loaded.tokenizer, args)
+    return {"load_s": load_s, **row, "speedups": ", ".join(loaded.speedups) or "none",
+            "adapter": str(adapter) if adapter else None}
 
 
-def run_lira_llama(args: argparse.Namespace) -> dict:
-    """Lira's llama.cpp engine with the chat adapter as a llama.cpp LoRA."""
-    from transformers import AutoTokenizer
-
-    from assistant.runtime import compute
-    from assistant.runtime.engines import gguf_source, lora_gguf
-    from assistant.runtime.llama_engine import LlamaGenerator, load_gguf
+def measure(generator, tokenizer, args: argparse.Namespace) -> dict:
+    """Prefill, decode and follow-up timings of a generator, and its greedy token ids on the
+    agreement prompts (in ``tokenizer``'s ids, so every engine is compared alike)."""
     from assistant.runtime.presets import PRESETS
-    from assistant.settings import load_settings
 
-    settings = load_settings()
-    gguf = gguf_source("gemma-3-270m", settings)
-    adapter = lora_gguf(CHAT_ADAPTER, gguf, settings)  # exported once, before the clock
-    started = time.perf_counter()
-    generator = LlamaGenerator(compute.run(load_gguf, gguf, "gemma-3-270m", adapter))
-    load_s = time.perf_counter() - started
-    tokenizer = AutoTokenizer.from_pretrained(str(model_path()))
     preset = PRESETS["answer"].with_overrides(max_new_tokens=args.new_tokens, stop=(),
                                               repetition_penalty=1.0)
     prompt = russian_prompt(tokenizer, args.prompt_tokens)
@@ -172,12 +143,32 @@ def run_lira_llama(args: argparse.Namespace) -> dict:
     agree = [generator.generate(p, preset.with_overrides(max_new_tokens=args.agree_tokens))
              for p in agreement_prompts(args.agree_prompts)]
     stats = first.stats
-    return {"load_s": load_s, "prompt_tokens": stats.prompt_tokens,
-            "prefill_s": stats.first_token_s, "decode_tok_s": stats.decode_tokens_per_s,
+    return {"prompt_tokens": stats.prompt_tokens, "prefill_s": stats.first_token_s,
+            "decode_tok_s": stats.decode_tokens_per_s,
             "follow_up_ttft_s": follow.stats.first_token_s,
-            "follow_up_reused": follow.stats.reused_tokens, "speedups": "q4_k_m + LoRA",
+            "follow_up_reused": follow.stats.reused_tokens,
             "agree_ids": [tokenizer(g.text, add_special_tokens=False)["input_ids"]
                           for g in agree]}
+
+
+def run_lira_llama(args: argparse.Namespace) -> dict:
+    """Lira's llama.cpp engine with the chat adapter as a llama.cpp LoRA."""
+    from transformers import AutoTokenizer
+
+    from assistant.runtime import compute
+    from assistant.runtime.engines import gguf_source, lora_gguf
+    from assistant.runtime.llama_engine import LlamaGenerator, load_gguf
+    from assistant.settings import load_settings
+
+    settings = load_settings()
+    gguf = gguf_source("gemma-3-270m", settings)
+    adapter = lora_gguf(CHAT_ADAPTER, gguf, settings)  # exported once, before the clock
+    started = time.perf_counter()
+    generator = LlamaGenerator(compute.run(load_gguf, gguf, "gemma-3-270m", adapter))
+    load_s = time.perf_counter() - started
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path()))
+    return {"load_s": load_s, **measure(generator, tokenizer, args),
+            "speedups": "q4_k_m + LoRA"}
 
 
 def run_llama_cpp(args: argparse.Namespace) -> dict:

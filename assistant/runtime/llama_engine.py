@@ -28,6 +28,7 @@ from typing import Any
 from assistant.errors import GenerationError, ModelLoadError
 from assistant.runtime.generation import Generation, TextStream
 from assistant.runtime.presets import Preset
+from assistant.runtime.prompt_cache import common_prefix
 
 INSTALL_HINT = ("pip install llama-cpp-python (it builds llama.cpp from source: about 7 "
                 "minutes on 2 cores)")
@@ -213,13 +214,7 @@ def _no_repeat(size: int) -> Any:
 
 def _shared_prefix(llama: Any, tokens: list[int]) -> int:
     """How many of ``tokens`` llama.cpp already holds from the previous generation."""
-    held = llama._input_ids[:llama.n_tokens].tolist()  # noqa: SLF001 - no public accessor
-    shared = 0
-    for a, b in zip(held, tokens):
-        if a != b:
-            break
-        shared += 1
-    return shared
+    return common_prefix(llama._input_ids[:llama.n_tokens].tolist(), tokens)  # noqa: SLF001
 
 
 def _trained_window(path: Path) -> int:

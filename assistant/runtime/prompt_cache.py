@@ -33,7 +33,7 @@ class PromptCache:
         """A cache for ``prompt_ids`` and how many of its tokens it already holds."""
         from assistant.runtime.growing_cache import GrowingCache
 
-        shared = min(_common_prefix(self._ids, prompt_ids), len(prompt_ids) - 1)
+        shared = min(common_prefix(self._ids, prompt_ids), len(prompt_ids) - 1)
         if self._cache is None or shared < MIN_REUSE:
             self.clear()
             self._cache = GrowingCache()
@@ -56,7 +56,8 @@ class PromptCache:
         self._cache, self._ids = None, []
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading ids ``a`` and ``b`` share."""
     n = 0
     for x, y in zip(a, b):
         if x != y:
