@@ -58,15 +58,17 @@ from assistant.settings import load_settings  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "data" / "ruslit" / "poems"
 ARMS = ("best-of-n", "constrained")
+MAX_CHARS = 1500  # a lyric poem, not a long narrative one (and the stress model's time)
 
 
 def author_forms(corpus: Path, held: set[tuple[str, str]], authors: set[str]) -> dict:
-    """Each author's dominant form, from the first ANALYSED_POEMS of their poems that
-    are not held out."""
+    """Each author's dominant form, from the first ANALYSED_POEMS of their lyric poems
+    (at most MAX_CHARS) that are not held out."""
     poems, _, _ = read_poems(corpus)
     texts = defaultdict(list)
     for poem in poems:
-        if poem.author in authors and (poem.author, poem.title) not in held:
+        if (poem.author in authors and (poem.author, poem.title) not in held
+                and len(poem.text) <= MAX_CHARS):
             if len(texts[poem.author]) < ANALYSED_POEMS:
                 texts[poem.author].append(poem.text)
     return {author: dominant_form(texts[author]) for author in authors}
@@ -144,6 +146,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--limit", type=int, default=3, help="held-out poems per author")
     parser.add_argument("--candidates", type=int, default=3, help="N of best-of-N")
+    parser.add_argument("--authors", default="", help="only these authors, comma-separated")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--arms", choices=("both",) + ARMS, default="both")
     parser.add_argument("--out", type=Path, help="write every poem and its figures (JSONL)")
@@ -160,8 +163,10 @@ def main() -> None:
     generator = engine.generator("poem")
     adapter = Path(generator.loaded.adapter) if generator.loaded.adapter else None
     setting = holdout_setting(adapter, None)
-    poems = select_poems(args.corpus, generator.count_tokens, setting, (), args.limit)
+    authors = tuple(a.strip() for a in args.authors.split(",") if a.strip())
+    poems = select_poems(args.corpus, generator.count_tokens, setting, authors, args.limit)
     held = {(p.author, p.title) for p in holdout_poems_all(args.corpus, generator, setting)}
+
     forms = author_forms(args.corpus, held, {p.author for p in poems})
     for author, known in forms.items():
         print(f"{author}: dominant {known.scheme}, {known.metre} {known.feet} "
@@ -169,7 +174,9 @@ def main() -> None:
     arms = ARMS if args.arms == "both" else (args.arms,)
     records = {arm: [] for arm in arms}
     out = args.out.open("w", encoding="utf-8") if args.out else None
-    for number, poem in enumerate(poems):
+    every = holdout_poems_all(args.corpus, generator, setting)
+    for poem in poems:
+        number = every.index(poem)  # the same seed for a poem however the run is split
         request = request_form(None, None, None, None, poem.author, forms[poem.author])
         for arm in arms:
             record = write(arm, generator, poem, request, args.candidates, args.seed + number)

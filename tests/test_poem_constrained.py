@@ -192,3 +192,30 @@ def test_cancel_stops_between_lines(stress_model):
     next(pieces)
     stream.cancel.set()
     assert list(pieces) == [] and stream.stats.stopped_by == "cancelled"
+
+
+# ----- the last word chosen -------------------------------------------------------------
+def test_a_last_word_may_rhyme_by_its_letters_before_it_is_stressed():
+    from assistant.poetry.constrained_tail import may_rhyme, split_last_word
+
+    assert may_rhyme("века", ["аптека"]) and may_rhyme("тишине", ["вышине"])
+    assert not may_rhyme("аптека", ["аптека"]) and not may_rhyme("свет", ["аптека"])
+    assert split_last_word("Ночь, улица, фонарь, аптека,") == ("Ночь, улица, фонарь,", "аптека", ",")
+    assert split_last_word("Аптека!") is None and split_last_word("1903") is None
+
+
+def test_next_words_reads_the_whole_vocabulary_and_reuses_the_prompt(tiny_models):
+    from assistant.poetry.constrained_tail import _CYRILLIC, next_words
+    from assistant.runtime.generation import Generator
+    from assistant.runtime.loading import load_model
+
+    generator = Generator(load_model(tiny_models["llama"], "tiny"))
+    prompt = "Мороз и солнце; день чудесный! Ещё ты дремлешь, друг"
+    words = next_words(generator, prompt, lambda word: True)
+    assert words and all(_CYRILLIC.match(w.word) for w in words)
+    assert [w.logprob for w in words] == sorted((w.logprob for w in words), reverse=True)
+    picky = next_words(generator, prompt, lambda word: word.endswith("а"))
+    assert all(w.word.endswith("а") for w in picky)
+    if generator.prompt_cache is not None:  # the prompt's keys stay for the next line
+        ids = generator.loaded.tokenizer(prompt)["input_ids"]
+        assert generator.prompt_cache.cached_tokens >= len(ids) - 1

@@ -33,13 +33,21 @@ from assistant.poetry.constrained_lines import (
     marked_lines,
     verse_of,
 )
-from assistant.poetry.constrained_tail import can_choose_tails, next_words, split_last_word
+from assistant.poetry.constrained_tail import (
+    can_choose_tails,
+    may_rhyme,
+    next_words,
+    split_last_word,
+)
 from assistant.poetry.verse import Verse
 from assistant.runtime.generation import GenerationStats
 from assistant.runtime.presets import Preset
 
-LINE_TOKENS = 40  # a verse line is rarely past 20 tokens; a runaway one is cut here
+LINE_TOKENS = 32  # a verse line is rarely past 20 tokens; a runaway one is cut here
 LINE_TRIES = 3  # lines sampled for one line of the poem before the best is kept
+# From the second sampled line on, a line that rhymes as asked is kept even if it does
+# not scan: the scheme matters more, and every further line costs a sample.
+RHYME_ENOUGH_FROM = 1
 TAIL_TRIES = 2  # chosen last words tried per sampled line
 CONTINUATION_TOKENS = 3  # enough to see whether a chosen word goes on (a piece of a word)
 MAX_STANZAS = 8  # without a stanza count or an end marker, the poem stops here
@@ -115,9 +123,9 @@ class FormStream:
                     return
                 yield self._keep(verdict, letter, stanza, started)
                 context += verdict.text + "\n"
-                if self.generator.count_tokens(context) >= self.preset.max_new_tokens:
-                    self.stats.stopped_by = "max tokens"
-                    return
+            if self.generator.count_tokens(context) >= self.preset.max_new_tokens:
+                self.stats.stopped_by = "max tokens"  # checked after whole stanzas only
+                return
 
     def _keep(self, verdict: Verdict, letter: str, stanza: list[StanzaLine],
               started: float) -> str:
@@ -149,6 +157,8 @@ class FormStream:
                     best = verdict
                 if verdict.ok:
                     return verdict, None
+            if best is not None and best.rhyme_misses == 0 and attempt >= RHYME_ENOUGH_FROM:
+                break
         return best, ended
 
     def _candidates(self, context: str, text: str, letter: str,
@@ -167,11 +177,16 @@ class FormStream:
 
     def _chosen_tails(self, context: str, text: str, letter: str,
                       stanza: list[StanzaLine]) -> Iterator[Verdict]:
+        """Lines with the sampled beginning and a chosen last word that rhymes with the
+        partner lines (only lines that have one: a first rhyme is free)."""
+        partners = [line.ending.word for line in stanza
+                    if line.letter == letter != "-" and line.ending is not None]
         parts = split_last_word(text)
-        if parts is None:
+        if not partners or parts is None:
             return
         begin = parts[0]
-        words = next_words(self.generator, self.prompt + context + begin)
+        words = next_words(self.generator, self.prompt + context + begin,
+                           lambda word: may_rhyme(word, partners))
         if not words:
             return
         marked = marked_lines([begin] + [w.word for w in words])
@@ -229,7 +244,9 @@ class FormStream:
         if not self.stats.prompt_tokens:
             self.stats.prompt_tokens = stream.stats.prompt_tokens
         self.stats.reused_tokens += getattr(stream.stats, "reused_tokens", 0)
-        text = raw.split("\n")[0]  # a server may not honour the stop string
+        # A server may not honour the stop string, and str.splitlines (which the analysis
+        # uses) also breaks at \v, \f, \x1c-\x1e, \x85 and \u2028.
+        text = (raw.splitlines() or [""])[0]
         stopped = stream.stats.stopped_by
         if text.lstrip().startswith("#") or (stopped == "eos" and not text.strip()):
             return Sample("", END, "stop string" if text.strip() else "eos")

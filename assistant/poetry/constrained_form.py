@@ -9,6 +9,7 @@ commonest form of Russian lyric verse, with a note saying so.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -212,13 +213,22 @@ def author_poems(engine, author: str, index_name: str | None,
     return [text for _, text in list(first.values())[:limit]]
 
 
+_known: dict[tuple[str, ...], DominantForm] = {}  # the same poems are analysed once a process
+_known_lock = threading.Lock()
+
+
 def resolve_form(engine, author: str, index_name: str | None, ask: FormAsk) -> FormRequest:
     """The form to write for ``ask``: its auto parts from ``author``'s indexed poems, else
     the default; without the stress model the metre cannot be judged and is left out."""
     from assistant.poetry import stress
 
-    texts = author_poems(engine, author, index_name)
-    known = dominant_form(texts) if texts else None
+    texts = tuple(author_poems(engine, author, index_name))
+    known = None
+    if texts:
+        with _known_lock:
+            if texts not in _known:
+                _known[texts] = dominant_form(texts)
+            known = _known[texts]
     request = request_form(ask.scheme, ask.metre, ask.feet, ask.stanzas, author.strip(), known)
     if stress.available():
         return request

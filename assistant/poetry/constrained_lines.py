@@ -21,7 +21,7 @@ from assistant.poetry.verse import Verse, parse_words
 
 # Per line: up to two pyrrhics of a binary metre, or one stress on the anacrusis.
 LINE_COST_OK = 0.5
-RHYME_MISS = 2.0  # a wrong rhyme relation outweighs any metre fault
+RHYME_MISS = 10.0  # a wrong rhyme relation outweighs any metre fault (at most 2.5)
 UNKNOWN_METRE = 0.75  # between a fitting line and a broken one
 WRONG_FEET = 0.5
 

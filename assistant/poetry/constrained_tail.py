@@ -1,25 +1,31 @@
-"""A line's last word chosen to keep the form: the model's likeliest whole words after the
-line's beginning, those that rhyme and scan, sampled by the model's probability.
+"""A line's last word chosen to keep the form: the model's likeliest words after the line's
+beginning that could rhyme with the partner line, sampled by the model's probability.
 
 Sampling whole lines until one rhymes wastes most samples: few random line
 endings rhyme with a given word.  Instead the line's beginning (all but its
 last word) is kept and the model's next-token distribution after it is read
-once (one forward pass over the new tokens: the generator's prompt cache
-holds the rest); its TOP_TOKENS most likely tokens that begin a new word of
-Cyrillic letters are stressed together and judged in the line.  Local
-models only: a server gives no distribution.
+(one forward pass over the new tokens: the generator's prompt cache holds the
+rest): every token of the vocabulary that is a whole Cyrillic word, however
+unlikely, and, for the FRAGMENTS likeliest word beginnings, their likeliest
+continuations (one more pass each), since a Russian word is often two tokens.
+A cheap letter test keeps the candidates that may rhyme, the CANDIDATES
+likeliest of them go on to the stress model and the judge.  Local models only: a server gives no distribution.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.runtime import compute
 
 TOP_TOKENS = 400
+CANDIDATES = 60  # the likeliest that may rhyme go to the stress model
+MIN_LETTERS = 3
+FRAGMENTS = 6  # word beginnings whose continuations are read too: Russian words are often two tokens
 _WORD_START = ("▁", "Ġ", " ")  # SentencePiece, byte-level BPE, plain
-_CYRILLIC_WORD = re.compile(r"^[а-яё]{2,}$")
+_CYRILLIC = re.compile(r"^[а-яё]+$")
 _LAST_WORD = re.compile(r"^(.*?)\s*([^\W\d_]+)([^\w]*)$")
 
 
@@ -46,41 +52,102 @@ def split_last_word(line: str) -> tuple[str, str, str] | None:
     return match.group(1).rstrip(), match.group(2), match.group(3)
 
 
-def next_words(generator, prompt: str, top: int = TOP_TOKENS) -> list[TailWord]:
-    """The likeliest whole Cyrillic words (single tokens) the model would write after
-    ``prompt``, most likely first."""
-    return compute.run(_next_words, generator, prompt, top)
+def may_rhyme(word: str, partners: list[str], letters: int = 2) -> bool:
+    """A cheap first test before the stress model: ``word`` ends in the same ``letters``
+    letters as a partner word (ё as е) and is not that word."""
+    word = word.replace("ё", "е")
+    return any(word != p and word[-letters:] == p.replace("ё", "е")[-letters:]
+               for p in partners)
 
 
-def _next_words(generator, prompt: str, top: int) -> list[TailWord]:
+def next_words(generator, prompt: str, keep: Callable[[str], bool],
+               top: int = TOP_TOKENS, fragments: int = FRAGMENTS) -> list[TailWord]:
+    """The words ``keep`` accepts among the model's likeliest next words after ``prompt``:
+    single tokens that begin a word of Cyrillic letters, and two-token words (the
+    ``fragments`` likeliest word beginnings, each with its likeliest continuations);
+    most likely first."""
+    return compute.run(_next_words, generator, prompt, keep, top, fragments)
+
+
+def _next_words(generator, prompt: str, keep: Callable[[str], bool], top: int,
+                fragments: int) -> list[TailWord]:
+    tokenizer = generator.loaded.tokenizer
+    ids = tokenizer(prompt)["input_ids"]
+    logprobs = _logprobs(generator, ids)
+    found: dict[str, float] = {}
+    for token, word in _lexicon(tokenizer):  # every whole-word token, however unlikely
+        if keep(word):
+            value = float(logprobs[token])
+            if value != float("-inf"):
+                found.setdefault(word, value)
+    beginnings = []
+    for logprob, token, piece in _top(tokenizer, logprobs, top):
+        word = tokenizer.decode([token]).strip().lower()
+        if piece.startswith(_WORD_START) and _CYRILLIC.match(word):
+            beginnings.append((word, token, logprob))
+        if len(beginnings) == fragments:
+            break
+    for start, token, logprob in beginnings:
+        after = _logprobs(generator, ids + [token])
+        for more, next_token, piece in _top(tokenizer, after, top // 2):
+            rest = tokenizer.decode([next_token]).strip().lower()
+            if piece.startswith(_WORD_START) or not _CYRILLIC.match(rest):
+                continue  # a new word or no letters: not the rest of this one
+            if keep(start + rest):
+                found.setdefault(start + rest, logprob + more)
+    ranked = sorted(found.items(), key=lambda item: item[1], reverse=True)
+    return [TailWord(word, logprob) for word, logprob in ranked[:CANDIDATES]]
+
+
+_lexicons: dict[int, list[tuple[int, str]]] = {}
+
+
+def _lexicon(tokenizer) -> list[tuple[int, str]]:
+    """(token, word) for every token of the vocabulary that is a whole Cyrillic word of
+    at least MIN_LETTERS letters after a word boundary; built once per tokenizer."""
+    key = id(tokenizer)
+    if key not in _lexicons:
+        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        words = []
+        for token, piece in enumerate(pieces):
+            if isinstance(piece, str) and piece.startswith(_WORD_START):
+                word = piece[1:].lower()
+                if len(word) >= MIN_LETTERS and _CYRILLIC.match(word):
+                    words.append((token, word))
+        _lexicons[key] = words
+    return _lexicons[key]
+
+
+def _top(tokenizer, logprobs, top: int) -> list[tuple[float, int, str]]:
+    """(log-probability, token, piece) of the ``top`` likeliest tokens."""
+    import torch
+
+    values, indexes = torch.topk(logprobs, min(top, logprobs.shape[0]))
+    pieces = tokenizer.convert_ids_to_tokens(indexes.tolist())
+    return [(value, index, piece if isinstance(piece, str) else "")
+            for value, index, piece in zip(values.tolist(), indexes.tolist(), pieces)
+            if value != float("-inf")]
+
+
+def _logprobs(generator, ids: list[int]):
+    """The next token's log-probabilities after ``ids``; the generator's prompt cache holds
+    the shared beginning, so only new tokens are run."""
     import torch
 
     from assistant.runtime.growing_cache import GrowingCache
 
     loaded = generator.loaded
-    ids = loaded.tokenizer(prompt, return_tensors="pt")["input_ids"].to(loaded.model.device)
     cache, shared = GrowingCache(), 0
     if generator.prompt_cache is not None:
-        cache, shared = generator.prompt_cache.take(ids[0].tolist())
+        cache, shared = generator.prompt_cache.take(ids)
+    new = torch.tensor([ids[shared:]], device=loaded.model.device)
     try:
         with torch.inference_mode():
-            output = loaded.model(input_ids=ids[:, shared:], cache=cache, use_cache=True,
-                                  logits_to_keep=1)
+            output = loaded.model(input_ids=new, cache=cache, use_cache=True, logits_to_keep=1)
     except BaseException:
         if generator.prompt_cache is not None:
             generator.prompt_cache.clear()
         raise
     if generator.prompt_cache is not None:
-        generator.prompt_cache.remember(ids[0].tolist())
-    logprobs = torch.log_softmax(output.logits[0, -1].float(), dim=-1)
-    values, indexes = torch.topk(logprobs, min(top, logprobs.shape[0]))
-    pieces = loaded.tokenizer.convert_ids_to_tokens(indexes.tolist())
-    words, seen = [], set()
-    for value, index, piece in zip(values.tolist(), indexes.tolist(), pieces):
-        if value == float("-inf") or not isinstance(piece, str) or not piece.startswith(_WORD_START):
-            continue
-        word = loaded.tokenizer.decode([index]).strip().lower()
-        if _CYRILLIC_WORD.match(word) and word not in seen:
-            seen.add(word)
-            words.append(TailWord(word, value))
-    return words
+        generator.prompt_cache.remember(ids)
+    return torch.log_softmax(output.logits[0, -1].float(), dim=-1)
