@@ -6,7 +6,8 @@ as JSONL (``--cache``), so re-scoring never re-generates.  Each answer's
 statement (its question with the answer in the slot; assistant/grounding/
 question_claim.py) gets its signals (question_check.py); the weights of
 QuestionConfig are fitted by logistic regression on the ``--tune`` articles,
-with and without the NLI model, the intercept set so that ``--keep-right`` of
+on the focus signals (and the chat model's confidence with ``--confidence``),
+the intercept set so that ``--keep-right`` of
 the right answers (token F1 >= 0.5) reach the green line; then, on the
 ``--test`` articles: ROC-AUC of the answer's score for right against wrong,
 the share of wrong answers with a green badge and of right answers with one,
@@ -17,7 +18,7 @@ The chat adapter was trained on articles 0-29 and holds out 30-35
 the tuning ones are taken from 0-29.
 
     python bench/answer_badge.py [--tune 24-29] [--test 30-35] [--cache FILE]
-                                 [--fit] [--no-nli]
+                                 [--fit] [--no-nli] [--confidence]
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ def generate(wanted: list[int], cache: Path, engine) -> list[dict]:
     return [r for r in cached if r["article"] in wanted]
 
 
-def signals(records: list[dict], embedder, nli) -> list[dict]:
+def signals(records: list[dict], embedder, nli, generator=None) -> list[dict]:
     """Each record with its statement's signals (None: no statement form) and the old score."""
     from assistant.grounding import GroundingConfig, check_answer
+    from assistant.grounding.confidence import answer_confidence
     from assistant.grounding.claims import split_claims
     from assistant.grounding.question_check import QuestionConfig, add_entailment, statement_evidence
     from assistant.grounding.question_claim import question_claim
@@ -103,33 +105,32 @@ def signals(records: list[dict], embedder, nli) -> list[dict]:
                                                   QuestionConfig())
             if nli is not None and window is not None:
                 add_entailment(found, nli.scores([(window.text, made.claim.text)])[0])
+            if generator is not None:
+                found.confidence = answer_confidence(generator, record["question"],
+                                                     record["answer"], sources)
             row["signals"] = found
         out.append(row)
     return out
 
 
-def fit(rows: list[dict], keep_right: float, use_nli: bool) -> dict:
+FITTED = ("focus", "top_focus")  # relevance and the NLI model: wrong-signed weights on tuning
+
+
+def fit(rows: list[dict], keep_right: float, names: tuple[str, ...]) -> dict:
     """QuestionConfig's weights by logistic regression, the intercept set for ``keep_right``."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
 
     judged = [r for r in rows if r["signals"] is not None]
-    x = np.array([features(r["signals"], use_nli) for r in judged])
+    x = np.array([[r["signals"].features()[n] for n in names] for r in judged])
     y = np.array([r["record"]["f1"] >= 0.5 for r in judged])
     model = LogisticRegression().fit(x, y)
-    z = np.sort(x[y] @ model.coef_[0])
-    cut = z[int((1 - keep_right) * len(z))]
-    names = ["w_relevance", "w_focus", "w_top_focus", "w_entailment", "w_contradiction",
-             "w_mismatch"]
-    if not use_nli:
-        names = names[:3] + names[5:]
+    z = x @ model.coef_[0]
+    cut = np.sort(z[y])[int((1 - keep_right) * y.sum())]
+    print(f"tuning: {len(judged)} statements, ROC-AUC {roc_auc_score(y, z):.3f}")
     weights = dict(zip(names, (round(float(w), 3) for w in model.coef_[0])))
     return weights | {"intercept": round(math.log(4) - float(cut), 3)}
-
-
-def features(found, use_nli: bool) -> list[float]:
-    values = found.features()
-    return values if use_nli else values[:3] + values[5:]
 
 
 def measure(rows: list[dict], embedder, nli, title: str) -> None:
@@ -164,8 +165,11 @@ def main() -> None:
     parser.add_argument("--test", default="30-35")
     parser.add_argument("--cache", type=Path, default=REPO / ".cache" / "bench" / "answers.jsonl")
     parser.add_argument("--fit", action="store_true", help="fit the weights on --tune and print them")
-    parser.add_argument("--keep-right", type=float, default=0.88)
+    parser.add_argument("--keep-right", type=float, default=0.85)
     parser.add_argument("--no-nli", action="store_true")
+    parser.add_argument("--confidence", action="store_true",
+                        help="with the chat model's confidence in each answer (one more "
+                             "forward pass of prompt and answer per answer)")
     args = parser.parse_args()
     from assistant.engine import Engine
     from assistant.settings import load_settings
@@ -178,10 +182,13 @@ def main() -> None:
     tune = generate(articles(args.tune), args.cache, engine)
     test = generate(articles(args.test), args.cache, engine)
     embedder, nli = engine.embedder(), None if args.no_nli else engine.nli()
+    confidence = engine.generator("chat") if args.confidence else None
     if args.fit:
-        print("fitted on", args.tune, fit(signals(tune, embedder, nli), args.keep_right,
-                                          not args.no_nli))
-    measure(signals(test, embedder, nli), embedder, nli, f"test articles {args.test}")
+        names = FITTED + (("confidence",) if args.confidence else ())
+        print("fitted on", args.tune, fit(signals(tune, embedder, nli, confidence), args.keep_right,
+                                          names))
+    measure(signals(test, embedder, nli, confidence), embedder, nli,
+            f"test articles {args.test}")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from assistant.evals.answer_metrics import badge_figures
@@ -106,3 +108,31 @@ def test_badge_figures_by_hand():
 def test_claim_is_kept_when_the_answer_has_no_citation():
     made = question_claim("Кто основал Санкт-Петербург?", Claim("Пётр Первый"))
     assert made.claim.text == "Пётр Первый основал Санкт-Петербург." and made.claim.cites == []
+
+
+def test_answer_log_prob_is_the_models_mean_token_log_prob(tiny_models):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from assistant.grounding.confidence import answer_confidence, answer_log_prob
+
+    folder = tiny_models["gpt2"]
+    loaded = SimpleNamespace(model=AutoModelForCausalLM.from_pretrained(folder).eval(),
+                             tokenizer=AutoTokenizer.from_pretrained(folder), is_seq2seq=False)
+    prompt, answer = "Вопрос: кто? Ответ:", "Пётр [1]"
+    got = answer_log_prob(loaded, prompt, answer)
+    ids = loaded.tokenizer(prompt)["input_ids"]
+    steps = []
+    for token in loaded.tokenizer(" " + answer, add_special_tokens=False)["input_ids"]:
+        with torch.inference_mode():
+            logits = loaded.model(input_ids=torch.tensor([ids])).logits[0, -1]
+        steps.append(float(logits.log_softmax(-1)[token]))
+        ids.append(token)
+    assert got == pytest.approx(sum(steps) / len(steps), abs=1e-4)
+    # no log-probabilities from a seq2seq model, a model on a server or an empty answer
+    assert answer_log_prob(SimpleNamespace(**{**vars(loaded), "is_seq2seq": True}),
+                           prompt, answer) is None
+    assert answer_log_prob(loaded, prompt, "  ") is None
+    assert answer_confidence(SimpleNamespace(loaded=SimpleNamespace(name="openai:x")),
+                             "Кто?", answer, [SPORT]) is None
+    assert answer_confidence(SimpleNamespace(loaded=loaded), "Кто?", answer, [SPORT]) < 0

@@ -30,20 +30,23 @@ def grounding_options(func):
 @click.option("--answer", help="The answer text to check.")
 @click.option("--answer-file", type=click.Path(path_type=Path), help="Read the answer from a file.")
 @click.option("--question", help="The question the answer answers: its first sentence is then "
-                                 "judged as the answer to it, as `lira ask` and the chat do.")
+                                 "judged as the answer to it, as `lira ask` and the chat do "
+                                 "(the chat model reads it too, unless --no-confidence).")
+@click.option("--no-confidence", is_flag=True,
+              help="With --question: leave the chat model's confidence in the answer out.")
 @click.option("--source-file", "source_files", type=click.Path(path_type=Path), multiple=True,
               help="A source text (repeat for several).")
 @grounding_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def check(settings, answer: str | None, answer_file: Path | None, question: str | None,
-          source_files: tuple[Path, ...], nli: str | None, no_embeddings: bool,
-          as_json: bool) -> None:
+          no_confidence: bool, source_files: tuple[Path, ...], nli: str | None,
+          no_embeddings: bool, as_json: bool) -> None:
     """Judge each sentence of an answer against the sources: supported, contradicted or
     unsupported, with a score and the evidence (numbers, dates, names, quotations,
     negation, wording, embeddings and the NLI model)."""
     report = run_check(settings, answer, answer_file, source_files, not no_embeddings, nli,
-                       stage_printer(as_json), question)
+                       stage_printer(as_json), question, not no_confidence)
     if as_json:
         emit_json(report.to_dict())
         return
@@ -52,12 +55,15 @@ def check(settings, answer: str | None, answer_file: Path | None, question: str 
 
 def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
               source_files: tuple[Path, ...], use_embedder: bool, nli: str | None,
-              progress: Callable[[str], None] | None, question: str | None = None):
+              progress: Callable[[str], None] | None, question: str | None = None,
+              use_confidence: bool = True):
     """Read the inputs, load the models and check the answer (as the answer to ``question``
     when one is given)."""
     from assistant.engine import Engine
     from assistant.grounding import GroundingError, SourceText, check_answer
+    from assistant.grounding.confidence import answer_confidence
     from assistant.grounding.inputs import read_text
+    from assistant.runtime import compute
 
     if (answer is None) == (answer_file is None):
         raise click.UsageError("give --answer TEXT or --answer-file FILE (one of them)")
@@ -71,8 +77,14 @@ def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
                              "or leave --question out")
     sources = [SourceText(str(path), read_text(path, "source"), n)
                for n, path in enumerate(source_files, 1)]
-    embedder, scorer = Engine(settings, progress).check_models(nli, use_embedder)
-    return check_answer(text, sources, embedder, scorer, question=question)
+    engine = Engine(settings, progress)
+    embedder, scorer = engine.check_models(nli, use_embedder)
+    confidence = None
+    if question is not None and use_confidence:
+        confidence = compute.run(answer_confidence, engine.generator("chat"), question, text,
+                                 sources)
+    return check_answer(text, sources, embedder, scorer, question=question,
+                        confidence=confidence)
 
 
 def report_lines(report) -> list[str]:

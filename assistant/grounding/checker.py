@@ -41,7 +41,8 @@ from assistant.grounding.views import TextView, analyse
 def check_answer(answer: str, sources: Iterable[Any], embedder=None,
                  nli: EntailmentScorer | None = None,
                  config: GroundingConfig | None = None,
-                 question: str | None = None) -> GroundingReport:
+                 question: str | None = None,
+                 confidence: float | None = None) -> GroundingReport:
     """Check every sentence of ``answer`` against ``sources``.
 
     ``sources``: strings, rag.Source objects, (label, text) pairs or
@@ -51,7 +52,9 @@ def check_answer(answer: str, sources: Iterable[Any], embedder=None,
     state nothing to check and are left out.  With ``question``, the answer's
     first sentence is judged as the answer to it (question_check.py); a
     question with no statement form (yes/no, a list of requests) leaves the
-    answer checked sentence by sentence.
+    answer checked sentence by sentence.  ``confidence``: the chat model's mean
+    log-probability of the answer's first line (confidence.answer_log_prob), a
+    signal of the statement's score when given.
     """
     names = frozenset()  # a claim's first word is a name only if capitalised inside it
     claims = split_claims(answer)
@@ -59,13 +62,15 @@ def check_answer(answer: str, sources: Iterable[Any], embedder=None,
     rest = [c for c in claims[1 if statement else 0:] if _checkable(analyse([c.text], names))]
     if statement is None:
         return check_claims(rest, sources, embedder, nli, config)
-    return check_statement(statement, rest, sources, embedder, nli, config)
+    return check_statement(statement, rest, sources, embedder, nli, config,
+                           confidence=confidence)
 
 
 def check_statement(statement: QuestionClaim, claims: list[Claim], sources: Iterable[Any],
                     embedder=None, nli: EntailmentScorer | None = None,
                     config: GroundingConfig | None = None,
-                    qconfig: QuestionConfig | None = None) -> GroundingReport:
+                    qconfig: QuestionConfig | None = None,
+                    confidence: float | None = None) -> GroundingReport:
     """An answer's statement judged as the answer to its question, then its other claims.
 
     The answer's score is the statement's score times the other claims' score
@@ -77,6 +82,7 @@ def check_statement(statement: QuestionClaim, claims: list[Claim], sources: Iter
     corpus = Corpus.of(sources)
     similarity = as_similarity(embedder)
     window, about, signals = statement_evidence(statement, corpus, similarity, config, qconfig)
+    signals.confidence = confidence
     if nli is not None and window is not None:
         add_entailment(signals, nli.scores([(window.text, statement.claim.text)])[0])
     verdict, score = decide_statement(signals, qconfig)

@@ -52,18 +52,29 @@ _TIMES = frozenset({"когда"})
 _TIME_KINDS = frozenset({"year", "date", "month"})
 
 
+# When the NLI model is left out its inputs take their mean on the tuning answers.
+_NO_NLI = {"entailment": 0.6, "contradiction": 0.08}
+
+
 @dataclass(frozen=True)
 class QuestionConfig:
-    """Weights of the statement's score (fitted on XQuAD articles 20-29; see bench/answers.py)."""
+    """Weights of the statement's score: a logistic of StatementSignals.features().
+
+    Fitted on the answers to XQuAD articles 24-29 (bench/answer_badge.py --fit),
+    with the chat model's confidence and without it (a model on a server, or
+    no chat model at hand), the intercepts set so that 88% of the right tuning
+    answers reach ``supported_at``.
+    """
 
     candidates: int = 6  # windows most about the question that are looked at
-    intercept: float = -3.0
-    w_relevance: float = 2.0
-    w_focus: float = 3.0
-    w_top_focus: float = 1.0
-    w_entailment: float = 2.0
-    w_contradiction: float = -1.0
-    w_mismatch: float = -3.0
+    with_confidence: tuple[tuple[str, float], ...] = (
+        ("intercept", 0.266), ("relevance", 0.0), ("focus", 1.046), ("top_focus", 0.522),
+        ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0), ("confidence", 0.0))
+    # relevance and the NLI model got weights of the wrong sign on the tuning answers (their
+    # ROC-AUC there 0.52 and 0.51): they are measured and shown, and weigh nothing
+    without_confidence: tuple[tuple[str, float], ...] = (
+        ("intercept", 0.266), ("relevance", 0.0), ("focus", 1.046), ("top_focus", 0.522),
+        ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0))
     supported_at: float = WELL_SUPPORTED
 
 
@@ -78,11 +89,17 @@ class StatementSignals:
     rival: bool  # the window most about the question has another value of the focus's kind
     entailment: float | None = None
     contradiction: float | None = None
+    confidence: float | None = None  # the chat model's mean log-probability of the answer
 
-    def features(self) -> list[float]:
-        """The inputs of the score, in QuestionConfig's order."""
-        return [self.relevance, self.focus, self.top_focus, self.entailment or 0.0,
-                self.contradiction or 0.0, float(self.mismatch)]
+    def features(self) -> dict[str, float]:
+        """The inputs of the score (confidence only when it was measured)."""
+        values = {"relevance": self.relevance, "focus": self.focus, "top_focus": self.top_focus,
+                  "entailment": _NO_NLI["entailment"] if self.entailment is None
+                  else self.entailment,
+                  "contradiction": _NO_NLI["contradiction"] if self.contradiction is None
+                  else self.contradiction,
+                  "mismatch": float(self.mismatch)}
+        return values if self.confidence is None else values | {"confidence": self.confidence}
 
     def to_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(self).items()}
@@ -124,9 +141,10 @@ def statement_evidence(claim: QuestionClaim, corpus: Corpus, similarity: Similar
 
 def decide_statement(signals: StatementSignals, qconfig: QuestionConfig) -> tuple[str, float]:
     """The statement's verdict and score."""
-    weights = [qconfig.w_relevance, qconfig.w_focus, qconfig.w_top_focus, qconfig.w_entailment,
-               qconfig.w_contradiction, qconfig.w_mismatch]
-    z = qconfig.intercept + sum(w * x for w, x in zip(weights, signals.features()))
+    features = signals.features()
+    weights = dict(qconfig.with_confidence if "confidence" in features
+                   else qconfig.without_confidence)
+    z = weights["intercept"] + sum(weights[name] * value for name, value in features.items())
     score = 1 / (1 + math.exp(-z))
     if score >= qconfig.supported_at:
         return SUPPORTED, score
