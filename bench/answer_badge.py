@@ -84,8 +84,8 @@ def generate(wanted: list[int], cache: Path, engine) -> list[dict]:
 def signals(records: list[dict], embedder, nli, generator=None) -> list[dict]:
     """Each record with its statement's signals (None: no statement form) and the old score."""
     from assistant.grounding import GroundingConfig, check_answer
-    from assistant.grounding.confidence import answer_confidence
     from assistant.grounding.claims import split_claims
+    from assistant.grounding.confidence import answer_confidence
     from assistant.grounding.question_check import QuestionConfig, add_entailment, statement_evidence
     from assistant.grounding.question_claim import question_claim
     from assistant.grounding.similarity import Similarity
