@@ -46,6 +46,9 @@ _SPOKEN = [  # spelling -> sound, after the stressed vowel
 _FINAL_CONSONANTS = re.compile(r"[^аеёиоуыэюя]+$")
 _FINAL_CLUSTER = re.compile(r"([сн])т$")  # звёзд ~ грёз, as final clusters are spoken
 _GENITIVE = re.compile(r"[ео]го$")
+# Adverbs of -г- stems, where -ого is no genitive ending and the г is heard.
+SPOKEN_G = frozenset({"много", "немного", "строго", "нестрого", "убого", "отлого", "полого",
+                      "дорого", "недорого"})
 NASALS = frozenset({"м", "н"})
 
 
@@ -106,8 +109,8 @@ def _other_readings(word: Word) -> list[Word]:
 def _clausula(last: Word, word: str) -> Ending:
     at = last.stress
     sounds = word
-    if _GENITIVE.search(word) and at != len(word) - 3:
-        sounds = word[:-2] + "во"  # "того", "синего": the г is spoken в (not in "строго")
+    if _GENITIVE.search(word) and word not in SPOKEN_G:
+        sounds = word[:-2] + "во"  # "того", "синего": the г is spoken в
     after = sounds[at + 1:]
     for pattern, sound in _SPOKEN:
         after = pattern.sub(sound, after)
