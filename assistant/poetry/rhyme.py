@@ -4,16 +4,26 @@ The clausula is read as it sounds: a stressed vowel without the softness its
 letter marks (я ~ а, ё ~ о, ю ~ у, е ~ э; и ~ ы), unstressed vowels all alike
 (Russian reduces them), consonants voiced or devoiced as spoken (final and
 before a voiceless one), doubled and silent letters dropped (солнце, честный,
--ться).  Two lines rhyme when the stressed vowels and the syllables after them
+-ться), -ого/-его of a genitive as -ово, and a soft or hard sign before a
+vowel as the й it is heard as (постели / безделье do not rhyme).  Two lines rhyme when the stressed vowels and the syllables after them
 agree, allowing what Russian poets and RIFMA's annotators allow:
 
 - feminine and dactylic rhymes may differ in the last consonant (лето / одетой);
 - an open masculine rhyme needs the same consonant before the vowel
   (облака / издалека), and may add one consonant (меня / сгонял);
-- closed masculine rhymes may end in м or н alike (сон / стариком);
+- closed masculine rhymes may end in м or н alike (сон / стариком), and one
+  final cluster may add a consonant to the other's (чёрт / зачёт, восторг / восток);
 - a clausula of two or more syllables that ends the other word letter for
   letter rhymes with it whatever the other's stress: the stress model's usual
   error is a homograph (звука / мука, цвета / лета).
+
+The last word may be read with another stress (Ending.readings): a homograph's
+other reading from the stress model's dictionary (р+уки / рук+и), or the
+stress the poem's metre puts there when the model's falls on a weak syllable
+(assistant.poetry.metre.metrical_readings).  In a stanza each line keeps the
+reading that rhymes with the most other lines, the model's on a tie; two lines
+that then rhyme with nothing else may still rhyme by an echo of the masculine
+one's last syllable at the other's unstressed end (ты / траты, я / моя).
 
 A line whose last word has no known stress is compared by its last letters.
 These rules were chosen on the first 2,000 RIFMA poems (bench/rifma.py).
@@ -117,7 +127,7 @@ def _clausula(last: Word, word: str) -> Ending:
     final = _FINAL_CONSONANTS.search(after)
     cut = final.start() if final else len(after)
     body = "".join(REDUCED if c in VOWELS else c for c in after[:cut])
-    coda = _FINAL_CLUSTER.sub(r"\1", after[cut:].translate(_DEVOICE)).replace("х", "к")
+    coda = _FINAL_CLUSTER.sub(r"\1", after[cut:].translate(_DEVOICE))
     return Ending(word, at, last.text[at].translate(_STRESSED), body, coda, _onset(sounds, at))
 
 
