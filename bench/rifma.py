@@ -9,7 +9,9 @@ Reads ../shared/data/rifma/rifma.dev4002.json (``poem_text``, gold
   pair of lines in the same stanza is a rhyming pair when both carry the same
   letter (not '-'); F1 compares the predicted rhyming pairs with the gold ones,
   so it credits a partly right scheme and does not depend on letter names;
-- line accuracy: the share of lines whose rhymed/unrhymed status is right;
+- line accuracy: the share of lines whose rhymed/unrhymed status is right,
+  and per-line rhyme F1: the F1 of finding the rhymed lines (a line is
+  rhymed when it shares its letter with another line of its stanza);
 
 each for all poems, for the first 2,000 (on which the rhyme rules were tuned)
 and for the rest (held out); then milliseconds per poem (stress model
@@ -74,6 +76,9 @@ class Tally:
     fn: int = 0
     lines_right: int = 0
     lines: int = 0
+    line_tp: int = 0
+    line_fp: int = 0
+    line_fn: int = 0
 
     def add(self, gold: str, predicted: str) -> None:
         self.poems += 1
@@ -85,13 +90,22 @@ class Tally:
         for g, p in zip(rhymed_lines(gold), rhymed_lines(predicted)):
             self.lines_right += g == p
             self.lines += 1
+            self.line_tp += g and p
+            self.line_fp += p and not g
+            self.line_fn += g and not p
 
     def row(self, label: str) -> str:
-        precision, recall = self.tp / max(self.tp + self.fp, 1), self.tp / max(self.tp + self.fn, 1)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+        precision, recall, f1 = _scores(self.tp, self.fp, self.fn)
         return (f"{label:<22} {self.poems:>6} {self.exact / max(self.poems, 1):>7.3f} "
                 f"{precision:>6.3f} {recall:>6.3f} {f1:>6.3f} "
-                f"{self.lines_right / max(self.lines, 1):>7.3f}")
+                f"{self.lines_right / max(self.lines, 1):>7.3f} "
+                f"{_scores(self.line_tp, self.line_fp, self.line_fn)[2]:>7.3f}")
+
+
+def _scores(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """Precision, recall and F1."""
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return precision, recall, 2 * precision * recall / max(precision + recall, 1e-9)
 
 
 def main() -> None:
@@ -125,7 +139,8 @@ def main() -> None:
     for gold, predicted, text in errors:
         print(f"gold {gold}  predicted {predicted}\n{text}\n")
     n = len(entries)
-    print(f"{'poems':<22} {'n':>6} {'exact':>7} {'P':>6} {'R':>6} {'F1':>6} {'lines':>7}")
+    print(f"{'poems':<22} {'n':>6} {'exact':>7} {'P':>6} {'R':>6} {'F1':>6} {'lines':>7} "
+          f"{'line F1':>7}")
     for label, tally in tallies.items():
         if tally.poems:
             print(tally.row(label))
