@@ -5,8 +5,9 @@ letter marks (я ~ а, ё ~ о, ю ~ у, е ~ э; и ~ ы), unstressed vowels al
 (Russian reduces them), consonants voiced or devoiced as spoken (final and
 before a voiceless one), doubled and silent letters dropped (солнце, честный,
 -ться), -ого/-его of a genitive as -ово, and a soft or hard sign before a
-vowel as the й it is heard as (постели / безделье do not rhyme).  Two lines rhyme when the stressed vowels and the syllables after them
-agree, allowing what Russian poets and RIFMA's annotators allow:
+vowel as the й it is heard as (постели / безделье do not rhyme).  Two lines
+rhyme when the stressed vowels and the syllables after them agree, allowing
+what Russian poets and RIFMA's annotators allow:
 
 - feminine and dactylic rhymes may differ in the last consonant (лето / одетой);
 - an open masculine rhyme needs the same consonant before the vowel
@@ -50,7 +51,8 @@ _SPOKEN = [  # spelling -> sound, after the stressed vowel
     (re.compile(r"ть?ся"), "ца"), (re.compile(r"[тд]ц"), "ц"),
     (re.compile(r"стн"), "сн"), (re.compile(r"здн"), "зн"), (re.compile(r"вств"), "ств"),
     (re.compile(r"лнц"), "нц"), (re.compile(r"рдц"), "рц"), (re.compile(r"[сз]ч"), "щ"),
-    (re.compile(r"[ьъ](?=[аеёиоуыэюя])"), "й"), (re.compile(r"[ьъ]"), ""), (re.compile(r"([^аеёиоуыэюя])\1"), r"\1"),
+    (re.compile(r"[ьъ](?=[аеёиоуыэюя])"), "й"), (re.compile(r"[ьъ]"), ""),
+    (re.compile(r"([^аеёиоуыэюя])\1"), r"\1"),
     (re.compile(r"[бвгджз](?=[пфктшсцчщх])"), lambda m: m.group().translate(_DEVOICE)),
 ]
 _FINAL_CONSONANTS = re.compile(r"[^аеёиоуыэюя]+$")
@@ -79,7 +81,8 @@ class Ending:
     body: str = ""
     coda: str = ""
     onset: str = ""
-    # A homograph's other readings ("р+уки" for "рук+и"), each an Ending of its own.
+    # The last word's other readings (a homograph's "р+уки" for "рук+и", the metre's
+    # stress), each an Ending of its own; see line_ending.
     readings: tuple[Ending, ...] = field(default=(), compare=False)
 
     @property
@@ -104,9 +107,12 @@ def line_ending(verse: Verse, alternatives: Sequence[Word] = ()) -> Ending | Non
     word = (last.text + enclitics).replace("ё", "е")
     if last.stress is None:
         return Ending(word)
+    others = {}  # by stressed vowel: a homograph's reading (with its ё) before the metre's
+    for other in [*_other_readings(last), *alternatives]:
+        if other.stress != last.stress:
+            others.setdefault(other.stress, other)
     readings = tuple(_clausula(other, (other.text + enclitics).replace("ё", "е"))
-                     for other in [*_other_readings(last), *alternatives]
-                     if other.stress != last.stress)
+                     for other in others.values())
     return replace(_clausula(last, word), readings=readings)
 
 
@@ -188,7 +194,7 @@ def _echo(a: Ending, b: Ending) -> bool:
     tail = b.word[-len(syllable):]
     if start == a.at and b.word[-len(syllable) - 1] not in VOWELS | {"ь", "ъ"}:
         return False  # "я" echoes "моя", "братья", not "земля"
-    return tail[0] + tail[1:].replace("о", "а") == syllable.replace("о", "а")
+    return tail.replace("о", "а") == syllable.replace("о", "а")  # unstressed о is heard as а
 
 
 def rhyme_links(endings: Sequence[Ending | None]) -> list[list[bool]]:
