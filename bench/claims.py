@@ -20,12 +20,17 @@ only source being its paragraph):
   ``--unsupported-from same-article`` from another paragraph of the same
   article instead, a harder set: same topic and names, other facts.
 
+With ``--sources article`` every paragraph of the claim's article is its
+sources, so a swapped value is stated there too, about something else: the
+role swaps the checker must catch.
+
 Classes are balanced (``--per-class``, fewer when an article set has fewer
 swappable answers) and every choice is seeded.  The checker runs without an
 NLI model, and also with one when ``--nli`` is given.
 
     python bench/claims.py [--per-class 300] [--seed 13] [--out FILE] [--nli DIR]
                            [--no-embeddings] [--unsupported-from same-article] [--home DIR]
+                           [--sources article]
 """
 
 from __future__ import annotations
@@ -181,6 +186,14 @@ def _row(variant: str, claim: str, paragraph: str, label: str) -> dict:
     return {"claim": claim, "sources": [paragraph], "label": label, "variant": variant}
 
 
+def with_article_sources(rows: list[dict]) -> list[dict]:
+    """The rows with every paragraph of their paragraph's article as sources."""
+    articles = json.loads(XQUAD.read_text(encoding="utf-8"))["data"]
+    article_of = {p["context"]: [q["context"] for q in a["paragraphs"]]
+                  for a in articles for p in a["paragraphs"]}
+    return [row | {"sources": article_of[row["sources"][0]]} for row in rows]
+
+
 def run_checker(rows: list[dict], embedder, nli, title: str) -> dict:
     """Judge the claims and print ROC-AUC, per-class and per-variant accuracy."""
     from assistant.evals.check import LabelledClaim, evaluate
@@ -213,8 +226,13 @@ def main() -> None:
     parser.add_argument("--unsupported-from", choices=("other-article", "same-article"),
                         default="other-article", help="where unsupported sentences come from")
     parser.add_argument("--home", type=Path, help="LIRA_HOME whose model cache to use")
+    parser.add_argument("--sources", choices=("paragraph", "article"), default="paragraph",
+                        help="each claim's sources: its paragraph, or every paragraph of its "
+                             "article (a swapped value then occurs in the sources too)")
     args = parser.parse_args()
     rows = build_claims(args.per_class, args.seed, args.unsupported_from == "same-article")
+    if args.sources == "article":
+        rows = with_article_sources(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                         encoding="utf-8")

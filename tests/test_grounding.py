@@ -225,3 +225,13 @@ def test_bundled_e5_ranks_a_paraphrase_above_an_unrelated_claim(bundled_settings
     assert [s.verdict for s in report.sentences] == [SUPPORTED, CONTRADICTED, UNSUPPORTED]
     assert paraphrase.signals.similarity > unrelated.signals.similarity + 0.05
     assert paraphrase.score > unrelated.score and paraphrase.score > changed.score
+
+
+def test_a_value_moved_onto_another_subject_is_a_contradiction():
+    # "Иран" is in the sources, but as who stopped the oil, not what hurt the economy
+    source = "Эмбарго негативно отразилось на экономике США. Поставки нефти в 1979 году прекратил Иран."
+    swapped = check_answer("Иран негативно отразилось на экономике США.", [source]).sentences[0]
+    assert swapped.verdict == CONTRADICTED
+    assert swapped.evidence.text == "Эмбарго негативно отразилось на экономике США."
+    for claim in ("Эмбарго негативно отразилось на экономике США.", "Поставки нефти прекратил Иран."):
+        assert check_answer(claim, [source]).sentences[0].verdict == SUPPORTED

@@ -154,8 +154,11 @@ def _preference(claim: Claim, window: Window, signals: Signals, config: Groundin
 
 def _signals(claim: Claim, view: TextView, window: Window, corpus: Corpus,
              similarity: Similarity | None, config: GroundingConfig) -> Signals:
-    facts = check_facts(view.facts, window.view.facts, [whole.facts for whole in corpus.whole],
-                        replaced_slots(view.words, window.view.words))
+    # In a pair whose one sentence alone carries the claim's wording, the facts must
+    # stand in that sentence: a value in the other one is said about something else.
+    holder = corpus.holder(window, lambda part: _wording(view, part)).view
+    facts = check_facts(view.facts, holder.facts, [whole.facts for whole in corpus.whole],
+                        replaced_slots(view.words, holder.words))
     alignment = _wording(view, window)
     cosine = similarity.cosine(claim.text, window.text) if similarity is not None else None
     return Signals(alignment=alignment, similarity=cosine,

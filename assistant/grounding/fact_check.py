@@ -5,9 +5,11 @@ same stem among the window's words; quotations: the same run of stems).
 When it is not, it *differs* (a contradiction) if the window has another
 value in its place: a fact of any kind in the replaced slot that holds it
 (slots.py), or else a value of the same kind anywhere in the window that the
-claim leaves unused.  The other way round, a fact of the window that the
-claim replaced with a figure or a name of its own differs too, even when the
-claim's own value is stated somewhere else.  With no such value the fact is
+claim leaves unused; or if the sources state it elsewhere but the window has
+other words in its slot (a role swap: a value moved onto another subject).
+The other way round, a fact of the window that the claim replaced with a
+figure or a name of its own differs too, even when the claim's own value is
+stated somewhere else.  With no such value the fact is
 *elsewhere* if some source states it (the claim joins two places), else
 *absent* (nothing supports it).
 """
@@ -73,7 +75,10 @@ def check_facts(claim: FactView, window: FactView, sources: list[FactView],
         elif rival := _slot_rival(fact, window, slots) or _rival(fact, claim, window):
             result.differs.append((fact, rival))
         elif any(source.states(fact) for source in sources):
-            result.elsewhere.append(fact)
+            if moved := _moved(fact, window, slots):
+                result.differs.append((fact, moved))
+            else:
+                result.elsewhere.append(fact)
         else:
             result.absent.append(fact)
     result.differs += _replaced_by_claim(claim, window, slots, result)
@@ -85,6 +90,17 @@ def _slot_rival(fact: Fact, window: FactView, slots: list[Slot]) -> Fact | None:
     for slot in slots:
         if slot.claim[0] <= fact.start < slot.claim[1]:
             return next((f for f in window.facts if _inside(f, slot.evidence)), None)
+    return None
+
+
+def _moved(fact: Fact, window: FactView, slots: list[Slot]) -> Fact | None:
+    """A role swap: the claim puts a value the sources state elsewhere into a slot where
+    its evidence says something else ("Иран негативно отразилось" where the window has
+    "Эмбарго негативно отразилось"); what the window has there, as the rival."""
+    for slot in slots:
+        if slot.claim[0] <= fact.start < slot.claim[1]:
+            text = window.text[slot.evidence[0]:slot.evidence[1]]
+            return Fact(fact.kind, text.lower(), text, *slot.evidence)
     return None
 
 

@@ -130,8 +130,7 @@ def statement_evidence(claim: QuestionClaim, corpus: Corpus, similarity: Similar
         similarity.prefetch([q.topic.text] + [w.text for w in pool])
     rel = [relevance(_topic_align(q, w), similarity.cosine(q.topic.text, w.text)
                      if similarity is not None else None, config) for w in pool]
-    singles = {(w.source.n, w.first): w for w in corpus.windows if w.size == 1}
-    focus = [_focus_share(q, _holder(q, w, singles)) for w in pool]
+    focus = [_best_focus(q, w, corpus) for w in pool]
     top = max(range(len(pool)), key=lambda i: rel[i])
     best = max(range(len(pool)), key=lambda i: rel[i] * (0.5 + focus[i]))
     rival = focus[top] < 1.0 and _rival(q, pool[top].view.facts)
@@ -174,16 +173,12 @@ def _topic_align(q: _Question, window: Window) -> float:
     return align(q.stems, window.view.stems, window.view.prefixes).share
 
 
-def _holder(q: _Question, window: Window, singles: dict[tuple[int, int], Window]) -> Window:
-    """Where in ``window`` the focus must stand: in a pair whose one sentence alone holds
-    all the question's words, that sentence ("56" is Норман's figure only in his own
-    sentence, not in the next one about another player); else the whole window."""
-    if window.size == 1:
-        return window
-    whole = _topic_align(q, window)
-    parts = [singles[(window.source.n, window.first + i)] for i in range(window.size)]
-    alone = [part for part in parts if _topic_align(q, part) >= whole]
-    return max(alone, key=lambda part: _focus_share(q, part)) if alone else window
+def _best_focus(q: _Question, window: Window, corpus: Corpus) -> float:
+    """The focus share where it must stand in ``window``: in a pair whose one sentence
+    alone holds all the question's words, in that sentence ("56" is Норман's figure only
+    in his own sentence, not in the next one about another player)."""
+    return _focus_share(q, corpus.holder(window, lambda part: _topic_align(q, part),
+                                         lambda part: _focus_share(q, part)))
 
 
 def _focus_share(q: _Question, window: Window) -> float:

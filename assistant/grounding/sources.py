@@ -7,8 +7,8 @@ read and is what the fact checks compared against.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.grounding.claims import split_sentences
@@ -47,6 +47,7 @@ class Corpus:
     windows: list[Window]
     whole: list[TextView]
     known_names: frozenset[str]
+    singles: dict[tuple[int, int], Window] = field(default_factory=dict)  # (source n, sentence)
 
     @classmethod
     def of(cls, sources: list[SourceText]) -> Corpus:
@@ -56,7 +57,21 @@ class Corpus:
                    for source, ss in zip(sources, sentences)
                    for size in (1, 2) for i in range(len(ss) - size + 1)]
         whole = [analyse(ss, names) for ss in sentences]
-        return cls(sources, windows, whole, names)
+        singles = {(w.source.n, w.first): w for w in windows if w.size == 1}
+        return cls(sources, windows, whole, names, singles)
+
+    def holder(self, window: Window, score: Callable[[Window], float],
+               prefer: Callable[[Window], float] | None = None) -> Window:
+        """Where in ``window`` a claim's facts must stand: in a pair whose one sentence
+        alone scores as high as the pair (``score``: how much of the claim's wording a
+        window has), that sentence (the one ``prefer`` ranks first when both do): a figure
+        of the next sentence, about another subject, is not the claim's; else the window."""
+        if window.size == 1:
+            return window
+        whole = score(window)
+        parts = [self.singles[(window.source.n, window.first + i)] for i in range(window.size)]
+        alone = [part for part in parts if score(part) >= whole]
+        return max(alone, key=prefer or (lambda part: 0.0)) if alone else window
 
 
 def as_sources(items: Iterable[Any]) -> list[SourceText]:
