@@ -13,6 +13,7 @@ seed per poem:
 
 Printed per arm: the share of poems whose analysed rhyme scheme is the requested
 stanza scheme in every stanza ('ABAB ABAB' for ABAB in two stanzas), the share of
+stanzas that have it, the share of
 lines in the requested metre and feet, the share of poems whose analysed metre is
 the requested one, chrF++ against the originals (corpus level, as `lira eval
 poetry`), the self-stop rate, lines per poem and seconds per poem.
@@ -130,8 +131,10 @@ def _seed(seed: int) -> None:
 def figures(records: list[dict]) -> dict:
     n = len(records)
     lines = sum(r["lines"] for r in records)
+    stanzas = [(s, r["requested"]["scheme"]) for r in records for s in r["scheme"].split()]
     return {"n": n,
             "scheme_kept": round(sum(r["scheme_kept"] for r in records) / n, 3),
+            "stanzas_in_scheme": round(sum(s == w for s, w in stanzas) / max(len(stanzas), 1), 3),
             "lines_in_metre": round(sum(r["in_metre"] for r in records) / max(lines, 1), 3),
             "metre_kept": round(sum(r["metre_kept"] for r in records) / n, 3),
             "chrf": chrf_report([r["poem"] for r in records],

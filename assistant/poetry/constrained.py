@@ -173,7 +173,9 @@ class FormStream:
 
     def _judge(self, text: str, verse: Verse, letter: str, stanza: list[StanzaLine]) -> Verdict:
         form = self.request.form
-        return judge(text, verse, letter, stanza, form.metre_spec, form.feet)
+        # The first line of a rhyme must end on a word a later line can rhyme with.
+        opens = letter != "-" and letter not in (line.letter for line in stanza)
+        return judge(text, verse, letter, stanza, form.metre_spec, form.feet, opens)
 
     def _chosen_tails(self, context: str, text: str, letter: str,
                       stanza: list[StanzaLine]) -> Iterator[Verdict]:

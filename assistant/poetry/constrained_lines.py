@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from assistant.poetry import stress
 from assistant.poetry.metre import STRESSED, line_cost, syllables
-from assistant.poetry.rhyme import Ending, line_ending, rhyme
+from assistant.poetry.rhyme import REDUCED, Ending, line_ending, rhyme
 from assistant.poetry.verse import Verse, parse_words
 
 # Per line: up to two pyrrhics of a binary metre, or one stress on the anacrusis.
@@ -77,13 +77,16 @@ def verse_of(marked: str) -> Verse:
 
 
 def judge(text: str, verse: Verse, letter: str, stanza: Sequence[StanzaLine],
-          metre, feet: int | None) -> Verdict:
+          metre, feet: int | None, opens: bool = False) -> Verdict:
     """``text`` (parsed as ``verse``) as the next line of ``stanza``, with scheme letter
-    ``letter``, in ``metre`` (a metre.Metre; None: any) of ``feet`` (None: any)."""
+    ``letter``, in ``metre`` (a metre.Metre; None: any) of ``feet`` (None: any).
+
+    ``opens``: a later line must rhyme with this one, so its ending must be one that
+    a rhyme can be found for (see rhymable)."""
     ending = line_ending(verse)
     misses = sum(_wrong(line, ending, letter) for line in stanza)
-    if ending is None:
-        misses += 1  # no word to rhyme with: never what the form asks
+    if ending is None or (opens and not rhymable(ending)):
+        misses += 1  # nothing a partner line could rhyme with
     if metre is None:
         return Verdict(text, ending, misses, True)
     pattern = syllables(verse)
@@ -94,6 +97,13 @@ def judge(text: str, verse: Verse, letter: str, stanza: Sequence[StanzaLine],
     got = (last - metre.first) // metre.foot + 1 if last >= metre.first else 0
     fits = cost <= LINE_COST_OK and (feet is None or got == feet)
     return Verdict(text, ending, misses, fits, round(cost, 3), got)
+
+
+def rhymable(ending: Ending) -> bool:
+    """Whether a partner line can be expected to rhyme with this ending: its stress is
+    known and it is masculine or feminine (a dactylic clausula, 'августа', rarely finds
+    its like among a model's likeliest words)."""
+    return bool(ending.vowel) and ending.body.count(REDUCED) <= 1
 
 
 def _wrong(line: StanzaLine, ending: Ending | None, letter: str) -> bool:

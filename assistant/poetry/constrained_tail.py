@@ -26,7 +26,7 @@ MIN_LETTERS = 3
 FRAGMENTS = 6  # word beginnings whose continuations are read too: Russian words are often two tokens
 _WORD_START = ("▁", "Ġ", " ")  # SentencePiece, byte-level BPE, plain
 _CYRILLIC = re.compile(r"^[а-яё]+$")
-_LAST_WORD = re.compile(r"^(.*?)\s*([^\W\d_]+)([^\w]*)$")
+_LAST_WORD = re.compile(r"^(.*?)\s*([^\W\d_]+)([\W\d_]*)$")  # numbers after it go too
 
 
 @dataclass(frozen=True)
