@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from adapters.registry import BUNDLED_DIR
 from assistant.evals.answer_metrics import badge_figures
 from assistant.grounding import SUPPORTED, check_answer
 from assistant.grounding.claims import Claim, split_claims
@@ -110,6 +111,14 @@ def test_claim_is_kept_when_the_answer_has_no_citation():
     assert made.claim.text == "Пётр Первый основал Санкт-Петербург." and made.claim.cites == []
 
 
+def test_the_chat_models_confidence_raises_the_score():
+    question = "Сколько мячей перехватил Джош Норман?"
+    sure = check_answer("56 [1]", [SPORT], question=question, confidence=-0.05)
+    unsure = check_answer("56 [1]", [SPORT], question=question, confidence=-4.0)
+    assert sure.score > unsure.score
+    assert sure.sentences[0].signals.confidence == -0.05
+
+
 def test_answer_log_prob_is_the_models_mean_token_log_prob(tiny_models):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -135,4 +144,9 @@ def test_answer_log_prob_is_the_models_mean_token_log_prob(tiny_models):
     assert answer_log_prob(loaded, prompt, "  ") is None
     assert answer_confidence(SimpleNamespace(loaded=SimpleNamespace(name="openai:x")),
                              "Кто?", answer, [SPORT]) is None
-    assert answer_confidence(SimpleNamespace(loaded=loaded), "Кто?", answer, [SPORT]) < 0
+    # the weights were fitted on the bundled chat model's log-probabilities: a tiny random
+    # model's give no signal, unless it stands in for the calibrated one
+    assert answer_confidence(SimpleNamespace(loaded=loaded), "Кто?", answer, [SPORT]) is None
+    stand_in = SimpleNamespace(**vars(loaded), name="gemma-3-270m",
+                               adapter=str(BUNDLED_DIR / "chat"))
+    assert answer_confidence(SimpleNamespace(loaded=stand_in), "Кто?", answer, [SPORT]) < 0

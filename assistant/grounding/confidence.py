@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from adapters.registry import BUNDLED_DIR
 from assistant.rag import Source, build_rag_prompt
 
 _CITATION = re.compile(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]")
@@ -40,16 +42,30 @@ def answer_log_prob(loaded: Any, prompt: str, answer: str) -> float | None:
     return float(picked.mean())
 
 
+# The model whose log-probabilities the badge's weights were fitted on (bench/answer_badge.py):
+# another model's scale differs (a bigger one is surer of everything), so it gives no signal.
+CALIBRATED_MODEL, CALIBRATED_ADAPTER = "gemma-3-270m", BUNDLED_DIR / "chat"
+
+
+def calibrated(loaded: Any) -> bool:
+    """Whether ``loaded`` is the model and adapter the confidence weights were fitted on."""
+    adapter = getattr(loaded, "adapter", None)
+    return (Path(str(getattr(loaded, "name", ""))).name == CALIBRATED_MODEL and adapter is not None
+            and Path(adapter).resolve() == CALIBRATED_ADAPTER.resolve())
+
+
 def answer_confidence(generator: Any, question: str, answer: str,
                       sources: Iterable[Any]) -> float | None:
     """``answer``'s first line scored by answer_log_prob after the RAG prompt of ``question``
     over ``sources`` (rag.Source objects, or anything as_sources reads).  None unless the
-    generator is a local transformers model (a model on a server or a GGUF one gives no
-    log-probabilities here)."""
+    generator is the calibrated model (see ``calibrated``) run by transformers (a model on
+    a server or a GGUF one gives no log-probabilities here)."""
     from assistant.grounding.sources import as_sources
 
     loaded = getattr(generator, "loaded", None)
     if not all(hasattr(loaded, name) for name in ("model", "tokenizer", "is_seq2seq")):
+        return None
+    if not calibrated(loaded):
         return None
 
     items = list(sources)

@@ -16,8 +16,11 @@ window.  The signals:
   figure for "где", "кто" or "почему", no figure for "сколько", no year or
   date for "когда").
 
+- ``confidence``: the chat model's mean log-probability of the answer
+  (confidence.py), when it was measured.
+
 The score is a logistic of them with weights fitted on the answers of XQuAD
-articles 20-29 (see QuestionConfig); the statement is supported when it
+articles 24-29 (see QuestionConfig); the statement is supported when it
 reaches ``supported_at``, the chat badge's green line.  When the window most
 about the question states a value of the focus's kind in place of the
 focus's own (another year, another number), it is contradicted.
@@ -61,15 +64,16 @@ class QuestionConfig:
     """Weights of the statement's score: a logistic of StatementSignals.features().
 
     Fitted on the answers to XQuAD articles 24-29 (bench/answer_badge.py --fit),
-    with the chat model's confidence and without it (a model on a server, or
-    no chat model at hand), the intercepts set so that 88% of the right tuning
-    answers reach ``supported_at``.
+    with the chat model's confidence and without it (a model on a server, a
+    GGUF one, or `lira check --no-confidence`), the intercepts set so that 85%
+    of the right tuning answers reach ``supported_at``.  ``mismatch`` is a rule,
+    not fitted: no tuning answer was of a kind its question rules out.
     """
 
     candidates: int = 6  # windows most about the question that are looked at
     with_confidence: tuple[tuple[str, float], ...] = (
-        ("intercept", 0.266), ("relevance", 0.0), ("focus", 1.046), ("top_focus", 0.522),
-        ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0), ("confidence", 0.0))
+        ("intercept", 0.653), ("relevance", 0.0), ("focus", 0.796), ("top_focus", 0.511),
+        ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0), ("confidence", 1.185))
     # relevance and the NLI model got weights of the wrong sign on the tuning answers (their
     # ROC-AUC there 0.52 and 0.51): they are measured and shown, and weigh nothing
     without_confidence: tuple[tuple[str, float], ...] = (
