@@ -220,3 +220,13 @@ def test_next_words_reads_the_whole_vocabulary_and_reuses_the_prompt(tiny_models
     if generator.prompt_cache is not None:  # the prompt's keys stay for the next line
         ids = generator.loaded.tokenizer(prompt)["input_ids"]
         assert generator.prompt_cache.cached_tokens >= len(ids) - 1
+
+
+def test_a_line_of_unknown_stress_is_never_accepted_at_once_but_may_be_the_best():
+    from assistant.poetry.constrained_lines import UNKNOWN_METRE
+    from assistant.poetry.verse import Verse, Word
+
+    unknown = Verse((Word("глокая", None), Word("куздра", None)))  # stress the model cannot give
+    verdict = judge("Глокая куздра", unknown, "A", [], IAMB, 4)
+    assert verdict.metre_ok is None and not verdict.ok and verdict.penalty == UNKNOWN_METRE
+    assert judge("Глокая куздра", unknown, "A", [], None, None).ok  # no metre asked: no matter
