@@ -8,8 +8,9 @@ question_claim.py) gets its signals (question_check.py); the weights of
 QuestionConfig are fitted by logistic regression on the ``--tune`` articles,
 on the focus signals (and the chat model's confidence with ``--confidence``),
 the intercept set so that ``--keep-right`` of
-the right answers (token F1 >= 0.5) reach the green line; then, on the
-``--test`` articles: ROC-AUC of the answer's score for right against wrong,
+the right answers (token F1 >= 0.5) reach the green line, and printed (they
+go into QuestionConfig by hand); then, with QuestionConfig's weights as they
+are, on the ``--test`` articles: ROC-AUC of the answer's score for right against wrong,
 the share of wrong answers with a green badge and of right answers with one,
 before (the answer checked sentence by sentence) and after.
 
