@@ -12,6 +12,7 @@ import pytest
 from textual.widgets import Markdown, OptionList
 
 from assistant.chat.history import History
+from assistant.poetry.constrained_form import FormAsk
 from assistant.settings import Settings
 from assistant.tui.app import LiraApp
 from assistant.tui.screens.author import AuthorScreen
@@ -409,6 +410,30 @@ async def test_poem_mode_picks_an_author_with_type_ahead(make_app, settings):
         facts = str(answer.query_one(".answer-facts").render())
         assert "образцы: «Зимнее утро», «Зимняя дорога»" in facts
         assert "Образцы стиля" in str(app.query_one(".panel-title").render())
+
+
+async def test_a_poem_form_is_asked_for_and_its_outcome_shown(make_app, settings):
+    backend = FakeBackend(settings)
+    app = make_app(mode="poem", backend=backend, author="Александр Пушкин")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(pilot, "/form abab ямб 4 2")
+        assert app.session.form == FormAsk("ABAB", "ямб", 4, 2)
+        assert any("ABAB, ямб 4, строф: 2" in m for m, _ in notes(app))
+        await send(pilot, "Зимний вечер")
+        await settled(pilot)
+        assert backend.requests[-1].form == FormAsk("ABAB", "ямб", 4, 2)
+        facts = str(answers(app)[0].query_one(".answer-facts").render())
+        assert "форма: ABAB ямб 4 → ABAB, ямб 4; 3 из 4 строк" in facts
+        await send(pilot, "/form хорей?")
+        assert app.session.form == FormAsk("ABAB", "ямб", 4, 2)  # a bad word changes nothing
+        assert any("unknown metre" in m for m, _ in notes(app))
+        await send(pilot, "/form auto")
+        assert app.session.form == FormAsk("auto", "auto")
+        await send(pilot, "/form off")
+        await send(pilot, "Зимний вечер")
+        await settled(pilot)
+        assert app.session.form is None and backend.requests[-1].form is None
+        assert "форма:" not in str(answers(app)[1].query_one(".answer-facts").render())
 
 
 async def test_an_author_outside_the_index_is_allowed_with_a_warning(make_app):

@@ -124,6 +124,8 @@ class FakeBackend:
         else:
             sources, pieces = [], self.pieces
         stream = FakeStream(pieces, cancel, self.gate, self.fail_after, self.delay)
+        if request.mode == "poem" and request.form is not None:
+            stream.report = lambda: fake_form_report(request.form)
         # the real reading of a follow-up: the app must pass the conversation to get it
         follow_up = read_follow_up(request.text, request.turns)
         searched = (follow_up.searched if request.mode == "documents" and follow_up.rewritten
@@ -153,3 +155,11 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.02)
+
+
+def fake_form_report(form) -> dict:
+    """A constrained poem's report as poetry.constrained gives it, for the fixed POEM."""
+    return {"requested": {"scheme": form.scheme, "metre": form.metre, "feet": form.feet,
+                          "stanzas": form.stanzas},
+            "achieved": {"rhyme_scheme": "ABAB", "metre": "ямб", "feet": 4, "stanzas": 1},
+            "lines_in_form": 3, "lines": 4}

@@ -21,6 +21,7 @@ from assistant.engine import Engine, PreparedAnswer
 from assistant.errors import SettingsError
 from assistant.followup import Turn
 from assistant.poetry.compose import DEFAULT_EXAMPLES, prepare_poem
+from assistant.poetry.constrained_form import FormAsk
 from assistant.rag import Source
 from assistant.runtime.remote import RemoteGenerator
 from assistant.settings import DecodingSettings, Settings
@@ -54,6 +55,7 @@ class ReplyRequest:
     temperature: float | None = None
     adapter: str | None = None
     decoding: DecodingSettings | None = None  # of answers and chat replies (None: the settings')
+    form: FormAsk | None = None  # poem mode: the rhyme scheme and metre asked for (None: free)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class Reply:
     def cancel(self) -> None:
         """Stop generating at the next token."""
         self.cancel_event.set()
+
+    def form_report(self) -> dict | None:
+        """A form-constrained poem's requested and achieved form (see poetry.constrained;
+        slow: it analyses the poem), once the stream is read; None for other replies."""
+        report = getattr(self.stream, "report", None)
+        return report() if callable(report) else None
 
     def stats(self) -> AnswerStats:
         raw = getattr(self.stream, "stats", None)
@@ -180,7 +188,8 @@ class ChatBackend:
         prepared = prepare_poem(self.engine, request.author or "", request.text,
                                 k=request.k or DEFAULT_EXAMPLES, index_name=request.index_name,
                                 adapter=request.adapter, max_new_tokens=request.max_new_tokens,
-                                temperature=request.temperature, cancel=cancel)
+                                temperature=request.temperature, cancel=cancel,
+                                form=request.form)
         generator = self.engine.generator("poem", request.adapter)
         return Reply(prepared.examples, prepared.stream, cancel, model_used(generator.loaded),
                      prepared.note, bool(prepared.examples))

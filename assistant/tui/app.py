@@ -47,7 +47,7 @@ from assistant.tui.screens.help import HelpScreen
 from assistant.tui.screens.history import HistoryScreen
 from assistant.tui.screens.passage import PassageScreen
 from assistant.tui.screens.settings import SettingsChange, SettingsScreen
-from assistant.tui.session import Session, next_mode
+from assistant.tui.session import Session, form_line, next_mode
 from assistant.tui.widgets.chat_log import AnswerView, ChatLog, UserMessage
 from assistant.tui.widgets.mode_bar import ModeBar
 from assistant.tui.widgets.prompt import PromptArea
@@ -239,7 +239,8 @@ class LiraApp(App[None]):
                                index_name=session.index_name, author=session.author,
                                k=session.k, max_new_tokens=session.max_new_tokens,
                                temperature=session.temperature, adapter=session.adapter,
-                               decoding=session.decoding)
+                               decoding=session.decoding,
+                               form=session.form if session.mode == Mode.POEM else None)
         author = session.author if session.mode == Mode.POEM else None
         index_name = session.index_name if session.mode != Mode.CHAT else None
         message_id = self._store(self._record_question, text, author, index_name)
@@ -312,6 +313,8 @@ class LiraApp(App[None]):
         checking = bool(job.view.sources and job.request.mode == Mode.DOCUMENTS
                         and message.error is None)
         badge = retrieval_badge(job.view.sources) if checking else None
+        if message.form is not None:
+            job.view.form = form_line(message.form)
         await job.view.finish(stats, badge)
         if checking:
             self._check_answer(job.view, job.reply, job.text)

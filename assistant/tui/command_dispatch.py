@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from assistant.errors import SettingsError
 from assistant.tui.commands import SlashCommand
 from assistant.tui.screens.author import best_author
-from assistant.tui.session import Session, mode_from_word
+from assistant.tui.session import Session, form_from_words, form_words, mode_from_word
 
 
 class CommandTarget(Protocol):
@@ -59,6 +60,14 @@ async def run_slash_command(app: CommandTarget, command: SlashCommand) -> None:
             app.set_author(best_author(app.authors, rest) or rest)
         else:
             app.action_pick_author()
+    elif name == "form":
+        try:
+            app.session.form = form_from_words(rest)
+        except SettingsError as exc:
+            app.notify(f"{exc}. Пример: /form ABAB ямб 4, /form auto, /form off",
+                       severity="warning")
+            return
+        app.notify(f"Форма стихов: {form_words(app.session.form)}.")
     elif name == "new":
         await app.action_new_conversation()
     elif name == "history":

@@ -19,6 +19,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("index", "ПУТЬ [ИМЯ] [--ruslit]", "проиндексировать файлы в фоне (чат доступен)"),
     CommandSpec("mode", "чат|документы|стихи", "сменить режим"),
     CommandSpec("author", "[ИМЯ]", "автор для режима «Стихи» (без имени — список)"),
+    CommandSpec("form", "ABAB ямб 4 [СТРОФ] | auto | off",
+                "форма стихов: рифма и размер строка за строкой (auto — как у автора)"),
     CommandSpec("new", "", "новый разговор"),
     CommandSpec("history", "", "разговоры: открыть, удалить"),
     CommandSpec("export", "[ФАЙЛ]", "сохранить разговор с источниками в Markdown"),

@@ -90,11 +90,13 @@ class ReplyPiece(Message):
 
 
 class ReplyEnded(Message):
-    def __init__(self, job: ReplyJob, stats: AnswerStats | None, error: str | None) -> None:
+    def __init__(self, job: ReplyJob, stats: AnswerStats | None, error: str | None,
+                 form: dict | None = None) -> None:
         super().__init__()
         self.job = job
         self.stats = stats
         self.error = error
+        self.form = form  # a form-constrained poem's requested and achieved form
 
 
 def reply_job(backend: Backend, job: ReplyJob, post: Post) -> None:
@@ -115,7 +117,11 @@ def reply_job(backend: Backend, job: ReplyJob, post: Post) -> None:
     except Exception as exc:  # noqa: BLE001
         post(ReplyEnded(job, reply.stats(), describe_error(exc)))
         return
-    post(ReplyEnded(job, reply.stats(), None))
+    try:  # analysing the poem's form takes the stress model: here, not on the UI thread
+        form = reply.form_report() if not job.cancelled.is_set() else None
+    except Exception:  # noqa: BLE001  (a failed analysis must not lose the poem)
+        form = None
+    post(ReplyEnded(job, reply.stats(), None, form))
 
 
 # ----- indexing --------------------------------------------------------------

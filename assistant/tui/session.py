@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from assistant.chat.modes import Mode
+from assistant.errors import SettingsError
+from assistant.poetry.constrained_form import FormAsk, parse_metre, parse_scheme
 from assistant.settings import DecodingSettings, Settings
 
 MODE_LABELS = {Mode.CHAT: "Чат", Mode.DOCUMENTS: "Документы", Mode.POEM: "Стихи"}
@@ -22,6 +24,55 @@ _MODE_WORDS = {
 def mode_from_word(word: str) -> Mode | None:
     """The mode a user typed (English or Russian, any case), or None."""
     return _MODE_WORDS.get(word.strip().casefold())
+
+
+FREE_WORDS = frozenset({"off", "free", "нет", "свободно", "выкл"})
+AUTO_WORDS = frozenset({"auto", "авто"})
+
+
+def form_from_words(text: str) -> FormAsk | None:
+    """The poem form of `/form ...`: «ABAB ямб 4 [строф]», «auto» (the author's form) or
+    «off» (free verse: None); a SettingsError names a word it cannot read."""
+    words = text.split()
+    if not words or words[0].casefold() in FREE_WORDS:
+        return None
+    if words[0].casefold() in AUTO_WORDS and len(words) == 1:
+        return FormAsk("auto", "auto")
+    scheme = metre = None
+    numbers: list[int] = []
+    for word in words:
+        if word.isdigit():
+            numbers.append(int(word))
+        elif scheme is None and set(word.upper()) <= set("ABCDEFGH-"):
+            scheme = parse_scheme(word) or "auto"
+        else:
+            metre = parse_metre(word) or "auto"
+    if len(numbers) > 2 or any(n < 1 or n > 12 for n in numbers):
+        raise SettingsError("give at most two numbers, feet then stanzas, each from 1 to 12")
+    return FormAsk(scheme or "auto", metre or "auto", *numbers)
+
+
+def form_words(form: FormAsk | None) -> str:
+    """How a form reads in the app: «ABAB, ямб 4» ('как у автора' for auto parts)."""
+    if form is None:
+        return "свободная"
+    scheme = form.scheme if form.scheme not in (None, "auto") else "рифма как у автора"
+    metre = form.metre if form.metre not in (None, "auto") else "размер как у автора"
+    feet = f" {form.feet}" if form.feet else ""
+    stanzas = f", строф: {form.stanzas}" if form.stanzas else ""
+    return f"{scheme}, {metre}{feet}{stanzas}"
+
+
+def form_line(report: dict) -> str:
+    """A finished poem's form for the line under it: «форма: ABAB ямб 4 → ABAB ABAB, ямб 4;
+    14 из 16 строк» (poetry.constrained's report)."""
+    asked, got = report["requested"], report["achieved"]
+    feet = f" {asked['feet']}" if asked.get("feet") else ""
+    wrote = got.get("rhyme_scheme") or "—"
+    metre = (f", {got['metre']}" + (f" {got['feet']}" if got.get("feet") else "")
+             if got.get("metre") else ", без ясного размера")
+    return (f"форма: {asked['scheme']} {asked['metre'] or ''}{feet} → {wrote}{metre}; "
+            f"{report['lines_in_form']} из {report['lines']} строк")
 
 
 def next_mode(mode: Mode) -> Mode:
@@ -47,6 +98,7 @@ class Session:
     # how answers and chat replies are decoded ([decoding] settings, then the dialog's)
     decoding: DecodingSettings = field(default_factory=DecodingSettings)
     adapters: dict[str, str | None] = field(default_factory=lambda: {"chat": None, "poem": None})
+    form: FormAsk | None = None  # poem mode: the form each line must meet (None: free verse)
     conversation_id: int | None = None
 
     @classmethod

@@ -65,6 +65,7 @@ class AnswerView(Vertical):
         self.streaming = False
         self.complete = True  # False for an answer broken off by a crash or kill
         self.searched: str | None = None  # a follow-up's standalone query, when rewritten
+        self.form: str | None = None  # a form-constrained poem: asked and written form
         self._waiting = waiting
         self._stream: MarkdownStream | None = None
 
@@ -150,6 +151,8 @@ class AnswerView(Vertical):
             parts.append(Content("без образцов"))
         if self.searched:
             parts.append(Content(f"искал: «{one_line(self.searched)}»"))
+        if self.form:
+            parts.append(Content(one_line(self.form)))
         stopped = (self.stats.stopped_by if self.stats else "") or ("interrupted" if interrupted
                                                                    else "")
         if stopped in STOP_LABELS:
