@@ -390,8 +390,10 @@ class Engine:
         unchanged when it has no sources to be checked against."""
         if not answer.sources:
             return answer
+        # a follow-up ("А когда?") is judged as the question it was searched as, with the
+        # names and key terms it refers back to
         return replace(answer, check=self.check_answer(answer.text, answer.sources,
-                                                       answer.question))
+                                                       answer.searched or answer.question))
 
     def _retrieve(self, question: str, k: int,
                   index_name: str | None) -> tuple[list[Source], str | None]:

@@ -130,4 +130,5 @@ def _join(*parts: str) -> str:
 
 def _sentence(text: str) -> str:
     text = " ".join(_CITATION.sub(" ", text).split()).strip(" ?")
+    text = re.sub(r"\s*\?\s*", ", ", text)  # a follow-up searched as "А когда? Петербург ..."
     return (text[:1].upper() + text[1:]).rstrip(".!?…") + "."
