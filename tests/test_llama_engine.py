@@ -122,6 +122,15 @@ def test_sampling_follows_the_preset_and_repeats_are_forbidden(tiny_gguf, engine
     assert len(pairs) == len(set(pairs))  # no 2-gram twice, prompt included
 
 
+def test_a_llama_cpp_answer_is_checked_without_the_torch_confidence(tiny_gguf, engine_of, docs):
+    from assistant.grounding.confidence import answer_confidence
+
+    engine = engine_of(tiny_gguf)
+    generator = engine.generator("chat")
+    generator.loaded.name, generator.loaded.adapter = "gemma-3-270m", "adapters/bundled/chat"
+    assert answer_confidence(generator, "Когда?", "В 1703 году.", []) is None
+
+
 def test_what_llama_cpp_cannot_run_is_one_line(tiny_gguf, tiny_models, engine_of, tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(tiny_gguf.read_bytes()[:5000])

@@ -63,8 +63,8 @@ def answer_confidence(generator: Any, question: str, answer: str,
     from assistant.grounding.sources import as_sources
 
     loaded = getattr(generator, "loaded", None)
-    if not all(hasattr(loaded, name) for name in ("model", "tokenizer", "is_seq2seq")):
-        return None
+    if getattr(loaded, "model", None) is None or getattr(loaded, "tokenizer", None) is None:
+        return None  # on a server or on llama.cpp: no torch weights to read the answer with
     if not calibrated(loaded):
         return None
 

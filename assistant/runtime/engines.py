@@ -83,14 +83,14 @@ def lora_gguf(adapter: Path, gguf: Path, settings: Settings,
     from adapters.errors import AdapterError
     from adapters.gguf_lora import export_lora_gguf
 
-    base = gguf_base(gguf)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode())  # the base too
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         digest.update((adapter / name).read_bytes())
     out = settings.models_dir / GGUF_FOLDER / f"lora-{adapter.name}-{digest.hexdigest()[:16]}.gguf"
     if out.is_file():
         return out
     say(f"exporting adapter {adapter.name} for llama.cpp")
+    base = gguf_base(gguf)  # reading every field of a GGUF takes seconds: only to export
     try:
         return export_lora_gguf(adapter, base, out)
     except AdapterError as exc:

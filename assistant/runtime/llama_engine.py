@@ -33,6 +33,7 @@ from assistant.runtime.prompt_cache import common_prefix
 INSTALL_HINT = ("pip install llama-cpp-python (it builds llama.cpp from source: about 7 "
                 "minutes on 2 cores)")
 MAX_WINDOW = 8192  # the context Lira asks for at most: RAG prompts are ~1-2k tokens
+MIN_GGUF_BYTES = 32  # a GGUF header is longer: anything shorter is not one
 
 
 def llama_available() -> bool:
@@ -69,18 +70,20 @@ def load_gguf(path: Path, name: str, lora: Path | None = None,
                              f"installed: {INSTALL_HINT}")
     from llama_cpp import Llama
 
-    window = min(_trained_window(path), MAX_WINDOW)
+    if not _looks_like_gguf(path):
+        raise ModelLoadError(f"{path} is not a GGUF file: download or convert it again")
     try:
         with _quiet_plain_load():
-            llama = Llama(model_path=str(path), n_ctx=window, n_threads=threads or _threads(),
+            llama = Llama(model_path=str(path), n_ctx=MAX_WINDOW, n_threads=threads or _threads(),
                           lora_path=str(lora) if lora else None, verbose=False,
                           # the whole window may repeat-penalise, as transformers does
-                          last_n_tokens_size=window, swa_full=True)
+                          last_n_tokens_size=MAX_WINDOW, swa_full=True)
     except (ValueError, RuntimeError, OSError) as exc:
         what = f"{path} with the LoRA {lora}" if lora else str(path)
         raise ModelLoadError(f"llama.cpp could not load {what} ({_one_line(exc)}): check that "
                              "the file is a whole GGUF of an architecture llama.cpp knows, and "
                              "that a LoRA was made for this base") from None
+    window = min(llama._model.n_ctx_train() or MAX_WINDOW, MAX_WINDOW)  # noqa: SLF001
     return GgufModel(name, path, llama, window, _file_type(llama), str(lora) if lora else None)
 
 
@@ -217,26 +220,11 @@ def _shared_prefix(llama: Any, tokens: list[int]) -> int:
     return common_prefix(llama._input_ids[:llama.n_tokens].tolist(), tokens)  # noqa: SLF001
 
 
-def _trained_window(path: Path) -> int:
-    """The context length a GGUF file says its model was trained for (4096 if it does not)."""
-    from gguf import GGUFReader
-
-    try:
-        reader = GGUFReader(path)
-    except (ValueError, OSError, IndexError) as exc:
-        raise ModelLoadError(f"{path} is not a readable GGUF file ({_one_line(exc)}): "
-                             "download or convert it again") from None
-    arch = _field(reader, "general.architecture")
-    value = _field(reader, f"{arch}.context_length") if arch else None
-    return int(value) if isinstance(value, int) and value > 0 else 4096
-
-
-def _field(reader: Any, key: str) -> Any:
-    field = reader.get_field(key)
-    if field is None:
-        return None
-    value = field.contents()
-    return value
+def _looks_like_gguf(path: Path) -> bool:
+    if not path.is_file() or path.stat().st_size < MIN_GGUF_BYTES:
+        return False
+    with path.open("rb") as file:
+        return file.read(4) == b"GGUF"
 
 
 def _file_type(llama: Any) -> str:
