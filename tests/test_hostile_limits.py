@@ -273,7 +273,8 @@ def test_ctrl_c_in_lira_index_keeps_the_committed_batches_and_exits_cleanly(tmp_
 
     folder = tmp_path / "docs"
     folder.mkdir()
-    (folder / "big.txt").write_text("\n".join(f"{n} {LINE}" for n in range(15_000)), encoding="utf-8")
+    # long enough that the polling below sees it half stored however fast the machine is
+    (folder / "big.txt").write_text("\n".join(f"{n} {LINE}" for n in range(40_000)), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIRA_")}
     env.update(LIRA_HOME=str(tmp_path / "home"), LIRA_EMBEDDER=str(tiny_embedder_dir),
                LIRA_CHUNK_TOKENS="16", LIRA_CHUNK_OVERLAP="0")

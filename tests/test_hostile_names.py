@@ -78,7 +78,7 @@ def test_answer_sources_are_escaped():
     from assistant.cli.answer_output import source_lines
 
     answer = type("A", (), {"sources": [Source(1, f"/d/{HOSTILE}.md", HOSTILE, "", "t", 0.5)],
-                            "cited": [1]})()
+                            "cited": [1], "follow_up": None})()
     lines = source_lines(answer)
     assert_no_raw_controls("\n".join(lines))
     assert "*[1] \\x1b[31mred\\x07 — /d/\\x1b[31mred\\x07.md (0.500)" in lines
