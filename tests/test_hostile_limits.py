@@ -279,7 +279,13 @@ def test_ctrl_c_in_lira_index_keeps_the_committed_batches_and_exits_cleanly(tmp_
     env.update(LIRA_HOME=str(tmp_path / "home"), LIRA_EMBEDDER=str(tiny_embedder_dir),
                LIRA_CHUNK_TOKENS="16", LIRA_CHUNK_OVERLAP="0")
     command = [sys.executable, "-m", "assistant.cli", "index", str(folder)]
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A child inherits its parent's blocked signals: an earlier test's library (joblib's
+    # resource tracker blocks SIGINT while it starts one) can leave SIGINT blocked in
+    # pytest, and the Ctrl+C would never reach the child; a terminal's is never blocked.
+    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, preexec_fn=lambda: signal.pthread_sigmask(
+                                 signal.SIG_UNBLOCK, [signal.SIGINT]))
     catalog = tmp_path / "home" / "indexes" / "default" / "catalog.sqlite"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
@@ -288,7 +294,7 @@ def test_ctrl_c_in_lira_index_keeps_the_committed_batches_and_exits_cleanly(tmp_
             break
         time.sleep(0.2)
     _, err = child.communicate(timeout=60)
-    assert child.returncode == 130, err[-2000:]
+    assert child.returncode == 130, f"SIGINT blocked in pytest: {blocked}; {err[-2000:]}"
     assert "lira: interrupted" in err and "terminate called" not in err and "Traceback" not in err
     kept = _partial_chunks(catalog)
     assert kept > 0  # the batches committed before Ctrl+C
