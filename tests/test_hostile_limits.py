@@ -279,13 +279,12 @@ def test_ctrl_c_in_lira_index_keeps_the_committed_batches_and_exits_cleanly(tmp_
     env.update(LIRA_HOME=str(tmp_path / "home"), LIRA_EMBEDDER=str(tiny_embedder_dir),
                LIRA_CHUNK_TOKENS="16", LIRA_CHUNK_OVERLAP="0")
     command = [sys.executable, "-m", "assistant.cli", "index", str(folder)]
-    # A child inherits its parent's blocked signals: an earlier test's library (joblib's
-    # resource tracker blocks SIGINT while it starts one) can leave SIGINT blocked in
-    # pytest, and the Ctrl+C would never reach the child; a terminal's is never blocked.
-    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    # A child inherits an ignored or blocked SIGINT: pytest started in the background by a
+    # shell without job control ignores it, and the Ctrl+C would never reach the child.  A
+    # terminal's Ctrl+C reaches a process that neither ignores nor blocks it: so here too.
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, preexec_fn=lambda: signal.pthread_sigmask(
-                                 signal.SIG_UNBLOCK, [signal.SIGINT]))
+                             text=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     catalog = tmp_path / "home" / "indexes" / "default" / "catalog.sqlite"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
@@ -294,7 +293,7 @@ def test_ctrl_c_in_lira_index_keeps_the_committed_batches_and_exits_cleanly(tmp_
             break
         time.sleep(0.2)
     _, err = child.communicate(timeout=60)
-    assert child.returncode == 130, f"SIGINT blocked in pytest: {blocked}; {err[-2000:]}"
+    assert child.returncode == 130, f"SIGINT ignored in pytest: {ignored}; {err[-2000:]}"
     assert "lira: interrupted" in err and "terminate called" not in err and "Traceback" not in err
     kept = _partial_chunks(catalog)
     assert kept > 0  # the batches committed before Ctrl+C
@@ -303,6 +302,13 @@ def test_ctrl_c_in_lira_index_keeps_the_committed_batches_and_exits_cleanly(tmp_
     report = json.loads(done.stdout)
     assert report["updated"] == 1 and report["chunks"] > 0
     assert _partial_chunks(catalog) == 0
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
 
 
 def _partial_chunks(catalog: Path) -> int:
