@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.rag_prompt import Source
+from assistant.rag import CITATION
 from index.lexical import STOPWORDS, stemmer
 
 # Words that point back to something said before.  «это» and «этот» count: in a
@@ -39,7 +40,6 @@ EARLIER_SLOTS = 2  # of a follow-up's k sources, at most this many kept from the
 ANSWER_WORDS = 12  # of the previous answer, only its opening (names, the fact) is carried
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
-_CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def carried_words(question: str, turn: Turn, elliptical: bool = False) -> tuple[
     pulls the search back to the earlier passage (on the tuned half of the follow-up
     set, recall@1 0.916 with them, 0.964 with names and numbers only)."""
     have = set(_stems(_WORD.findall(question)))
-    answer = _CITATION.sub(" ", turn.answer)
+    answer = CITATION.sub(" ", turn.answer)
     words = _WORD.findall(turn.searched or turn.question) + _WORD.findall(answer)[:ANSWER_WORDS]
     carried: list[str] = []
     for word in words:
@@ -134,7 +134,7 @@ def earlier_exchange(turns: Sequence[Turn]) -> tuple[str, str] | None:
     another list of sources) for the prompt of a follow-up; None without one."""
     if not turns:
         return None
-    answer = " ".join(_CITATION.sub("", turns[-1].answer).split())
+    answer = " ".join(CITATION.sub("", turns[-1].answer).split())
     return turns[-1].question.strip(), answer
 
 

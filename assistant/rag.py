@@ -23,8 +23,12 @@ from adapters.rag_prompt import (
     build_rag_prompt,
 )
 
-__all__ = ["CLOSE", "EARLIER", "INSTRUCTION_RAG", "OPEN", "SYSTEM_RAG", "Source", "build_plain_prompt",
+__all__ = ["CITATION", "CLOSE", "EARLIER", "INSTRUCTION_RAG", "OPEN", "SYSTEM_RAG", "Source", "build_plain_prompt",
            "build_rag_prompt", "cited_numbers", "sources_from_hits"]
+
+
+# A citation mark in an answer: [1], [1, 2], [ 3 ] (what claims and prompts strip from text).
+CITATION = re.compile(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]")
 
 
 def sources_from_hits(hits: Sequence) -> list[Source]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.rag import cited_numbers
+from assistant.rag import CITATION, cited_numbers
 
-_CITATION = re.compile(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]")
 _BULLET = re.compile(r"^\s*(?:[-*•–—]|\d+[.)])\s+")
 
 
@@ -41,7 +40,7 @@ def split_claims(answer: str) -> list[Claim]:
     claims: list[Claim] = []
     for sentence in split_sentences(answer):
         cites = cited_numbers(sentence, 10**6)
-        text = " ".join(_CITATION.sub(" ", sentence).split())
+        text = " ".join(CITATION.sub(" ", sentence).split())
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         if not re.search(r"\w", text):
             if claims:  # "... России. [1]": the mark cites the sentence before

@@ -11,15 +11,12 @@ over the answer's tokens, one forward pass of prompt and answer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from adapters.registry import BUNDLED_DIR
-from assistant.rag import Source, build_rag_prompt
-
-_CITATION = re.compile(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]")
+from assistant.rag import CITATION, Source, build_rag_prompt
 
 
 def answer_log_prob(loaded: Any, prompt: str, answer: str) -> float | None:
@@ -74,4 +71,4 @@ def answer_confidence(generator: Any, question: str, answer: str,
     first = next((line for line in answer.splitlines() if line.strip()), "")
     # the citation marks are near-certain tokens that would only dilute the mean
     return answer_log_prob(loaded, build_rag_prompt(question, passages),
-                           " ".join(_CITATION.sub(" ", first).split()))
+                           " ".join(CITATION.sub(" ", first).split()))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from assistant.grounding.claims import Claim
 from assistant.grounding.words import PREFIX, Word, words
+from assistant.rag import CITATION
 
 # Question words, by the folded word; a preposition before one belongs to its phrase
 # ("В каком году", "Из скольких").
@@ -34,7 +35,6 @@ _WH = frozenset({
 _PREPOSITIONS = frozenset({"в", "во", "на", "из", "с", "со", "к", "ко", "по", "о", "об", "от",
                            "для", "до", "за", "при", "у", "через", "над", "под", "между", "про",
                            "после", "перед", "без", "около", "среди"})
-_CITATION = re.compile(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]")
 RESTATES = 0.5  # share of the question's words an answer must repeat to be its own statement
 
 
@@ -129,6 +129,6 @@ def _join(*parts: str) -> str:
 
 
 def _sentence(text: str) -> str:
-    text = " ".join(_CITATION.sub(" ", text).split()).strip(" ?")
+    text = " ".join(CITATION.sub(" ", text).split()).strip(" ?")
     text = re.sub(r"\s*\?\s*", ", ", text)  # a follow-up searched as "А когда? Петербург ..."
     return (text[:1].upper() + text[1:]).rstrip(".!?…") + "."
