@@ -16,7 +16,10 @@ import numpy as np
 from index.embeddings import Embedder
 from index.errors import QueryError, StoreError
 from index.filters import Filters
+from index.fusion import RRF_K, rrf
 from index.store import IndexStore
+
+__all__ = ["MODES", "Hit", "SearchOptions", "Searcher", "mmr", "rrf"]
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -29,7 +32,7 @@ class SearchOptions:
     filters: Filters = field(default_factory=Filters)
     mmr: float | None = None
     candidates: int = 50
-    rrf_k: int = 60
+    rrf_k: int = RRF_K
 
 
 @dataclass(frozen=True)
@@ -111,15 +114,6 @@ class Searcher:
                     text=r.text, kind=r.kind,
                     dense_score=_round(dense.get(r.id)), lexical_score=_round(lexical.get(r.id)))
                 for n, r in enumerate(records, 1)]
-
-
-def rrf(rankings: Sequence[Sequence[tuple[int, float]]], k: int = 60) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion of ranked (id, score) lists: sum of 1 / (k + rank)."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, (cid, _) in enumerate(ranking, 1):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank)
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
 def mmr(ranked: list[tuple[int, float]], query: np.ndarray, store: IndexStore,
