@@ -47,8 +47,13 @@ def test_index_search_ask_json(run, docs):
                        "--max-new-tokens", "8")
     answer = json.loads(out)
     assert code == 0 and answer["retrieval"] is True
+    # one entry per document (the two files), the passages as the prompt numbered them
     assert [s["n"] for s in answer["sources"]] == [1, 2]
-    assert set(answer["sources"][0]) == {"n", "path", "title", "text", "score"}
+    assert set(answer["sources"][0]) == {"n", "path", "title", "author", "rank", "relevance",
+                                         "passages"}
+    assert [s["rank"] for s in answer["sources"]] == [1, 2]
+    assert answer["sources"][0]["relevance"] >= answer["sources"][1]["relevance"]
+    assert {p["document"] for p in answer["passages"]} == {1, 2}
     stats = answer["stats"]
     assert answer["answer"].strip() and stats["prompt_tokens"] > stats["new_tokens"] > 0
     # --max-new-tokens is honoured, and the stop reason says when it was reached
@@ -101,6 +106,7 @@ def test_ask_plain_text_lists_sources(run, docs):
     assert [line.lstrip(" *")[:4] for line in listed] == ["[1] ", "[2] "]
     assert sorted(line.rsplit(" (", 1)[0].rsplit("/", 1)[1] for line in listed) == ["moscow.txt",
                                                                                       "spb.md"]
+    assert "(место 1, релевантность " in listed[0]
 
 
 def test_ask_json_carries_the_check_of_the_answer(run, docs):

@@ -81,7 +81,7 @@ def test_answer_sources_are_escaped():
                             "cited": [1], "follow_up": None})()
     lines = source_lines(answer)
     assert_no_raw_controls("\n".join(lines))
-    assert "*[1] \\x1b[31mred\\x07 — /d/\\x1b[31mred\\x07.md (0.500)" in lines
+    assert "*[1] \\x1b[31mred\\x07 — /d/\\x1b[31mred\\x07.md (место 1, релевантность 1.00)" in lines
 
 
 # ----- 2. the chat app ------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""Printing answers in the shell: streamed text, then numbered sources.
+"""Printing answers in the shell: streamed text, then its sources, one per document.
 
 The engine finishes an answer (Engine.finish_answer: cited numbers, the
 grounding check); this module only prints the stream and formats the Answer.
+Citations are shown in the documents' numbers (assistant.source_groups), as
+the text streams and in JSON; the engine's per-passage numbers stay in
+``passages`` and the grounding report.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ import click
 from assistant.engine import Answer, Engine, PreparedAnswer
 from assistant.followup import Turn
 from assistant.safe_text import one_line, printable
+from assistant.source_groups import (
+    SourceGroups,
+    grounding_dict,
+    group_sources,
+    passage_dicts,
+)
+
+MARKS = ("«", "»")  # around an evidence window in plain text; bold on a terminal
+BOLD = ("\x1b[1m", "\x1b[0m")
+CONTEXT = 80  # characters of the passage shown either side of an evidence window
 
 
 def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
@@ -28,10 +41,11 @@ def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
         return answer
     pieces = []
+    shown = group_sources(prepared.sources).stream()  # [n] as the documents are numbered
     for piece in prepared.stream:
         pieces.append(piece)
-        sys.stdout.write(printable(piece, lines=True))
-        sys.stdout.flush()
+        _write(shown.feed(piece))
+    _write(shown.close())
     click.echo()
     answer = engine.finish_answer(prepared, "".join(pieces))
     for line in source_lines(answer):
@@ -40,7 +54,16 @@ def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
         answer = engine.checked(answer)
         if answer.check is not None:
             click.echo(check_line(answer.check))
+            marks = BOLD if sys.stdout.isatty() else MARKS
+            for line in evidence_lines(group_sources(answer.sources, answer.check), marks):
+                click.echo(line)
     return answer
+
+
+def _write(text: str) -> None:
+    if text:
+        sys.stdout.write(printable(text, lines=True))
+        sys.stdout.flush()
 
 
 def check_line(report: Any) -> str:
@@ -56,16 +79,23 @@ LABELS = {"supported": "подтверждено", "contradicted": "против
 
 
 def answer_json(answer: Answer) -> dict:
-    """The `lira ask --json` object; ``grounding`` is null when the answer was not checked,
-    ``searched`` (the query searched: the question, or a follow-up's standalone form)
-    when it was answered without retrieval."""
+    """The `lira ask --json` object.
+
+    ``sources``: one entry per document (assistant.source_groups.Document: n, path,
+    title, author, rank, relevance, passages with the character offsets of the
+    evidence windows the check used); ``answer`` and ``cited`` in those numbers;
+    ``passages``: the retrieved passages as the prompt numbered them, each with its
+    ``document``; ``grounding``: null when the answer was not checked, its evidence
+    naming its ``document`` too.  ``searched``: the query searched (the question, or
+    a follow-up's standalone form), null when answered without retrieval."""
     stats = answer.stats
+    groups = group_sources(answer.sources, answer.check)
     return {
-        "answer": answer.text,
+        "answer": groups.renumber(answer.text),
         "model": {"reference": answer.model, "adapter": answer.adapter},
-        "sources": [{k: s.to_dict()[k] for k in ("n", "path", "title", "text", "score")}
-                    for s in answer.sources],
-        "cited": answer.cited,
+        "sources": [d.to_dict() for d in groups.documents],
+        "cited": groups.cited(answer.cited),
+        "passages": passage_dicts(answer.sources, groups),
         "retrieval": answer.retrieval,
         "searched": answer.searched,
         "note": answer.note,
@@ -73,23 +103,45 @@ def answer_json(answer: Answer) -> dict:
                   "first_token_s": round(stats.first_token_s or 0.0, 3),
                   "total_s": round(stats.total_s, 3), "stopped_by": stats.stopped_by,
                   "reused_tokens": stats.reused_tokens},
-        "grounding": answer.check.to_dict() if answer.check is not None else None,
+        "grounding": grounding_dict(answer.check, groups),
     }
 
 
 def source_lines(answer: Answer) -> list[str]:
-    """'[n] title — path (score)' lines, cited ones marked with '*'."""
+    """'[n] title — path (место r, релевантность 0.98)' lines, one per document, cited
+    ones marked with '*'."""
     if not answer.sources:
         return []
-    cited = set(answer.cited)
+    groups = group_sources(answer.sources)
+    cited = set(groups.cited(answer.cited))
     follow_up = answer.follow_up
     searched = (f" (искал: «{one_line(follow_up.searched)}»)"
                 if follow_up is not None and follow_up.rewritten else "")
     lines = ["", f"Источники{searched}:"]
-    for s in answer.sources:
-        mark = "*" if s.n in cited else " "
-        lines.append(one_line(f"{mark}[{s.n}] {s.title} — {s.path} ({s.score:.3f})"))
+    for d in groups.documents:
+        mark = "*" if d.n in cited else " "
+        where = f" — {d.path}" if d.path else ""
+        parts = f", фрагментов {len(d.numbers)}" if len(d.numbers) > 1 else ""
+        lines.append(one_line(f"{mark}[{d.n}] {d.name}{where} "
+                              f"(место {d.rank}, релевантность {d.relevance:.2f}{parts})"))
     return lines
+
+
+def evidence_lines(groups: SourceGroups, marks: tuple[str, str] = MARKS) -> list[str]:
+    """Where in its document each checked claim found its evidence: '[n] …text «window»
+    text…' per claim (``marks`` around the window), or nothing when no claim has any."""
+    lines = []
+    for document in groups.documents:
+        for passage in document.passages:
+            for mark in passage.highlights:
+                left = max(0, mark.start - CONTEXT)
+                right = min(len(passage.text), mark.end + CONTEXT)
+                excerpt = (("…" if left else "") + one_line(passage.text[left:mark.start])
+                           + marks[0] + one_line(passage.text[mark.start:mark.end]) + marks[1]
+                           + one_line(passage.text[mark.end:right])
+                           + ("…" if right < len(passage.text) else ""))
+                lines.append((mark.claim, f"  {mark.claim + 1}. [{document.n}] {excerpt}"))
+    return (["Опора в источниках:"] + [line for _, line in sorted(lines)]) if lines else []
 
 
 def chat_loop(engine: Engine, index_name: str | None, use_rag: bool, adapter: str | None) -> None:
