@@ -242,7 +242,7 @@ async def test_documents_answer_lists_sources_and_opens_passages(make_app):
         assert "[[1](cite:1)]" in answer.body.source
         answer.body.post_message(Markdown.LinkClicked(answer.body, "cite:2"))
         await opened(pilot, PassageScreen, "#passage-text")
-        assert app.screen.sources[app.screen.index].n == 2
+        assert app.screen.documents[app.screen.index].n == 2
         await pilot.press("right")
         assert app.screen.index == 0
         await pilot.press("escape")
@@ -257,6 +257,40 @@ async def test_documents_answer_lists_sources_and_opens_passages(make_app):
         await pilot.press("1")
         await opened(pilot, PassageScreen, "#passage-text")
         assert app.screen.index == 0
+
+
+async def test_two_chunks_of_one_file_are_one_source_and_its_evidence_is_marked(make_app,
+                                                                                   settings):
+    from assistant.grounding import check_answer
+    from assistant.rag import Source
+    from assistant.source_groups import group_sources
+
+    spb = [Source(1, "/docs/spb.md", "Петербург", "", "Петербург основан в 1703 году Петром "
+                  "Первым. Город стоит на Неве.", 0.0328),
+           Source(2, "/docs/moscow.txt", "Москва", "", "Москва — столица России.", 0.0161),
+           Source(3, "/docs/spb.md", "Петербург", "", "Летом в Петербурге белые ночи.", 0.0159)]
+    pieces = ["Основан в 1703 году [1]. ", "Белые ночи [3][1]. ", "Столица — Москва [2]."]
+    app = make_app(mode="documents", backend=FakeBackend(settings, sources=spb, pieces=pieces))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(pilot, "Когда основан Петербург?")
+        await settled(pilot)
+        panel = app.query_one(SourcesPanel)
+        options = panel.query_one(OptionList)
+        assert options.option_count == 2  # spb.md once, with both of its passages
+        assert "2 фрагм." in str(options.get_option_at_index(0).prompt)
+        assert str(options.get_option_at_index(1).prompt).startswith("[2] Москва")
+        body = answers(app)[0].body.source
+        assert "Белые ночи [[1](cite:1)]." in body and "Москва [[2](cite:2)]" in body
+        assert "cite:3" not in body
+        assert "белые ночи" in str(panel.query_one(".panel-passage").render())
+        # the check's evidence window is marked in the passage it came from
+        answer = answers(app)[0]
+        report = check_answer(answer.text, spb)
+        panel.show(group_sources(spb, report), answer.mode, answer.question)
+        preview = panel.query_one(".panel-passage").render()
+        marked = {str(preview)[s.start:s.end] for s in preview.spans
+                  if "underline" in str(s.style)}
+        assert "Петербург основан в 1703 году Петром Первым." in marked
 
 
 async def test_a_documents_follow_up_is_read_in_its_conversation(make_app, settings):
@@ -315,7 +349,7 @@ async def test_side_panel_previews_the_highlighted_passage(make_app):
         preview = panel.query_one(".panel-passage").render()
         assert str(preview).startswith("Петербург основан в 1703")
         assert {str(preview)[s.start:s.end] for s in preview.spans} == {"Петербург", "основан"}
-        assert "spb.md · 0.033" in str(panel.query_one(OptionList).get_option_at_index(0).prompt)
+        assert "spb.md · место 1 · 1.00" in str(panel.query_one(OptionList).get_option_at_index(0).prompt)
         panel.query_one(OptionList).focus()
         await pilot.press("down")
         assert str(panel.query_one(".panel-passage").render()).startswith("Москва — столица")

@@ -32,6 +32,7 @@ from assistant.chat.history import (
 )
 from assistant.chat.modes import Mode, stored_mode
 from assistant.settings import Settings
+from assistant.source_groups import SourceGroups
 from assistant.tui import jobs
 from assistant.tui.command_dispatch import run_slash_command
 from assistant.tui.commands import (
@@ -168,10 +169,10 @@ class LiraApp(App[None]):
     def _update_panel(self) -> None:
         selected = self.chat_log.selected
         panel = self.query_one(SourcesPanel)
-        sources = selected.sources if selected is not None else []
-        panel.show(sources, selected.mode if selected is not None else self.session.mode,
+        groups = selected.groups if selected is not None else SourceGroups()
+        panel.show(groups, selected.mode if selected is not None else self.session.mode,
                    selected.question if selected is not None else "")
-        panel.display = self.session.mode != Mode.CHAT or bool(sources)
+        panel.display = self.session.mode != Mode.CHAT or bool(groups.documents)
 
     def _show_model_status(self) -> None:
         key = (self.session.profile, self.session.adapter)
@@ -335,7 +336,12 @@ class LiraApp(App[None]):
             self.call_from_thread(self.notify, f"Проверка не удалась: {exc}", severity="warning")
             return
         if grounding is not None:
-            self.call_from_thread(view.set_grounding, grounding)
+            self.call_from_thread(self._show_grounding, view, grounding)
+
+    def _show_grounding(self, view, grounding) -> None:
+        view.set_grounding(grounding)
+        if view is self.chat_log.selected:  # its evidence is marked in the panel
+            self._update_panel()
 
     def _store(self, write: Callable, *args):
         """Run a history write; a failing disk costs the history, not the chat."""
@@ -554,8 +560,9 @@ class LiraApp(App[None]):
             self.open_passage(self.chat_log.selected, event.number)
 
     def open_passage(self, answer: AnswerView, number: int) -> None:
-        if 1 <= number <= len(answer.sources):
-            self.push_screen(PassageScreen(answer.sources, number, answer.question,
+        documents = answer.groups.documents
+        if 1 <= number <= len(documents):
+            self.push_screen(PassageScreen(documents, number, answer.question,
                                            examples=answer.mode == Mode.POEM))
 
     # ----- indexing ----------------------------------------------------------

@@ -1,6 +1,9 @@
-"""A source's passage, with the words that match the question marked."""
+"""A source document's passages, with the evidence windows the check used and the words
+that match the question marked."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,13 +12,13 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from assistant.rag import Source
-from assistant.safe_text import one_line, printable
-from assistant.tui.highlight import highlighted
+from assistant.safe_text import one_line
+from assistant.source_groups import Document
+from assistant.tui.highlight import document_text
 
 
 class PassageScreen(ModalScreen[None]):
-    """Shows source ``number`` of ``sources``; Left/Right go to the others."""
+    """Shows document ``number`` of ``documents``; Left/Right go to the others."""
 
     BINDINGS = [
         Binding("escape,q,enter", "dismiss", "Закрыть"),
@@ -23,11 +26,11 @@ class PassageScreen(ModalScreen[None]):
         Binding("right", "step(1)", "След."),
     ]
 
-    def __init__(self, sources: list[Source], number: int, query: str,
+    def __init__(self, documents: Sequence[Document], number: int, query: str,
                  examples: bool = False) -> None:
         super().__init__()
-        self.sources = sources
-        self.index = max(0, min(len(sources) - 1, number - 1))
+        self.documents = tuple(documents)
+        self.index = max(0, min(len(documents) - 1, number - 1))
         self.query_text = query
         self.examples = examples
 
@@ -43,18 +46,22 @@ class PassageScreen(ModalScreen[None]):
         self._show()
 
     def _show(self) -> None:
-        source = self.sources[self.index]
+        document = self.documents[self.index]
         kind = "Образец" if self.examples else "Источник"
         self.query_one("#passage-title", Static).update(
-            Content.assemble((f"{kind} [{source.n}] ", "bold"), one_line(source.title) or "без названия"))
-        meta = [("Автор: ", "dim"), one_line(source.author) or "—", "\n",
-                ("Файл: ", "dim"), one_line(source.path), "\n",
-                ("Оценка поиска: ", "dim"), f"{source.score:.4f}"]
+            Content.assemble((f"{kind} [{document.n}] ", "bold"),
+                             one_line(document.title) or "без названия"))
+        parts = len(document.numbers)
+        meta = [("Автор: ", "dim"), one_line(document.author) or "—", "\n",
+                ("Файл: ", "dim"), one_line(document.path) or "—", "\n",
+                ("Место в поиске: ", "dim"), str(document.rank),
+                ("  релевантность ", "dim"), f"{document.relevance:.2f}",
+                *((("  фрагментов ", "dim"), str(parts)) if parts > 1 else ())]
         self.query_one("#passage-meta", Static).update(Content.assemble(*meta))
         self.query_one("#passage-text", Static).update(
-            highlighted(printable(source.text, lines=True), self.query_text))
+            document_text(document, self.query_text))
         self.query_one("#passage-scroll").scroll_home(animate=False)
 
     def action_step(self, step: int) -> None:
-        self.index = (self.index + step) % len(self.sources)
+        self.index = (self.index + step) % len(self.documents)
         self._show()

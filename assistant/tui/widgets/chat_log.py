@@ -16,6 +16,7 @@ from assistant.chat.history import AnswerStats, ModelUsed, StoredMessage
 from assistant.chat.modes import Mode, stored_mode
 from assistant.rag import Source
 from assistant.safe_text import one_line, printable
+from assistant.source_groups import CitationStream, SourceGroups, group_sources, one_per_source
 from assistant.tui.answer_markup import citation_number, link_citations, verse_lines
 from assistant.tui.session import MODE_LABELS
 
@@ -62,12 +63,14 @@ class AnswerView(Vertical):
         self.model = ModelUsed()
         self.stats: AnswerStats | None = None
         self.grounding: Grounding | None = None
+        self.report = None  # the grounding report, whose evidence windows the sources mark
         self.streaming = False
         self.complete = True  # False for an answer broken off by a crash or kill
         self.searched: str | None = None  # a follow-up's standalone query, when rewritten
         self.form: str | None = None  # a form-constrained poem: asked and written form
         self._waiting = waiting
         self._stream: MarkdownStream | None = None
+        self._shown: CitationStream | None = None  # renumbers citations while streaming
 
     def compose(self) -> ComposeResult:
         yield Static(Content.styled(f"Лира · {MODE_LABELS[self.mode]}", "bold"),
@@ -93,6 +96,14 @@ class AnswerView(Vertical):
         return view
 
     @property
+    def groups(self) -> SourceGroups:
+        """The sources as the panel lists them: one entry per document of a documents
+        answer (its citations shown in their numbers), one per style example of a poem."""
+        if self.mode == Mode.POEM:
+            return one_per_source(self.sources)
+        return group_sources(self.sources, self.report)
+
+    @property
     def body(self) -> Markdown:
         return self.query_one(".answer-body", Markdown)
 
@@ -100,7 +111,10 @@ class AnswerView(Vertical):
         text = printable(text, lines=True)  # a model may echo a passage's ESC sequences
         if self.mode == Mode.POEM:
             return verse_lines(text)
-        return link_citations(text, len(self.sources)) if final else text
+        if not final or not self.sources:
+            return text
+        groups = self.groups
+        return link_citations(groups.renumber(text), len(groups.documents))
 
     # ----- streaming ---------------------------------------------------------
     def begin(self, sources: list[Source], model: ModelUsed,
@@ -111,13 +125,16 @@ class AnswerView(Vertical):
         self.model = model
         self.searched = searched
         self.streaming = True
+        # finish() re-renders such an answer whole, so a tail held back is not lost
+        self._shown = self.groups.stream() if self.mode == Mode.DOCUMENTS and sources else None
         self.query_one(".answer-waiting", Static).display = False
         self._stream = Markdown.get_stream(self.body)
 
     async def write(self, piece: str) -> None:
         self.text += piece
-        if self._stream is not None:
-            await self._stream.write(self._markdown(piece, final=False))
+        shown = self._shown.feed(piece) if self._shown is not None else piece
+        if self._stream is not None and shown:
+            await self._stream.write(self._markdown(shown, final=False))
 
     async def finish(self, stats: AnswerStats | None, grounding: Grounding | None) -> None:
         """The reply ended: show citations as links and the facts line."""
@@ -134,8 +151,10 @@ class AnswerView(Vertical):
         self.show_facts()
 
     def set_grounding(self, grounding: Grounding) -> None:
-        """Show the check of a finished answer (it arrives after the answer)."""
+        """Show the check of a finished answer (it arrives after the answer); its report
+        (when the badge carries one) marks the evidence in the sources."""
         self.grounding = grounding
+        self.report = getattr(grounding, "report", None)
         self.show_facts()
 
     def show_facts(self, interrupted: bool = False) -> None:
@@ -173,7 +192,7 @@ class AnswerView(Vertical):
     def _link(self, event: Markdown.LinkClicked) -> None:
         event.stop()
         number = citation_number(event.href)
-        if number is not None and 1 <= number <= len(self.sources):
+        if number is not None and 1 <= number <= len(self.groups.documents):
             self.post_message(self.CitationOpened(self, number))
 
 
@@ -249,7 +268,7 @@ class ChatLog(VerticalScroll):
 
     def action_cite(self, number: int) -> None:
         answer = self.selected
-        if answer is not None and 1 <= number <= len(answer.sources):
+        if answer is not None and 1 <= number <= len(answer.groups.documents):
             self.post_message(AnswerView.CitationOpened(answer, number))
 
     @on(AnswerView.Selected)

@@ -1,7 +1,10 @@
-"""The side panel: the numbered sources (or style examples) of the selected answer.
+"""The side panel: the sources of the selected answer, one entry per document (or its
+style examples, one per poem).
 
-Under the list, the highlighted source's passage is shown with the words that
-match the question marked; Enter or a click opens it in a dialog.
+Each entry shows its rank in the search and a relevance in [0, 1]
+(assistant.source_groups.Document).  Under the list, the highlighted
+document's passages are shown with the evidence windows the check used and
+the words that match the question marked; Enter or a click opens it in a dialog.
 """
 
 from __future__ import annotations
@@ -14,19 +17,21 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from assistant.chat.modes import Mode
-from assistant.rag import Source
-from assistant.safe_text import one_line, printable
-from assistant.tui.highlight import highlighted
+from assistant.safe_text import one_line
+from assistant.source_groups import Document, SourceGroups
+from assistant.tui.highlight import document_text
 
 
-def source_option(source: Source) -> Option:
-    """'[n] title' and, dimmed under it, author, file name and score."""
-    file_name = one_line(source.path.rsplit("/", 1)[-1])
-    title = one_line(source.title) or file_name
-    facts = [one_line(source.author), file_name, f"{source.score:.3f}"]
-    prompt = Content.assemble((f"[{source.n}] ", "bold"), title, "\n",
+def source_option(document: Document) -> Option:
+    """'[n] title' and, dimmed under it, author, file name, rank and relevance."""
+    file_name = one_line(document.path.rsplit("/", 1)[-1])
+    parts = len(document.numbers)
+    facts = [one_line(document.author), file_name,
+             f"место {document.rank} · {document.relevance:.2f}",
+             f"{parts} фрагм." if parts > 1 else ""]
+    prompt = Content.assemble((f"[{document.n}] ", "bold"), one_line(document.name), "\n",
                               (" · ".join(f for f in facts if f), "dim"))
-    return Option(prompt, id=str(source.n))
+    return Option(prompt, id=str(document.n))
 
 
 class SourcesPanel(Vertical):
@@ -39,7 +44,7 @@ class SourcesPanel(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.sources: list[Source] = []
+        self.documents: tuple[Document, ...] = ()
         self.query_text = ""
 
     def compose(self) -> ComposeResult:
@@ -49,9 +54,10 @@ class SourcesPanel(Vertical):
         with VerticalScroll(classes="panel-preview"):
             yield Static("", classes="panel-passage")
 
-    def show(self, sources: list[Source], mode: Mode, query: str = "") -> None:
-        """Show ``sources``; in poem mode they are the style examples."""
-        self.sources, self.query_text = list(sources), query
+    def show(self, groups: SourceGroups, mode: Mode, query: str = "") -> None:
+        """Show the documents of ``groups``; in poem mode they are the style examples."""
+        sources = self.documents = groups.documents
+        self.query_text = query
         title = "Образцы стиля" if mode == Mode.POEM else "Источники"
         self.query_one(".panel-title", Static).update(title)
         empty = self.query_one(".panel-empty", Static)
@@ -68,14 +74,13 @@ class SourcesPanel(Vertical):
             self._preview(0)
 
     def _preview(self, index: int) -> None:
-        source = self.sources[index]
         self.query_one(".panel-passage", Static).update(
-            highlighted(printable(source.text, lines=True), self.query_text))
+            document_text(self.documents[index], self.query_text))
         self.query_one(".panel-preview").scroll_home(animate=False)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
-        if 0 <= event.option_index < len(self.sources):
+        if 0 <= event.option_index < len(self.documents):
             self._preview(event.option_index)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
