@@ -312,7 +312,7 @@ MAY_IMPORT = {
                         "assistant.poetry", "assistant.grounding"),
     "assistant.server": (*BASE, "assistant.runtime", *CONVERSATION, "assistant.engine",
                          "assistant.poetry", "assistant.grounding", "assistant.chat",
-                         "assistant.safe_text"),
+                         "assistant.safe_text", "assistant.source_groups"),
     "assistant.engine": (*BASE, "assistant.runtime", *CONVERSATION, "assistant.grounding"),
 }
 

@@ -94,8 +94,13 @@ def test_documents_answer_with_sources_and_grounding(client):
     assert isinstance(text, str) and response.choices[0].finish_reason in ("stop", "length")
     extra = response.model_dump()
     sources = extra["sources"]
-    assert sources and {"path", "title", "author", "text", "score"} <= set(sources[0])
+    # one entry per document; the passages as the prompt numbered them, each naming its own
+    assert sources and {"n", "path", "title", "author", "rank", "relevance",
+                        "passages"} <= set(sources[0])
     assert any(s["path"].endswith("spb.md") for s in sources)
+    assert len({s["path"] for s in sources}) == len(sources)
+    assert {p["document"] for p in extra["passages"]} == {s["n"] for s in sources}
+    assert all(n in {s["n"] for s in sources} for n in extra["cited"])
     grounding = extra["grounding"]
     assert grounding is None if not text.strip() else {"score", "sentences"} <= set(grounding)
     assert response.usage.completion_tokens <= 8

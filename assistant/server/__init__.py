@@ -7,7 +7,8 @@ to Lira's modes), replies (a request turned into a started reply), streaming
 one compute thread), api_errors (OpenAI-style error objects).
 
 May import ``assistant.engine``, ``chat``, ``runtime``, ``poetry``, ``grounding``,
-``rag``, ``followup``, ``settings``, ``errors``, ``safe_text``, ``index`` and ``adapters``;
+``rag``, ``followup``, ``settings``, ``errors``, ``safe_text``, ``source_groups`` (sources
+one per document), ``index`` and ``adapters``;
 only the CLI's serve command imports it.  fastapi, starlette and uvicorn are
 imported here and in that command only.
 """

@@ -29,6 +29,7 @@ from assistant.server.replies import (
     check_limits,
     conversation,
     reply_extras,
+    shown_text,
     start_chat,
     start_completion,
 )
@@ -116,7 +117,8 @@ def create_app(engine: Engine, settings: Settings, waiting: int = DEFAULT_WAITIN
             return HeldStream(sse(envelope, reply, request, extras), held)
         async with held:
             text = await collect(reply, request)
-            return JSONResponse(whole(envelope, reply, text, await extras(text)))
+            return JSONResponse(whole(envelope, reply, shown_text(reply, text),
+                                      await extras(text)))
 
     @app.post("/v1/chat/completions", dependencies=auth)
     async def chat_completions(body: ChatRequest, request: Request):

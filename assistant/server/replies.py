@@ -17,6 +17,7 @@ from assistant.server.api_errors import ApiError
 from assistant.server.modes import ModelChoice
 from assistant.server.shapes import ChatRequest, CompletionRequest, Message, Sampling
 from assistant.settings import DecodingSettings, Settings
+from assistant.source_groups import CitationStream, grounding_dict, group_sources, passage_dicts
 
 USER, ASSISTANT = "user", "assistant"
 
@@ -85,14 +86,32 @@ def start_completion(backend: ChatBackend, choice: ModelChoice,
 
 
 def reply_extras(backend: ChatBackend, reply: Reply, text: str) -> dict:
-    """Lira's fields of a finished reply: its sources (or a poem's examples), the numbers
-    it cites, in documents mode the query searched when the last message was a follow-up
-    made standalone (else null), and with checks on, its grounding report."""
+    """Lira's fields of a finished reply.  In documents mode: its ``sources`` one per
+    document (assistant.source_groups: rank, relevance, passages with the evidence
+    windows' offsets), the documents it cites, the retrieved ``passages`` as the prompt
+    numbered them, the query searched when the last message was a follow-up made
+    standalone (else null), and with checks on, its grounding report.  A poem's
+    ``sources`` are its style examples, one per poem."""
     extras: dict = {"sources": [s.to_dict() for s in reply.sources], "cited": [],
                     "grounding": None, "note": reply.note, "searched": reply.searched}
     if reply.prepared is not None:
         answer = backend.engine.finish_answer(reply.prepared, text,
                                               check=backend.settings.check and bool(text.strip()))
-        extras["cited"] = answer.cited
-        extras["grounding"] = answer.check.to_dict() if answer.check is not None else None
+        groups = group_sources(answer.sources, answer.check)
+        extras["sources"] = [d.to_dict() for d in groups.documents]
+        extras["passages"] = passage_dicts(answer.sources, groups)
+        extras["cited"] = groups.cited(answer.cited)
+        extras["grounding"] = grounding_dict(answer.check, groups)
     return extras
+
+
+def shown_citations(reply: Reply) -> CitationStream | None:
+    """How the text of a documents reply goes out: its citations in the numbers of its
+    documents, as ``sources`` lists them (None: other replies go out as generated)."""
+    return group_sources(reply.sources).stream() if reply.prepared is not None else None
+
+
+def shown_text(reply: Reply, text: str) -> str:
+    """The whole text of ``reply`` as it goes out (see shown_citations)."""
+    shown = shown_citations(reply)
+    return text if shown is None else shown.feed(text) + shown.close()

@@ -19,6 +19,7 @@ from assistant.chat.backend import Reply
 from assistant.errors import USER_ERRORS
 from assistant.safe_text import one_line
 from assistant.server.api_errors import error_body, log
+from assistant.server.replies import shown_citations
 from assistant.server.responses import Envelope, last_chunk, piece_chunk
 
 DONE = "data: [DONE]\n\n"
@@ -53,11 +54,17 @@ async def sse(envelope: Envelope, reply: Reply, request: Request,
               extras: Callable[[str], Awaitable[dict]]) -> AsyncIterator[str]:
     """The events of a streamed reply: text chunks, a closing chunk with Lira's fields
     (``extras`` of the whole text), then [DONE]."""
-    text = []
+    text, sent = [], False
+    shown = shown_citations(reply)  # [n] in the numbers of the documents the sources list
     try:
         async for piece in pieces(reply, request):
-            yield event(piece_chunk(envelope, piece, first=not text))
             text.append(piece)
+            out = piece if shown is None else shown.feed(piece)
+            if out or shown is None:
+                yield event(piece_chunk(envelope, out, first=not sent))
+                sent = True
+        if shown is not None and (rest := shown.close()):
+            yield event(piece_chunk(envelope, rest, first=not sent))
         if await request.is_disconnected():
             return
         closing = last_chunk(envelope, reply, await extras("".join(text)))
