@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # numpy, the store, openai and llama.cpp: not at start-up
 
 Progress = Callable[[str], None]
 FileProgress = Callable[[int, int, int], None]  # files done, files in all, chunks so far
+Regenerate = Callable[[Sequence[tuple[int, str]]], TextStream]
 NO_ADAPTER = "none"
 MISSING, EMPTY = "missing", "empty"  # why an index has no searcher (Engine.ready_searcher)
 
@@ -55,6 +56,9 @@ class PreparedAnswer:
     model: str = ""  # the model reference that answers
     adapter: str | None = None  # its adapter's folder name (None: the base alone)
     follow_up: FollowUp | None = None  # the question read in its conversation
+    # a second try: the same prompt with (source number, excerpt) pairs quoted, streamed with
+    # the same model, decoding and cancel event (on_unsupported = retry; see Engine.checked)
+    regenerate: Regenerate | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ class Answer:
 
     ``cited``: the source numbers [n] the text cites, in order; ``check``: its
     grounding report against the sources (assistant.grounding.GroundingReport),
-    or None when it was not checked.
+    or None when it was not checked; ``repair``: what the on_unsupported setting did
+    to it (assistant.grounding.repair.Repair; None: nothing, the text is as generated).
     """
 
     question: str
@@ -87,6 +92,8 @@ class Answer:
     model: str = ""
     adapter: str | None = None
     follow_up: FollowUp | None = None
+    repair: Any = None
+    regenerate: Regenerate | None = field(default=None, repr=False, compare=False)
 
     @property
     def searched(self) -> str | None:
@@ -347,10 +354,17 @@ class Engine:
         preset = self.preset("answer", max_new_tokens, decoding)
         generator = self.generator("chat", adapter)
         loaded = generator.loaded
-        return PreparedAnswer(question, prompt, found.sources, generator.stream(prompt, preset),
+        stream = generator.stream(prompt, preset)
+
+        def regenerate(evidence: Sequence[tuple[int, str]]) -> TextStream:
+            return generator.stream(build_rag_prompt(question, found.sources, earlier, evidence),
+                                    preset, stream.cancel)
+
+        return PreparedAnswer(question, prompt, found.sources, stream,
                               found.note, retrieval=bool(found.sources), model=loaded.name,
                               adapter=Path(loaded.adapter).name if loaded.adapter else None,
-                              follow_up=found.follow_up if use_rag else None)
+                              follow_up=found.follow_up if use_rag else None,
+                              regenerate=regenerate if found.sources else None)
 
     def retrieve(self, question: str, k: int | None = None, index_name: str | None = None,
                  turns: Sequence[Turn] = ()) -> Retrieval:
@@ -377,23 +391,81 @@ class Engine:
                       check: bool = False) -> Answer:
         """The finished answer of ``prepared``: ``text`` is what streamed (None: read the
         stream to its end), stripped; with ``check``, judged against its sources (when
-        it has any; see checked)."""
+        it has any) and repaired as on_unsupported says (see checked)."""
         text = ("".join(prepared.stream) if text is None else text).strip()
         answer = Answer(prepared.question, text, prepared.sources,
                         cited_numbers(text, len(prepared.sources)), None,
                         prepared.stream.stats, prepared.note, prepared.retrieval,
-                        prepared.model, prepared.adapter, prepared.follow_up)
+                        prepared.model, prepared.adapter, prepared.follow_up,
+                        regenerate=prepared.regenerate)
         return self.checked(answer) if check else answer
 
-    def checked(self, answer: Answer) -> Answer:
-        """``answer`` with its grounding report against its sources (slow: models run);
-        unchanged when it has no sources to be checked against."""
+    def checked(self, answer: Answer, on_unsupported: str | None = None) -> Answer:
+        """``answer`` with its grounding report against its sources (slow: models run),
+        then, when the check finds a sentence it does not support, repaired as
+        ``on_unsupported`` (None: the setting) says: mark (left as it is), drop or
+        retry (assistant.grounding.repair); unchanged when it has no sources."""
         if not answer.sources:
             return answer
+        answer = self._with_check(answer, answer.text)
+        return self.repaired(answer, on_unsupported or self.settings.on_unsupported)
+
+    def _with_check(self, answer: Answer, text: str) -> Answer:
+        """``answer`` with ``text``, the numbers it cites and its check."""
         # a follow-up ("А когда?") is judged as the question it was searched as, with the
         # names and key terms it refers back to
-        return replace(answer, check=self.check_answer(answer.text, answer.sources,
-                                                       answer.searched or answer.question))
+        return replace(answer, text=text, cited=cited_numbers(text, len(answer.sources)),
+                       check=self.check_answer(text, answer.sources,
+                                               answer.searched or answer.question))
+
+    def repaired(self, answer: Answer, how: str) -> Answer:
+        """A checked ``answer`` repaired as ``how`` (mark, drop or retry) says; an answer
+        the user stopped, or whose check found nothing unsupported, is left as it is."""
+        from assistant.grounding.repair import DROP, MARK, needs_repair
+
+        if (how == MARK or not needs_repair(answer.check)
+                or answer.stats.stopped_by == "cancelled"):
+            return answer
+        return self._dropped(answer) if how == DROP else self._retried(answer)
+
+    def _dropped(self, answer: Answer) -> Answer:
+        from assistant.grounding.repair import DROPPED, KEPT, Repair, drop_unsupported
+
+        dropped = drop_unsupported(answer.text, answer.check)
+        if not dropped.removed:
+            return (replace(answer, repair=Repair(KEPT, dropped.note, answer.text, answer.check))
+                    if dropped.note else answer)
+        # checked again: the first sentence left is now judged as the answer to the question
+        repaired = self._with_check(answer, dropped.text)
+        return replace(repaired, repair=Repair(DROPPED, dropped.note, answer.text, answer.check))
+
+    def _retried(self, answer: Answer) -> Answer:
+        """One more answer with the evidence windows quoted; the better-checked one is kept
+        (the first on a tie), and a failed or stopped second try keeps the first."""
+        from assistant.grounding.repair import KEPT, RETRIED, Repair, evidence_quotes
+
+        def kept(note: str, second: str | None = None) -> Answer:
+            return replace(answer, repair=Repair(KEPT, note, answer.text, answer.check, second))
+
+        quotes = evidence_quotes(answer.check)
+        if answer.regenerate is None or not quotes:
+            return kept("нет мест источников, по которым переписать ответ — он помечен")
+        try:
+            stream = answer.regenerate(quotes)
+            text = "".join(stream).strip()
+            if stream.stats.stopped_by == "cancelled":
+                return kept("повторный ответ остановлен — оставлен первый")
+            second = self._with_check(answer, text) if text else None
+        except Exception as exc:  # noqa: BLE001  (a failed second try must not lose the first)
+            return kept(f"повторный ответ не получился ({type(exc).__name__}) — оставлен первый")
+        before = answer.check.score
+        if second is None or second.check.score <= before:
+            after = f"{second.check.score:.2f}" if second is not None else "пусто"
+            return kept(f"повторный ответ проверен не лучше ({after} против {before:.2f}) — "
+                        "оставлен первый", text)
+        note = f"ответ переписан по местам источников: опора {before:.2f} → {second.check.score:.2f}"
+        return replace(second, stats=stream.stats,
+                       repair=Repair(RETRIED, note, answer.text, answer.check, text))
 
     def _retrieve(self, question: str, k: int,
                   index_name: str | None) -> tuple[list[Source], str | None]:

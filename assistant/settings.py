@@ -126,6 +126,10 @@ class Settings:
     k: int = 4
     check: bool = True  # judge each RAG answer against its sources (assistant.grounding)
     nli: str | None = "auto"  # the entailment model of those checks; see assistant.grounding.entailment
+    # what a checked answer's unsupported sentences get: mark (the badge only), drop (removed,
+    # never all of them) or retry (one more answer with the evidence quoted; the better-checked
+    # one kept): Engine.checked, bench/answer_repair.py
+    on_unsupported: str = "mark"
     max_new_tokens: int = 256
     temperature: float = 0.8
     # bench/retrieval.py --sweep 120,200,320 (XQuAD + 2 MB of RusLit): hybrid R@5 0.984 /
@@ -265,6 +269,7 @@ RULES: dict[str, Rule] = {
     "poem.quantization": _QUANTIZATION,
     "embedder": _MODEL_REFERENCE,
     "device": _one_of("auto", "cpu", "cuda"),
+    "on_unsupported": _one_of("mark", "drop", "retry"),
     "index_name": Rule(INDEX_NAME_RULE, is_index_name),
     "k": _integers(1, 100),
     "max_new_tokens": _integers(1, 4096),

@@ -63,13 +63,17 @@ class Grounding:
     """The badge an answer carries about how well its sources support it.
 
     ``checked`` is False for a badge of retrieval scores only (checks off, or a
-    stored answer); ``score`` is the check's score in [0, 1] when checked.
+    stored answer); ``score`` is the check's score in [0, 1] when checked.  When the
+    on_unsupported setting repaired the answer, ``note`` says what it did and ``text``
+    is the answer to show instead of the one that streamed (None: keep that one).
     """
 
     label: str
     detail: str = ""
     checked: bool = False
     score: float | None = None
+    note: str | None = None
+    text: str | None = None
 
 
 @dataclass
@@ -233,17 +237,24 @@ class ChatBackend:
             return retrieval_badge(reply.sources)
         with self._models_lock:
             answer = self.engine.finish_answer(reply.prepared, text, check=True)
-        return grounding_badge(answer.check) if answer.check else retrieval_badge(reply.sources)
+        if answer.check is None:
+            return retrieval_badge(reply.sources)
+        return grounding_badge(answer.check, answer.repair,
+                               answer.text if answer.text != text.strip() else None)
 
 
 VERDICT_MARKS = {"supported": "✓", "contradicted": "✗", "unsupported": "?"}
 
 
-def grounding_badge(report: Any) -> Grounding:
-    """'опора 0.83' with one line per sentence and its verdict in the detail."""
+def grounding_badge(report: Any, repair: Any = None, text: str | None = None) -> Grounding:
+    """'опора 0.83' with one line per sentence and its verdict in the detail; a repair
+    (assistant.grounding.repair.Repair) adds its note, first, and ``text`` the answer
+    that replaces the one streamed."""
     lines = [f"{VERDICT_MARKS.get(s.verdict, '?')} {s.score:.2f} {s.text}" for s in report.sentences]
-    return Grounding(label=f"опора {report.score:.2f}", detail="\n".join(lines), checked=True,
-                     score=report.score)
+    note = repair.note if repair is not None else None
+    return Grounding(label=f"опора {report.score:.2f}" + (" · исправлено" if text else ""),
+                     detail="\n".join([note, *lines] if note else lines), checked=True,
+                     score=report.score, note=note, text=text)
 
 
 def retrieval_badge(sources: Sequence[Source]) -> Grounding | None:

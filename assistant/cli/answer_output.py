@@ -57,6 +57,10 @@ def print_answer(engine: Engine, prepared: PreparedAnswer, as_json: bool,
             marks = BOLD if sys.stdout.isatty() else MARKS
             for line in evidence_lines(group_sources(answer.sources, answer.check), marks):
                 click.echo(line)
+        if answer.repair is not None:  # on_unsupported: what was dropped or asked again
+            click.echo(f"Исправление: {answer.repair.note}")
+            if answer.text != answer.repair.original:
+                click.echo(printable(group_sources(answer.sources).renumber(answer.text), lines=True))
     return answer
 
 
@@ -104,6 +108,7 @@ def answer_json(answer: Answer) -> dict:
                   "total_s": round(stats.total_s, 3), "stopped_by": stats.stopped_by,
                   "reused_tokens": stats.reused_tokens},
         "grounding": grounding_dict(answer.check, groups),
+        "repair": answer.repair.to_dict(groups.renumber) if answer.repair is not None else None,
     }
 
 

@@ -44,19 +44,23 @@ def with_decoding(settings, flags: dict):
 @click.option("--adapter", help="Adapter folder, or 'none' for the bare base model.")
 @click.option("--max-new-tokens", type=click.IntRange(1, 4096), help="Answer length limit.")
 @click.option("--no-check", is_flag=True, help="Skip checking the answer against its sources.")
+@click.option("--on-unsupported", type=click.Choice(["mark", "drop", "retry"]),
+              help="What a sentence the check does not support gets: mark it, drop it, or "
+                   "retry the answer once with the evidence quoted (default: the setting).")
 @click.option("--session", help="A named conversation in the chat history: QUESTION is read "
                                 "as a follow-up of its earlier questions, and added to it.")
 @decoding_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def ask(settings, question: str, name: str | None, k: int | None, no_rag: bool,
-        adapter: str | None, max_new_tokens: int | None, no_check: bool, session: str | None,
-        as_json: bool, **decoding) -> None:
+        adapter: str | None, max_new_tokens: int | None, no_check: bool,
+        on_unsupported: str | None, session: str | None, as_json: bool, **decoding) -> None:
     """Answer QUESTION from the index, citing sources as [n], checked against them."""
     from assistant.cli.answer_output import print_answer
     from assistant.engine import Engine
+    from assistant.settings import with_flags
 
-    settings = with_decoding(settings, decoding)
+    settings = with_flags(with_decoding(settings, decoding), {"on_unsupported": on_unsupported})
     engine = Engine(settings, stage_printer(as_json))
     history, conversation, turns = open_session(settings, session)
     prepared = engine.prepare_answer(question, k=k, use_rag=not no_rag, index_name=name,

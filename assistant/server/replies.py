@@ -93,7 +93,8 @@ def reply_extras(backend: ChatBackend, reply: Reply, text: str) -> dict:
     standalone (else null), and with checks on, its grounding report.  A poem's
     ``sources`` are its style examples, one per poem."""
     extras: dict = {"sources": [s.to_dict() for s in reply.sources], "cited": [],
-                    "grounding": None, "note": reply.note, "searched": reply.searched}
+                    "grounding": None, "note": reply.note, "searched": reply.searched,
+                    "repair": None}  # on_unsupported's drop or retry: note, texts
     if reply.prepared is not None:
         answer = backend.engine.finish_answer(reply.prepared, text,
                                               check=backend.settings.check and bool(text.strip()))
@@ -102,6 +103,8 @@ def reply_extras(backend: ChatBackend, reply: Reply, text: str) -> dict:
         extras["passages"] = passage_dicts(answer.sources, groups)
         extras["cited"] = groups.cited(answer.cited)
         extras["grounding"] = grounding_dict(answer.check, groups)
+        extras["repair"] = (answer.repair.to_dict(groups.renumber)  # the text as repaired too
+                            | {"answer": groups.renumber(answer.text)} if answer.repair else None)
     return extras
 
 
