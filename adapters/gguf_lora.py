@@ -51,7 +51,7 @@ def export_lora_gguf(adapter_dir: Path, base: GgufBase, out: Path) -> Path:
 
     config = _lora_config(adapter_dir)
     arch = base.arch
-    names = _tensor_names(arch, base.blocks)
+    names = gguf_tensor_names(arch, base.blocks)
     tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
     writer_path = out.with_name(f".{out.name}.partial")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,12 +107,17 @@ def rotary_permute(rows, heads: int):
     return rows.reshape(heads, 2, shape[0] // heads // 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
 
 
-def _lora_config(adapter_dir: Path) -> dict:
+def peft_config(adapter_dir: Path) -> dict:
+    """The adapter's adapter_config.json; unreadable is an AdapterFolderError."""
     try:
-        config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+        return json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise AdapterFolderError(f"{adapter_dir}: cannot read adapter_config.json "
                                  f"({first_line(exc)})") from None
+
+
+def _lora_config(adapter_dir: Path) -> dict:
+    config = peft_config(adapter_dir)
     if config.get("peft_type") != "LORA":
         raise MergeError(f"{adapter_dir} is a {config.get('peft_type')} adapter: llama.cpp runs "
                          "LoRA only; merge it into the base and export the merged model")
@@ -128,7 +133,8 @@ def _alpha(config: dict) -> float:
     return alpha * math.sqrt(rank) if config.get("use_rslora") else alpha
 
 
-def _tensor_names(arch: str, n_blocks: int):
+def gguf_tensor_names(arch: str, n_blocks: int):
+    """gguf-py's map from transformers module names to GGUF tensor names for ``arch``."""
     import gguf
 
     kinds = {name: kind for kind, name in gguf.MODEL_ARCH_NAMES.items()}

@@ -22,7 +22,7 @@ from assistant.rag import (
 )
 from assistant.runtime import compute
 from assistant.runtime.compute import ComputeEmbedder
-from assistant.runtime.engines import LLAMA, lora_gguf, plan_engine
+from assistant.runtime.engines import LLAMA, adapter_gguf, plan_engine
 from assistant.runtime.generation import GenerationStats, Generator, TextStream
 from assistant.runtime.models import resolve
 from assistant.runtime.presets import PRESETS, Preset
@@ -118,6 +118,7 @@ class Engine:
         self.progress = progress
         self._embedder = None
         self._generators: dict[tuple, Generator | RemoteGenerator] = {}
+        self._said: set[str] = set()  # notes said once per engine (why an engine was chosen)
         self._searchers: dict[str, object] = {}
         self._nli: tuple[str | None, object] | None = None  # (reference, scorer) once loaded
 
@@ -232,6 +233,9 @@ class Engine:
         chosen = config.adapter if adapter is None else adapter
         gguf_adapter = self.adapter_path(chosen, profile)  # a GGUF has no folder to fingerprint
         plan = plan_engine(config, self.settings, gguf_adapter)
+        if plan.note and plan.note not in self._said:
+            self._said.add(plan.note)
+            self._say(plan.note)
         if plan.engine == LLAMA:
             return self._llama_generator(config, plan.gguf, gguf_adapter)
         path = resolve(config.model, self.settings, self.progress)
@@ -247,20 +251,30 @@ class Engine:
             self._generators[key] = Generator(loaded)
         return self._generators[key]
 
+    def prepare_llama(self) -> None:
+        """Export now the adapters of the profiles that run on llama.cpp (``lira models
+        --prepare``), so that no first answer or poem waits for it."""
+        for profile in ("chat", "poem"):
+            config = self._profile(profile)
+            if is_remote(config.model):
+                continue
+            adapter = self.adapter_path(config.adapter, profile)
+            plan = plan_engine(config, self.settings, adapter)
+            if plan.engine == LLAMA:
+                adapter_gguf(adapter, plan.gguf, self.settings, self._say)
+
     def _llama_generator(self, config: ModelProfile, gguf: Path,
                          adapter: Path | None) -> LlamaGenerator:
-        """The generator of a GGUF model on llama.cpp (assistant.runtime.engines), its LoRA
-        adapter exported to a llama.cpp LoRA GGUF once."""
+        """The generator of a GGUF model on llama.cpp (assistant.runtime.engines), its
+        adapter exported to GGUF once."""
         from assistant.runtime.llama_engine import LlamaGenerator, load_gguf
 
         key = ("llama.cpp", str(gguf), str(adapter))
         if key not in self._generators:
-            lora = None
-            if adapter is not None:
-                lora = lora_gguf(adapter, gguf, self.settings, self._say)
+            run = adapter_gguf(adapter, gguf, self.settings, self._say)
             self._say(f"loading {config.model} on llama.cpp"
                       + (f" with adapter {adapter.name}" if adapter else ""))
-            loaded = compute.run(load_gguf, gguf, config.model, lora)
+            loaded = compute.run(load_gguf, run.model, config.model, run.lora)
             if adapter is not None:
                 loaded.adapter = str(adapter)
             self._generators[key] = LlamaGenerator(loaded)

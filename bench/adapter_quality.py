@@ -84,17 +84,19 @@ def run_chat(engine, adapter: Path, limit: int | None, with_base: bool = True) -
         with progress(len(items), f"chat/{label}") as bar:
             run = answer_questions(generator, items, tick=bar.update)
         rows[label] = run.scores | {"wall_s": round(time.perf_counter() - started, 1),
+                                    "model": generator.loaded.describe(),
                                     "examples": run.records[:3]}
     return rows
 
 
-def run_poet(engine, adapter: Path, limit: int | None, seed: int) -> dict:
+def run_poet(engine, adapter: Path, limit: int | None, seed: int,
+             with_base: bool = True) -> dict:
     from adapters.poem_template import build_poem_prompt
     from assistant.evals.adapter_eval import write_poems
 
     manifest = manifest_of(adapter)
     rows = {}
-    for label, choice in (("adapter", str(adapter)), ("base", "none")):
+    for label, choice in (("adapter", str(adapter)), ("base", "none"))[:2 if with_base else 1]:
         generator = engine.generator("poem", choice)
         poems = poet_items(manifest, generator, limit)
         started = time.perf_counter()
@@ -102,6 +104,7 @@ def run_poet(engine, adapter: Path, limit: int | None, seed: int) -> dict:
             run = write_poems(generator, poems, lambda p: build_poem_prompt(p.author, p.title),
                               seed=seed, tick=bar.update)
         rows[label] = run.scores | {"wall_s": round(time.perf_counter() - started, 1),
+                                    "model": generator.loaded.describe(),
                                     "examples": run.records[:2]}
     return rows
 
@@ -122,7 +125,7 @@ def main() -> None:
     parser.add_argument("--poems", type=int, help="score only the first N held-out poems")
     parser.add_argument("--seed", type=int, default=1234, help="first poem's sampling seed")
     parser.add_argument("--json", type=Path, help="also write every figure and example here")
-    parser.add_argument("--no-base", action="store_true", help="chat: the adapter only")
+    parser.add_argument("--no-base", action="store_true", help="the adapter only")
     args = parser.parse_args()
 
     from assistant.engine import Engine
@@ -137,7 +140,8 @@ def main() -> None:
         print_table("chat adapter, held-out XQuAD articles", report["chat"],
                     ["exact_match", "f1", "chrf", "cites_gold_passage", "wall_s"])
     if args.only in (None, "poet"):
-        report["poet"] = run_poet(engine, args.poet_adapter, args.poems, args.seed)
+        report["poet"] = run_poet(engine, args.poet_adapter, args.poems, args.seed,
+                                  not args.no_base)
         print_table("poet adapter, held-out RusLit poems", report["poet"],
                     ["chrf", "self_stop_rate", "line_count_ratio", "distinct_2", "wall_s"])
     if args.json:

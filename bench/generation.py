@@ -156,13 +156,13 @@ def run_lira_llama(args: argparse.Namespace) -> dict:
     from transformers import AutoTokenizer
 
     from assistant.runtime import compute
-    from assistant.runtime.engines import gguf_source, lora_gguf
+    from assistant.runtime.engines import adapter_gguf, gguf_source
     from assistant.runtime.llama_engine import LlamaGenerator, load_gguf
     from assistant.settings import load_settings
 
     settings = load_settings()
     gguf = gguf_source("gemma-3-270m", settings)
-    adapter = lora_gguf(CHAT_ADAPTER, gguf, settings)  # exported once, before the clock
+    adapter = adapter_gguf(CHAT_ADAPTER, gguf, settings).lora  # exported once, before the clock
     started = time.perf_counter()
     generator = LlamaGenerator(compute.run(load_gguf, gguf, "gemma-3-270m", adapter))
     load_s = time.perf_counter() - started

@@ -120,15 +120,95 @@ def test_sampling_follows_the_preset_and_repeats_are_forbidden(tiny_gguf, engine
     tokens = generator.loaded.llama._input_ids[:generator.loaded.llama.n_tokens].tolist()
     pairs = list(zip(tokens, tokens[1:]))
     assert len(pairs) == len(set(pairs))  # no 2-gram twice, prompt included
+    import random
+
+    random.seed(7)  # what evals seed (transformers.set_seed) also seeds llama.cpp's sampler
+    first = "".join(generator.stream(PROMPT, sampled))
+    random.seed(7)
+    assert "".join(generator.stream(PROMPT, sampled)) == first
 
 
-def test_a_llama_cpp_answer_is_checked_without_the_torch_confidence(tiny_gguf, engine_of, docs):
-    from assistant.grounding.confidence import answer_confidence
+def test_an_ia3_adapter_runs_merged_into_the_gguf_as_peft_runs_it(tiny_gguf, tiny_models,
+                                                                   engine_of, tmp_path, lira_home):
+    ia3 = make_adapter(tiny_models["llama"], "llama", "ia3", tmp_path / "ia3")
+    _, base = hf_greedy(tiny_models["llama"], PROMPT, 12)
+    _, adapted = hf_greedy(tiny_models["llama"], PROMPT, 12, ia3)
+    assert adapted != base
+    generator = engine_of(tiny_gguf, ia3).generator("chat")
+    assert "".join(generator.stream(PROMPT, GREEDY)) == generator.loaded.llama.detokenize(
+        adapted).decode("utf-8", errors="replace")
+    merged = list((lira_home / "models" / "gguf").glob("merged-ia3-*.gguf"))
+    assert len(merged) == 1 and generator.loaded.llama.metadata["lira.merged_adapter"] == "ia3"
 
-    engine = engine_of(tiny_gguf)
-    generator = engine.generator("chat")
-    generator.loaded.name, generator.loaded.adapter = "gemma-3-270m", "adapters/bundled/chat"
-    assert answer_confidence(generator, "Когда?", "В 1703 году.", []) is None
+
+def test_llama_cpp_log_probabilities_are_transformers_ones(tiny_gguf, tiny_models, engine_of):
+    """The poem's fluency, its rhyme-word choice and the badge's confidence read the same
+    log-probabilities from llama.cpp as from torch."""
+    import numpy as np
+
+    from assistant.grounding.confidence import answer_log_prob
+    from assistant.poetry.constrained_tail import next_words
+    from assistant.poetry.fluency import mean_logprob
+
+    on_llama = engine_of(tiny_gguf).generator("chat")
+    on_torch = engine_of(tiny_models["llama"]).generator("chat")
+    text = " столица России, и город большой"
+    expected = mean_logprob(on_torch.loaded, PROMPT, text)
+    assert mean_logprob(on_llama.loaded, PROMPT, text) == pytest.approx(expected, abs=1e-3)
+    assert answer_log_prob(on_llama.loaded, PROMPT, "В 1703 году.") == pytest.approx(
+        answer_log_prob(on_torch.loaded, PROMPT, "В 1703 году."), abs=1e-3)
+    assert mean_logprob(on_llama.loaded, PROMPT, "") is None
+    words = [w.word for w in next_words(on_torch, PROMPT, lambda word: True)]
+    assert words and [w.word for w in next_words(on_llama, PROMPT, lambda word: True)] == words
+    # scoring leaves llama.cpp's cache usable: the next generation is the greedy one
+    again = on_llama.stream(PROMPT, GREEDY)
+    assert "".join(again) == "".join(engine_of(tiny_gguf).generator("chat").stream(PROMPT, GREEDY))
+    assert np.isfinite(mean_logprob(on_llama.loaded, PROMPT, text))
+
+
+def test_the_bundled_model_runs_on_llama_cpp_on_a_cpu_unless_it_cannot(bundled_settings,
+                                                                       monkeypatch):
+    from dataclasses import replace as replaced
+
+    from adapters.registry import BUNDLED_DIR
+    from assistant.runtime import engines
+
+    chat, poet = BUNDLED_DIR / "chat", BUNDLED_DIR / "poet"
+    settings = bundled_settings
+    assert engines.plan_engine(settings.chat, settings, chat).engine == engines.LLAMA
+    assert engines.plan_engine(settings.poem, settings, poet).engine == engines.LLAMA
+    forced = engines.plan_engine(replaced(settings.chat, engine="transformers"), settings, chat)
+    assert forced == engines.EnginePlan(engines.TRANSFORMERS)  # asked for: no note
+    on_gpu = engines.plan_engine(settings.chat, replaced(settings, device="cuda"), chat)
+    assert on_gpu.engine == engines.TRANSFORMERS and "cuda" in on_gpu.note
+    monkeypatch.setattr(engines, "llama_available", lambda: False)
+    missing = engines.plan_engine(settings.chat, settings, chat)
+    assert missing.engine == engines.TRANSFORMERS and "not installed" in missing.note
+
+
+def test_lira_adapters_export_gguf_writes_beside_the_adapter_once(tiny_gguf, tiny_models,
+                                                                   tmp_path, capsys, lira_home):
+    from assistant.cli import main
+
+    ia3 = make_adapter(tiny_models["llama"], "llama", "ia3", tmp_path / "ia3")
+    lora = make_adapter(tiny_models["llama"], "llama", "lora", tmp_path / "lora")
+    assert main(["adapters", "export-gguf", str(ia3), "--base", str(tiny_gguf),
+                 "--quant", "q8_0"]) == 0
+    assert main(["adapters", "export-gguf", str(lora), "--base", str(tiny_gguf)]) == 0
+    out = capsys.readouterr().out
+    (merged,) = ia3.glob("merged-ia3-*-q8_0.gguf")
+    (exported,) = lora.glob("lora-lora-*.gguf")
+    assert str(merged) in out and str(exported) in out
+    from gguf import GGUFReader
+
+    kinds = {t.tensor_type.name for t in GGUFReader(merged).tensors if t.name.endswith("attn_q.weight")}
+    assert kinds == {"Q8_0"}  # llama.cpp's quantiser ran over the merged copy
+    # the engine takes the exports beside the adapters and makes no second copy
+    engine = Engine(load_settings({"chat.model": str(tiny_gguf), "chat.adapter": str(lora)}))
+    assert engine.generator("chat").loaded.llama is not None
+    assert not list((lira_home / "models" / "gguf").glob("lora-*.gguf"))
+    assert main(["adapters", "export-gguf", str(tmp_path / "nothing"), "--base",
+                 str(tiny_gguf)]) != 0
 
 
 def test_what_llama_cpp_cannot_run_is_one_line(tiny_gguf, tiny_models, engine_of, tmp_path):
@@ -138,9 +218,9 @@ def test_what_llama_cpp_cannot_run_is_one_line(tiny_gguf, tiny_models, engine_of
         engine_of(broken).generator("chat")
     with pytest.raises(SettingsError, match="GGUF file, which transformers does not run"):
         engine_of(tiny_gguf, **{"chat.engine": "transformers"}).generator("chat")
-    ia3 = make_adapter(tiny_models["llama"], "llama", "ia3", tmp_path / "ia3")
-    with pytest.raises(SettingsError, match="LoRA adapters only"):
-        engine_of(tiny_gguf, ia3).generator("chat")
+    prompt = make_adapter(tiny_models["llama"], "llama", "prompt", tmp_path / "prompt")
+    with pytest.raises(SettingsError, match="LoRA and \\(merged\\) IA3 adapters only"):
+        engine_of(tiny_gguf, prompt).generator("chat")
     with pytest.raises(SettingsError, match="no GGUF file"):
         engine_of(tiny_models["llama"], **{"chat.engine": "llama.cpp"}).generator("chat")
     with pytest.raises(LiraError, match="beam search"):

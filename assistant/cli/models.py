@@ -9,7 +9,8 @@ from assistant.cli.root import emit_json, stage_printer
 
 
 @click.group(invoke_without_command=True)
-@click.option("--prepare", is_flag=True, help="Convert the bundled models now (else on first use).")
+@click.option("--prepare", is_flag=True, help="Convert the bundled models and export their adapters for llama.cpp now "
+              "(else on first use).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def models(ctx: click.Context, prepare: bool, as_json: bool) -> None:
@@ -21,7 +22,10 @@ def models(ctx: click.Context, prepare: bool, as_json: bool) -> None:
 
     settings = ctx.obj
     if prepare:
+        from assistant.engine import Engine
+
         prepare_all(settings, stage_printer(as_json))
+        Engine(settings, stage_printer(as_json)).prepare_llama()
     rows = model_rows(settings)
     if as_json:
         emit_json(rows)

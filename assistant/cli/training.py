@@ -119,7 +119,7 @@ def train(ctx: click.Context, method: str, base: str, data: tuple[Path, ...], ou
 
 @click.group("adapters")
 def adapters_group() -> None:
-    """List installed adapters, or merge one into its base model."""
+    """List installed adapters, merge one into its base model, or export one for llama.cpp."""
 
 
 @adapters_group.command("list")
@@ -141,6 +141,21 @@ def adapters_merge(settings, adapter: str, out: Path, base: str | None, overwrit
     """Merge a LoRA or IA3 ADAPTER (a folder, or a name as --adapter takes it) into its base
     and save a full model folder."""
     merge_cmd(settings, adapter, out, base, overwrite, stage_printer(False))
+
+
+@adapters_group.command("export-gguf")
+@click.argument("adapter")
+@click.option("--base", help="The base model's GGUF file or folder (default: the one the "
+              "adapter records, or the chat model).")
+@click.option("--quant", type=click.Choice(["f16", "q8_0", "q4_k_m"]),
+              help="Requantise a merged model to this type (default: keep the base's types); "
+                   "a LoRA GGUF stays float32, it is small.")
+@click.pass_obj
+def adapters_export_gguf(settings, adapter: str, base: str | None, quant: str | None) -> None:
+    """Export a LoRA ADAPTER to a llama.cpp LoRA GGUF, or merge an IA3 one into a GGUF copy
+    of its base, once: the file is kept beside the adapter (or under LIRA_HOME when that
+    folder is read-only) and the llama.cpp engine uses it from then on."""
+    export_gguf_cmd(settings, adapter, base, quant, stage_printer(False))
 
 
 Progress = Callable[[str], None]
@@ -245,6 +260,32 @@ def merge_cmd(settings: Settings, adapter: str, out: Path, base: str | None, ove
     report = compute.run(merge_adapter, info.path, base_path, out, overwrite=overwrite)
     click.echo(f"merged {report.method} adapter into {report.out_dir} (max logit difference "
                f"{report.max_abs_diff:.2e} of logits up to {report.max_abs_logit:.1f})")
+
+
+def export_gguf_cmd(settings: Settings, adapter: str, base: str | None, quant: str | None,
+                    progress: Progress | None) -> None:
+    """Export an adapter for llama.cpp and say where the file is."""
+    from adapters.loading import inspect_adapter
+    from assistant.runtime.adapter_choice import named_adapter
+    from assistant.runtime.engines import export_for_llama
+
+    info = inspect_adapter(named_adapter(adapter, settings.home))
+    run = export_for_llama(info.path, _gguf_base_reference(settings, info, base), settings,
+                           progress or (lambda line: None), quant)
+    made = run.lora or run.model
+    click.echo(f"{made} ({made.stat().st_size / 2**20:.1f} MB): "
+               + (f"a llama.cpp LoRA for {run.model.name}" if run.lora else
+                  f"the base with {info.path.name} merged in"))
+
+
+def _gguf_base_reference(settings: Settings, info: Any, base: str | None) -> str:
+    """--base, else the base the adapter's manifest records, else the chat model."""
+    from adapters.manifest import read_manifest
+
+    if base:
+        return base
+    recorded = (read_manifest(info.path) or {}).get("base") or {}
+    return recorded.get("reference") or info.base_model or settings.chat.model
 
 
 def command_line(ctx: click.Context) -> str:

@@ -17,15 +17,19 @@ from typing import Any
 
 from adapters.registry import BUNDLED_DIR
 from assistant.rag import CITATION, Source, build_rag_prompt
+from assistant.runtime import llama_scores
 
 
 def answer_log_prob(loaded: Any, prompt: str, answer: str) -> float | None:
     """The mean log-probability per token of ``answer`` after ``prompt`` under a local
-    causal model (runtime.loading.LoadedModel); None for a seq2seq model or no tokens."""
-    import torch
-
+    causal model (runtime.loading.LoadedModel, or a GGUF model on llama.cpp); None for a
+    seq2seq model or no tokens."""
     if loaded.is_seq2seq or not answer.strip():
         return None
+    if getattr(loaded, "llama", None) is not None:
+        return llama_scores.mean_logprob(loaded, prompt, " " + answer.strip())
+    import torch
+
     tokenizer, model = loaded.tokenizer, loaded.model
     prompt_ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
     answer_ids = tokenizer(" " + answer.strip(), add_special_tokens=False,
@@ -55,13 +59,15 @@ def answer_confidence(generator: Any, question: str, answer: str,
                       sources: Iterable[Any]) -> float | None:
     """``answer``'s first line scored by answer_log_prob after the RAG prompt of ``question``
     over ``sources`` (rag.Source objects, or anything as_sources reads).  None unless the
-    generator is the calibrated model (see ``calibrated``) run by transformers (a model on
-    a server or a GGUF one gives no log-probabilities here)."""
+    generator is the calibrated model (see ``calibrated``), local (a model on a server gives
+    no log-probabilities here)."""
     from assistant.grounding.sources import as_sources
 
     loaded = getattr(generator, "loaded", None)
-    if getattr(loaded, "model", None) is None or getattr(loaded, "tokenizer", None) is None:
-        return None  # on a server or on llama.cpp: no torch weights to read the answer with
+    local = getattr(loaded, "llama", None) is not None or (
+        getattr(loaded, "model", None) is not None and getattr(loaded, "tokenizer", None) is not None)
+    if not local:
+        return None  # on a server: no weights to read the answer with
     if not calibrated(loaded):
         return None
 

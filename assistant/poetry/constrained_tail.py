@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.runtime import compute
+from assistant.runtime import compute, llama_scores
 
 TOP_TOKENS = 400
 CANDIDATES = 60  # the likeliest that may rhyme go to the stress model
@@ -41,7 +41,8 @@ def can_choose_tails(generator) -> bool:
     """Whether the generator's model is here to read distributions from (not a server,
     not seq2seq)."""
     loaded = generator.loaded
-    return loaded.model is not None and not loaded.is_seq2seq
+    local = loaded.model is not None or getattr(loaded, "llama", None) is not None
+    return local and not loaded.is_seq2seq
 
 
 def split_last_word(line: str) -> tuple[str, str, str] | None:
@@ -71,26 +72,26 @@ def next_words(generator, prompt: str, keep: Callable[[str], bool],
 
 def _next_words(generator, prompt: str, keep: Callable[[str], bool], top: int,
                 fragments: int) -> list[TailWord]:
-    tokenizer = generator.loaded.tokenizer
-    ids = tokenizer(prompt)["input_ids"]
+    vocabulary = _Vocabulary.of(generator)
+    ids = vocabulary.encode(prompt)
     logprobs = _logprobs(generator, ids)
     found: dict[str, float] = {}
-    for token, word in _lexicon(tokenizer):  # every whole-word token, however unlikely
+    for token, word in vocabulary.lexicon():  # every whole-word token, however unlikely
         if keep(word):
             value = float(logprobs[token])
             if value != float("-inf"):
                 found.setdefault(word, value)
     beginnings = []
-    for logprob, token, piece in _top(tokenizer, logprobs, top):
-        word = tokenizer.decode([token]).strip().lower()
+    for logprob, token, piece in vocabulary.top(logprobs, top):
+        word = vocabulary.decode([token]).strip().lower()
         if piece.startswith(_WORD_START) and _CYRILLIC.match(word):
             beginnings.append((word, token, logprob))
         if len(beginnings) == fragments:
             break
     for start, token, logprob in beginnings:
         after = _logprobs(generator, ids + [token])
-        for more, next_token, piece in _top(tokenizer, after, top // 2):
-            rest = tokenizer.decode([next_token]).strip().lower()
+        for more, next_token, piece in vocabulary.top(after, top // 2):
+            rest = vocabulary.decode([next_token]).strip().lower()
             if piece.startswith(_WORD_START) or not _CYRILLIC.match(rest):
                 continue  # a new word or no letters: not the rest of this one
             if keep(start + rest):
@@ -99,39 +100,77 @@ def _next_words(generator, prompt: str, keep: Callable[[str], bool], top: int,
     return [TailWord(word, logprob) for word, logprob in ranked[:CANDIDATES]]
 
 
-_lexicons: dict[int, list[tuple[int, str]]] = {}
+class _Vocabulary:
+    """A model's tokens as the tail choice reads them, from transformers' tokenizer or from
+    llama.cpp's vocabulary; the pieces and whole-word lexicon are built once per model."""
 
+    _known: dict[int, _Vocabulary] = {}
 
-def _lexicon(tokenizer) -> list[tuple[int, str]]:
-    """(token, word) for every token of the vocabulary that is a whole Cyrillic word of
-    at least MIN_LETTERS letters after a word boundary; built once per tokenizer."""
-    key = id(tokenizer)
-    if key not in _lexicons:
-        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        words = []
-        for token, piece in enumerate(pieces):
-            if isinstance(piece, str) and piece.startswith(_WORD_START):
-                word = piece[1:].lower()
-                if len(word) >= MIN_LETTERS and _CYRILLIC.match(word):
-                    words.append((token, word))
-        _lexicons[key] = words
-    return _lexicons[key]
+    def __init__(self, loaded):
+        self.loaded = loaded
+        self.llama = getattr(loaded, "llama", None)
+        self._pieces: list[str] | None = None
+        self._lexicon: list[tuple[int, str]] | None = None
 
+    @classmethod
+    def of(cls, generator) -> _Vocabulary:
+        loaded = generator.loaded
+        key = id(loaded.llama if getattr(loaded, "llama", None) is not None else loaded.tokenizer)
+        if key not in cls._known:
+            cls._known[key] = cls(loaded)
+        return cls._known[key]
 
-def _top(tokenizer, logprobs, top: int) -> list[tuple[float, int, str]]:
-    """(log-probability, token, piece) of the ``top`` likeliest tokens."""
-    import torch
+    def encode(self, text: str) -> list[int]:
+        if self.llama is not None:
+            return llama_scores.encode(self.loaded, text)
+        return self.loaded.tokenizer(text)["input_ids"]
 
-    values, indexes = torch.topk(logprobs, min(top, logprobs.shape[0]))
-    pieces = tokenizer.convert_ids_to_tokens(indexes.tolist())
-    return [(value, index, piece if isinstance(piece, str) else "")
-            for value, index, piece in zip(values.tolist(), indexes.tolist(), pieces)
-            if value != float("-inf")]
+    def decode(self, ids: list[int]) -> str:
+        if self.llama is not None:
+            return llama_scores.decode(self.loaded, ids)
+        return self.loaded.tokenizer.decode(ids)
+
+    def pieces(self) -> list[str]:
+        if self._pieces is None:
+            if self.llama is not None:
+                self._pieces = llama_scores.pieces(self.loaded)
+            else:
+                tokenizer = self.loaded.tokenizer
+                self._pieces = [p if isinstance(p, str) else "" for p in
+                                tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
+        return self._pieces
+
+    def lexicon(self) -> list[tuple[int, str]]:
+        """(token, word) for every token of the vocabulary that is a whole Cyrillic word of
+        at least MIN_LETTERS letters after a word boundary."""
+        if self._lexicon is None:
+            words = []
+            for token, piece in enumerate(self.pieces()):
+                if piece.startswith(_WORD_START):
+                    word = piece[1:].lower()
+                    if len(word) >= MIN_LETTERS and _CYRILLIC.match(word):
+                        words.append((token, word))
+            self._lexicon = words
+        return self._lexicon
+
+    def top(self, logprobs, top: int) -> list[tuple[float, int, str]]:
+        """(log-probability, token, piece) of the ``top`` likeliest tokens, likeliest first."""
+        import numpy as np
+
+        values = np.asarray(logprobs)
+        top = min(top, values.shape[0])
+        indexes = np.argpartition(-values, top - 1)[:top]
+        indexes = indexes[np.argsort(-values[indexes], kind="stable")]
+        pieces = self.pieces()
+        return [(float(values[i]), int(i), pieces[i]) for i in indexes
+                if values[i] != float("-inf")]
 
 
 def _logprobs(generator, ids: list[int]):
-    """The next token's log-probabilities after ``ids``; the generator's prompt cache holds
-    the shared beginning, so only new tokens are run."""
+    """The next token's log-probabilities after ``ids`` (numpy); the generator's prompt cache
+    (llama.cpp's own cache) holds the shared beginning, so only new tokens are run."""
+    if getattr(generator.loaded, "llama", None) is not None:
+        return llama_scores.next_logprobs(generator.loaded, ids)
     import torch
 
     from assistant.runtime.growing_cache import GrowingCache
@@ -150,4 +189,4 @@ def _logprobs(generator, ids: list[int]):
         raise
     if generator.prompt_cache is not None:
         generator.prompt_cache.remember(ids)
-    return torch.log_softmax(output.logits[0, -1].float(), dim=-1)
+    return torch.log_softmax(output.logits[0, -1].float(), dim=-1).cpu().numpy()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.runtime import compute
+from assistant.runtime import compute, llama_scores
 from assistant.runtime.loading import LoadedModel
 
 
@@ -11,6 +11,8 @@ def mean_logprob(loaded: LoadedModel, prompt: str, text: str) -> float | None:
 
     One forward pass on the compute thread, like generation itself.
     """
+    if getattr(loaded, "llama", None) is not None:  # a GGUF model on llama.cpp
+        return compute.run(llama_scores.mean_logprob, loaded, prompt, text)
     if loaded.model is None:  # a model on a server (assistant.runtime.remote): no weights
         return 0.0 if text.strip() else None  # here to score with, so form alone ranks
     ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]

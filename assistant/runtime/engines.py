@@ -1,14 +1,21 @@
-"""Which engine runs a local model: llama.cpp for GGUF files, transformers for the rest.
+"""Which engine runs a local model: llama.cpp for GGUF files and the bundled model on a CPU,
+transformers for the rest.
 
 A profile's ``engine`` setting is ``auto`` (the default), ``llama.cpp`` or
 ``transformers``.  ``auto`` runs a model given as GGUF (a ``.gguf`` file, or a
-folder or Hub snapshot holding GGUF files) on llama.cpp and everything else on
-transformers.  ``llama.cpp`` also runs the bundled gemma-3-270m from the GGUF
-it ships as; it stays opt-in until its answers are measured against the
-transformers path's on the chat adapter's held-out questions.  On llama.cpp
-the model runs on the CPU without bitsandbytes quantisation, and its adapter,
-if any, must be a LoRA (exported once to a llama.cpp LoRA GGUF): IA3 has no
-llama.cpp form.  Anything else is a one-line error saying what to change.
+folder or Hub snapshot holding GGUF files) on llama.cpp, and the bundled
+gemma-3-270m too, from the GGUF it ships as, when the binding is installed
+and the model runs on a CPU: its answers on the chat adapter's held-out
+questions measured within a point of the transformers path's (README).  When
+the bundled model cannot go to llama.cpp (no binding, a GPU, bitsandbytes
+quantisation, an adapter llama.cpp cannot take) it runs on transformers and
+the plan says why in one line.  Everything else runs on transformers.
+
+On llama.cpp an adapter is exported once to GGUF: a LoRA as a llama.cpp
+LoRA GGUF applied at run time, an IA3 adapter merged into a copy of the base
+(it has no llama.cpp form).  Exports are looked for beside the adapter first
+(where ``lira adapters export-gguf`` writes them) and kept under
+LIRA_HOME/models/gguf otherwise, named by the contents of adapter and base.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.errors import AdapterError
 from assistant.errors import ModelLoadError, ModelNotFound, SettingsError
 from assistant.runtime.llama_engine import INSTALL_HINT, llama_available
 from assistant.settings import ModelProfile, Settings
@@ -29,10 +37,20 @@ GGUF_FOLDER = "gguf"  # under LIRA_HOME/models: the bundled GGUF and exported Lo
 
 @dataclass(frozen=True)
 class EnginePlan:
-    """The engine a profile's model runs on, and its GGUF file (llama.cpp)."""
+    """The engine a profile's model runs on, its GGUF file (llama.cpp), and why the bundled
+    model stays on transformers when it does (None otherwise)."""
 
     engine: str
     gguf: Path | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class GgufRun:
+    """What llama.cpp loads for a model and adapter: the model file and a LoRA GGUF on it."""
+
+    model: Path
+    lora: Path | None = None
 
 
 def plan_engine(config: ModelProfile, settings: Settings, adapter: Path | None) -> EnginePlan:
@@ -43,6 +61,8 @@ def plan_engine(config: ModelProfile, settings: Settings, adapter: Path | None) 
         if direct is not None:
             raise SettingsError(f"{config.model} is a GGUF file, which transformers does not "
                                 "run here: set engine = \"auto\" or \"llama.cpp\"")
+        if config.engine == AUTO and _bundled(config.model):
+            return _bundled_plan(config, settings, adapter)
         return EnginePlan(TRANSFORMERS)
     gguf = direct or gguf_source(config.model, settings, config.gguf_quant)
     why_not = _why_not_llama(config, settings, gguf, adapter)
@@ -50,6 +70,20 @@ def plan_engine(config: ModelProfile, settings: Settings, adapter: Path | None) 
         raise SettingsError(f"{config.model} cannot run on llama.cpp: {why_not}; set "
                             "engine = \"transformers\" or change what is named")
     return EnginePlan(LLAMA, gguf)
+
+
+def _bundled_plan(config: ModelProfile, settings: Settings, adapter: Path | None) -> EnginePlan:
+    """llama.cpp for the bundled model where it can run there, else transformers and why."""
+    why_not = (_why_not_llama(config, settings, Path(), adapter) if llama_available()
+               else "the llama.cpp engine is not installed")
+    if why_not is None and _has_cuda(settings):
+        why_not = "a GPU is here"
+    if why_not is None:
+        gguf = gguf_source(config.model, settings, config.gguf_quant)
+        if gguf is not None:
+            return EnginePlan(LLAMA, gguf)
+        why_not = "the bundled model has no GGUF file here"
+    return EnginePlan(TRANSFORMERS, note=f"running {config.model} on transformers: {why_not}")
 
 
 def gguf_source(reference: str, settings: Settings, quant: str = "q4_k_m",
@@ -75,26 +109,66 @@ def gguf_source(reference: str, settings: Settings, quant: str = "q4_k_m",
     return None
 
 
-def lora_gguf(adapter: Path, gguf: Path, settings: Settings,
-              say: Callable[[str], None] = lambda line: None) -> Path:
-    """The llama.cpp LoRA GGUF of the peft LoRA in ``adapter`` for the base ``gguf``,
-    exported once (``say`` hears when) and kept under LIRA_HOME/models/gguf by the
-    adapter's contents."""
-    from adapters.errors import AdapterError
-    from adapters.gguf_lora import export_lora_gguf
-
-    digest = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode())  # the base too
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
-        digest.update((adapter / name).read_bytes())
-    out = settings.models_dir / GGUF_FOLDER / f"lora-{adapter.name}-{digest.hexdigest()[:16]}.gguf"
-    if out.is_file():
-        return out
-    say(f"exporting adapter {adapter.name} for llama.cpp")
+def adapter_gguf(adapter: Path | None, gguf: Path, settings: Settings,
+                 say: Callable[[str], None] = lambda line: None, quant: str | None = None,
+                 beside: bool = False) -> GgufRun:
+    """What llama.cpp runs ``adapter`` on the base ``gguf`` with: a LoRA exported to a
+    llama.cpp LoRA GGUF, an IA3 adapter merged into a copy of the base (``quant``:
+    requantised by llama.cpp to it; None keeps the base's types).  Exported once (``say``
+    hears when): beside the adapter with ``beside``, else under LIRA_HOME/models/gguf;
+    an export already beside the adapter is used first."""
+    if adapter is None:
+        return GgufRun(gguf)
+    lora = _peft_type(adapter) == "LORA"
+    name = f"{'lora' if lora else 'merged'}-{adapter.name}-{_digest(adapter, gguf)}"
+    name += f"-{quant}.gguf" if quant and not lora else ".gguf"
+    for folder in (adapter, settings.models_dir / GGUF_FOLDER):
+        if (folder / name).is_file():
+            return GgufRun(gguf, folder / name) if lora else GgufRun(folder / name)
+    out = (adapter if beside else settings.models_dir / GGUF_FOLDER) / name
+    say(f"exporting adapter {adapter.name} for llama.cpp"
+        + ("" if lora else " (merged into the base: once, about a minute)"))
     base = gguf_base(gguf)  # reading every field of a GGUF takes seconds: only to export
     try:
-        return export_lora_gguf(adapter, base, out)
+        if lora:
+            from adapters.gguf_lora import export_lora_gguf
+
+            return GgufRun(gguf, export_lora_gguf(adapter, base, out))
+        return GgufRun(_merged(adapter, gguf, base, out, quant))
     except AdapterError as exc:
         raise ModelLoadError(str(exc)) from exc
+
+
+def export_for_llama(adapter: Path, base: str, settings: Settings,
+                     say: Callable[[str], None], quant: str | None = None) -> GgufRun:
+    """``lira adapters export-gguf``: ``adapter`` exported for the GGUF of the model ``base``
+    names, beside the adapter when its folder is writable (else under LIRA_HOME)."""
+    import os
+
+    gguf = gguf_source(base, settings)
+    if gguf is None:
+        raise ModelNotFound(f"{base} has no GGUF file to export for: pass --base FILE.gguf")
+    return adapter_gguf(adapter, gguf, settings, say, quant, beside=os.access(adapter, os.W_OK))
+
+
+def _merged(adapter: Path, gguf: Path, base, out: Path, quant: str | None) -> Path:
+    from adapters.gguf_merge import merge_ia3_gguf, quantize_gguf
+
+    if quant is None:
+        return merge_ia3_gguf(adapter, gguf, base, out)
+    plain = merge_ia3_gguf(adapter, gguf, base, out.with_name(f".{out.name}.merged"))
+    try:
+        return quantize_gguf(plain, out, quant)
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+def _digest(adapter: Path, gguf: Path) -> str:
+    """Names an export by the adapter's weights and the base it was made for."""
+    digest = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode())
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        digest.update((adapter / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def gguf_base(path: Path):
@@ -129,10 +203,18 @@ def _why_not_llama(config: ModelProfile, settings: Settings, gguf: Path | None,
         return "device = cuda runs on transformers"
     if config.quantization != "none":
         return f"quantization = {config.quantization} is bitsandbytes, a transformers feature"
-    if adapter is not None and _peft_type(adapter) != "LORA":
+    if adapter is not None and _peft_type(adapter) not in ("LORA", "IA3"):
         return (f"adapter {adapter.name} is {_peft_type(adapter) or 'not a peft adapter'}; "
-                "llama.cpp runs LoRA adapters only")
+                "llama.cpp runs LoRA and (merged) IA3 adapters only")
     return None
+
+
+def _has_cuda(settings: Settings) -> bool:
+    if settings.device != "auto":
+        return settings.device == "cuda"
+    from adapters.base_model import pick_device
+
+    return pick_device("auto") == "cuda"
 
 
 def _peft_type(adapter: Path) -> str | None:

@@ -19,6 +19,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import random
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -170,6 +171,8 @@ class LlamaStream(TextStream):
 
         llama, preset = self.loaded.llama, self.preset
         self.stats.reused_tokens = _shared_prefix(llama, self._inputs)
+        if preset.do_sample:  # drawn from Python's generator: seeding it (evals do) repeats a poem
+            llama.set_seed(random.getrandbits(32))
         vocab = llama._model.vocab  # noqa: SLF001 - the binding's own handle, no public one
         new = 0
         for token in llama.generate(self._inputs, **_sampling(preset),
