@@ -352,3 +352,28 @@ def test_rm_frees_an_interrupted_pull(hub, tiny_repo, run):
     code, out, err = run("models", "rm", REPO_ID)
     assert code == 0 and "freed" in out, err
     assert not (Path(hub_cache()) / "models--lira-test--tiny-gpt2").exists()
+
+
+def test_a_gguf_repository_gives_one_quantisation_that_runs_on_llama_cpp(hub, run, tiny_models,
+                                                                         tmp_path, tiny_embedder_dir):
+    from assistant.runtime.llama_engine import llama_available
+
+    if not llama_available():
+        pytest.skip("llama-cpp-python is not installed (make setup builds it)")
+    from tests.tiny_gguf import write_llama_gguf
+
+    data = write_llama_gguf(tiny_models["llama"], tmp_path / "tiny.gguf").read_bytes()
+    repo = "lira-test/tiny-GGUF"
+    hub.add(repo, {"tiny.Q8_0.gguf": data, "tiny.Q4_K_M.gguf": data, "README.md": b"# tiny\n"})
+    code, _, err = run("models", "pull", repo, "--quant", "q5_k_m")
+    assert "--quant" in one_line_error(code, err) and "tiny.Q8_0.gguf" in err
+    code, out, err = run("models", "pull", repo, "--json")
+    assert code == 0, err
+    assert json.loads(out)["files"] == ["tiny.Q4_K_M.gguf"] and not hub.gets("tiny.Q8_0.gguf")
+    hub.log.clear()
+    code, out, err = run("--embedder", tiny_embedder_dir, "--model", repo, "ask", "Что такое Москва?",
+                         "--no-rag", "--max-new-tokens", "4", "--json")
+    assert code == 0, err
+    # the snapshot holds no config.json: only llama.cpp can have answered
+    assert json.loads(out)["model"]["reference"] == repo
+    assert hub.log == []  # offline, from the cache

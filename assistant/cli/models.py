@@ -51,13 +51,15 @@ def _echo_cached() -> None:
 @models.command()
 @click.argument("repo_id", metavar="ID")
 @click.option("--revision", help="Branch, tag or commit (default: main).")
+@click.option("--quant", default="q4_k_m", show_default=True,
+              help="Of a repository of GGUF files, the one whose name holds this.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def pull(repo_id: str, revision: str | None, as_json: bool) -> None:
+def pull(repo_id: str, revision: str | None, quant: str, as_json: bool) -> None:
     """Download a model from the Hugging Face Hub into its cache (resumes if interrupted)."""
     from assistant.runtime.hub import human_size
     from assistant.runtime.hub import pull as pull_model
 
-    done = pull_model(repo_id, revision)
+    done = pull_model(repo_id, revision, quant)
     if as_json:
         emit_json({"id": done.repo_id, "revision": done.revision, "commit": done.commit,
                    "path": str(done.path), "files": list(done.files),

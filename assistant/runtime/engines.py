@@ -98,6 +98,11 @@ def gguf_source(reference: str, settings: Settings, quant: str = "q4_k_m",
         return path.resolve()
     if path.is_dir():
         return _pick(sorted(path.glob("*.gguf")), quant, path)
+    from assistant.runtime.models import cached_snapshot
+
+    snapshot = cached_snapshot(reference)  # a Hub repository pulled by `lira models pull`
+    if snapshot is not None and any(snapshot.glob("*.gguf")):
+        return _pick(sorted(snapshot.glob("*.gguf")), quant, snapshot)
     if bundled and _bundled(reference):
         from assistant.runtime.gemma_bundle import assemble_gguf, gemma_bundle_available
 

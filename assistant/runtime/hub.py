@@ -33,6 +33,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "chat_template.json")
 SAFETENSORS = ("*.safetensors", "*.safetensors.index.json")
 PICKLES = ("pytorch_model*.bin", "pytorch_model.bin.index.json")
+GGUF = ("*.gguf",)
 
 
 class HubError(LiraError):
@@ -62,10 +63,15 @@ class CachedModel:
     path: Path
 
 
-def choose_files(names: list[str]) -> list[str]:
+def choose_files(names: list[str], quant: str = "q4_k_m") -> list[str]:
     """The files of a repository that a model needs: configs and tokenizer files, and one
     kind of weights (safetensors when there are any, else pytorch_model*.bin), at the top
-    level and in sentence-transformers' module folders (1_Pooling/, 2_Dense/ ...)."""
+    level and in sentence-transformers' module folders (1_Pooling/, 2_Dense/ ...).  A
+    repository of GGUF files only (one per quantisation, each the whole model) gives the
+    one whose name holds ``quant``."""
+    top = _by_folder(names)[""]
+    if not _weights(top) and any(_matches(n, GGUF) for n in top):
+        return [_one_gguf([n for n in top if _matches(n, GGUF)], quant)]
     chosen = []
     for folder, files in _by_folder(names).items():
         weights = _weights(files)
@@ -75,6 +81,17 @@ def choose_files(names: list[str]) -> list[str]:
         picked = [n for n in files if _matches(n, CONFIG_FILES + TOKENIZER_FILES)] + weights
         chosen += [f"{folder}/{n}" if folder else n for n in sorted(set(picked))]
     return chosen
+
+
+def _one_gguf(files: list[str], quant: str) -> str:
+    if len(files) == 1:
+        return files[0]
+    chosen = [f for f in files if quant.lower() in f.lower()]
+    if len(chosen) != 1:
+        raise HubError(f"{len(files)} GGUF files ({_sample(sorted(files))}) and "
+                       f"{'none' if not chosen else 'several'} named {quant}; pass --quant "
+                       "with a part of one name")
+    return chosen[0]
 
 
 def _by_folder(names: list[str]) -> dict[str, list[str]]:
@@ -124,16 +141,17 @@ def online() -> Iterator[None]:
             setattr(constants, name, value)
 
 
-def pull(repo_id: str, revision: str | None = None) -> Pulled:
+def pull(repo_id: str, revision: str | None = None, quant: str = "q4_k_m") -> Pulled:
     """Download what ``repo_id`` at ``revision`` (a branch, tag or commit; default main)
-    needs into the Hugging Face cache, resuming whatever an earlier pull left."""
+    needs into the Hugging Face cache, resuming whatever an earlier pull left; of a
+    repository of GGUF files, the one of quantisation ``quant``."""
     if reference_is_not_repo_id(repo_id):
         raise HubError(f"'{repo_id}' is not a Hugging Face id (owner/name, as in "
                        "ai-forever/ruT5-large)")
     revision = revision or "main"
     try:
         with online():
-            return _pull(repo_id, revision)
+            return _pull(repo_id, revision, quant)
     except LiraError:
         raise
     except Exception as exc:
@@ -143,13 +161,13 @@ def pull(repo_id: str, revision: str | None = None) -> Pulled:
         raise HubError(problem) from exc
 
 
-def _pull(repo_id: str, revision: str) -> Pulled:
+def _pull(repo_id: str, revision: str, quant: str) -> Pulled:
     from huggingface_hub import HfApi, hf_hub_download
 
     info = HfApi().model_info(repo_id, revision=revision, files_metadata=True)
     sizes = {s.rfilename: s.size or 0 for s in info.siblings or []}
     try:
-        files = choose_files(sorted(sizes))
+        files = choose_files(sorted(sizes), quant)
     except HubError as exc:
         raise HubError(f"{repo_id} ({revision}): {exc}; pick another model or revision "
                        "(--revision)") from None

@@ -87,7 +87,7 @@ def locate(reference: str, settings: Settings) -> Resolution:
         if folder.is_dir():
             return Resolution(reference, "local folder", folder.resolve())
         raise ModelNotFound(f"model folder {folder} does not exist; check the path")
-    cached = _hf_cache_snapshot(reference)
+    cached = cached_snapshot(reference)
     if cached:
         return Resolution(reference, "HF cache", cached)
     bundle = bundled_for(reference)
@@ -137,8 +137,9 @@ def _looks_like_path(reference: str) -> bool:
     return reference.startswith((".", "/", "~")) or reference.count("/") > 1
 
 
-def _hf_cache_snapshot(repo_id: str) -> Path | None:
-    """The newest cached snapshot of ``repo_id`` that has a config, if any."""
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The newest cached snapshot of ``repo_id`` that has a config or GGUF files, if any
+    (offline)."""
     if reference_is_not_repo_id(repo_id):
         return None
     try:
@@ -147,7 +148,8 @@ def _hf_cache_snapshot(repo_id: str) -> Path | None:
         path = Path(snapshot_download(repo_id, local_files_only=True))
     except Exception:  # not cached, or an invalid id: both mean "not here"
         return None
-    if (path / "config.json").is_file() or (path / "modules.json").is_file():
+    if (path / "config.json").is_file() or (path / "modules.json").is_file() \
+            or any(path.glob("*.gguf")):  # a pulled GGUF repository (runtime.engines runs it)
         return path
     return None
 
