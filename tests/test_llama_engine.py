@@ -225,6 +225,24 @@ def test_what_llama_cpp_cannot_run_is_one_line(tiny_gguf, tiny_models, engine_of
         engine_of(tiny_models["llama"], **{"chat.engine": "llama.cpp"}).generator("chat")
     with pytest.raises(LiraError, match="beam search"):
         engine_of(tiny_gguf).generator("chat").stream(PROMPT, replace(GREEDY, num_beams=2))
+    from adapters.registry import BUNDLED_DIR
+
+    with pytest.raises(ModelLoadError, match="does not fit this base model"):  # gemma's LoRA
+        engine_of(tiny_gguf, BUNDLED_DIR / "chat").generator("chat")
+    window = engine_of(tiny_gguf).generator("chat").loaded.context_window
+    with pytest.raises(LiraError, match=f"exceeds the model's {window}-token window"):
+        "".join(engine_of(tiny_gguf).generator("chat").stream("слово " * window, GREEDY))
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(tmp_path / "unknown.gguf"), "nosucharch")
+    writer.add_tensor("x", np.zeros((4, 4), np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(ModelLoadError, match="unknown.gguf.*an architecture llama.cpp knows"):
+        engine_of(tmp_path / "unknown.gguf").generator("chat")
 
 
 def test_lira_ask_answers_with_a_gguf_model(tiny_gguf, tiny_embedder_dir, docs, capsys,
