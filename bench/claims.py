@@ -38,10 +38,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from pathlib import Path
 
 from assistant.runtime.offline import quiet_libraries
@@ -52,71 +52,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 XQUAD = REPO.parent / "shared" / "data" / "xquad-ru" / "xquad.ru.dev36.json"
 
-_YEAR = r"(?:1\d{3}|20\d{2})"
-_TYPES = (("year", re.compile(rf"(?:в\s+)?{_YEAR}(?:\s*(?:год\w*|г\.))?")),
-          ("decade", re.compile(rf"{_YEAR}-[хе](?:\s+год\w*)?")),
-          ("percent", re.compile(r"(?:около\s+)?\d[\d\s.,]*\s*(?:%|процент\w*)")),
-          ("number", re.compile(r"(?:около\s+)?\d[\d\s.,]*(?:\s+[^\s\d]+){0,2}")))
-_CLAUSE = re.compile(r",\s+(?:котор\w+|где|куда|откуда|чей|чья|чьи|чьё)\b[^,;]*(?=[,;.!?]|$)")
-_LEADING = re.compile(r"^(Когда|Хотя|Если|Поскольку|После того как|Так как|Пока)\b([^,]+),\s+(.+?)([.!?]?)$")
-_SEGMENT = re.compile(r"[^,;:—–]+")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, stop, sentence) for each sentence of a paragraph (razdel)."""
-    from razdel import sentenize
-
-    return [(s.start, s.stop, s.text) for s in sentenize(text)]
-
-
-def answer_type(answer: str) -> str:
-    """year, decade, percent, number, name or other (others are not swapped)."""
-    text = answer.strip()
-    kind = next((kind for kind, pattern in _TYPES if pattern.fullmatch(text)), None)
-    if kind or re.search(r"\d", text):
-        return kind or "other"
-    tokens = text.split()
-    if 0 < len(tokens) <= 4 and all(t[:1].isupper() and t[:1].isalpha() for t in tokens):
-        return "name"
-    return "other"
-
-
-def paraphrases(sentence: str, answer: str) -> list[tuple[str, str]]:
-    """(variant, text) rewrites of ``sentence`` that keep ``answer``."""
-    found = []
-    dropped = re.sub(r"\s*\([^()]*\)", "", sentence)
-    if dropped != sentence and answer in dropped:
-        found.append(("parenthesis dropped", dropped))
-    clause = _CLAUSE.sub("", sentence)
-    if clause != sentence and answer in clause:
-        found.append(("clause dropped", clause))
-    if (lead := _LEADING.match(sentence)) and answer in sentence:
-        head, rest, main, end = lead.groups()
-        reordered = f"{main[0].upper()}{main[1:]}, {head.lower()}{rest}{end or '.'}"
-        found.append(("clauses reordered", reordered))
-    if short := _answer_segment(sentence, answer):
-        found.append(("shortened", short))
-    return [(v, " ".join(t.split())) for v, t in found if len(t.split()) >= 4]
-
-
-def _answer_segment(sentence: str, answer: str) -> str | None:
-    """The comma/semicolon/dash segment holding the answer, as a sentence of its own."""
-    segments = [m.group().strip() for m in _SEGMENT.finditer(sentence)]
-    holding = [s for s in segments if answer in s]
-    if len(segments) < 2 or not holding or len(holding[0].split()) < 5:
-        return None
-    short = holding[0].rstrip(".!?")
-    return short[0].upper() + short[1:] + "."
-
-
-def swapped(sentence: str, offset: int, answer: str, pool: list[str],
-            rng: random.Random) -> str | None:
-    """The sentence with the answer at ``offset`` replaced by another answer from ``pool``."""
-    choices = [a for a in pool if a.lower() != answer.lower() and a.lower() not in sentence.lower()
-               and answer.lower() not in a.lower()]
-    if not choices:
-        return None
-    return sentence[:offset] + rng.choice(choices) + sentence[offset + len(answer):]
+from adapters.sentence_edits import (  # noqa: E402
+    answer_type,
+    paraphrases,
+    sentence_spans,
+    swapped,
+)
 
 
 def article_items(article: dict, rng: random.Random) -> tuple[list, list]:
@@ -144,12 +85,15 @@ def article_items(article: dict, rng: random.Random) -> tuple[list, list]:
     return supported, contradicted
 
 
-def build_claims(per_class: int, seed: int, same_article: bool = False) -> list[dict]:
-    """The balanced, seeded claim set."""
+def build_claims(per_class: int, seed: int, same_article: bool = False,
+                 only: Collection[int] | None = None) -> list[dict]:
+    """The balanced, seeded claim set (from the articles numbered in ``only``, else all)."""
     rng = random.Random(seed)
     articles = json.loads(XQUAD.read_text(encoding="utf-8"))["data"]
     supported, contradicted, sentences = [], [], []
     for index, article in enumerate(articles):
+        if only is not None and index not in only:
+            continue
         found, wrong = article_items(article, rng)
         supported += _unique(found)
         contradicted += _unique(wrong)
