@@ -76,19 +76,24 @@ def training_manifest(job: TrainJob, fingerprint: dict[str, Any], sha256: str,
 def write_adapter(model: Any, job: TrainJob, manifest: dict[str, Any], inner: Any = None) -> None:
     """Save the adapter (with its ``inner`` LoRA part when stacked, adapters/stacked.py) and its
     manifest into a staging folder, then swap it into place."""
-    out = Path(job.out_dir)
+    save_adapter_folder(model, Path(job.out_dir), job.base_reference, manifest, inner)
+
+
+def save_adapter_folder(model: Any, out: Path, base_reference: str, manifest: dict[str, Any],
+                        inner: Any = None) -> None:
+    """Write a PeftModel's adapter and ``manifest`` to ``out`` through a staging folder."""
     staging = staging_dir(out)
     try:
         # peft recorded the folder the base was loaded from (checkpoints keep it, so peft can
         # read the base's config there); the reference is what a user can load again.
-        model.active_peft_config.base_model_name_or_path = job.base_reference
+        model.active_peft_config.base_model_name_or_path = base_reference
         # Embeddings are never trained here; saying so spares peft a look-up of the base's config.
         model.save_pretrained(str(staging), safe_serialization=True, save_embedding_layers=False)
         # peft adds an empty model-card template naming the local base path; the manifest
         # is the adapter's documentation.
         (staging / "README.md").unlink(missing_ok=True)
         if inner is not None:
-            save_inner(inner, staging, job.base_reference)
+            save_inner(inner, staging, base_reference)
         write_manifest(staging, manifest)
         publish_permissions(staging)
         swap_into_place(staging, out)
