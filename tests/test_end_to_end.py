@@ -102,3 +102,24 @@ async def test_chat_app_with_bundled_models(bundled_settings, squad_sample, anyi
         answer = app.query_one(ChatLog).answers[0]
         assert [s.n for s in answer.sources][:3] == [1, 2, 3]
         assert answer.stats is not None and answer.stats.new_tokens >= 1
+
+
+def test_models_prepare_exports_the_bundled_adapters_for_llama_cpp(bundled_settings, capsys):
+    """`make chat` runs `lira models --prepare`: both bundled adapters are exported for
+    llama.cpp once (the poet's IA3 merged into a copy of the base), and a poem then runs
+    there with its fluency read from llama.cpp."""
+    from assistant.runtime.llama_engine import llama_available
+
+    if not llama_available():
+        pytest.skip("llama-cpp-python is not installed (make setup builds it)")
+    lira(capsys, "models", "--prepare")
+    exports = bundled_settings.models_dir / "gguf"
+    (chat,) = exports.glob("lora-chat-*.gguf")
+    (poet,) = exports.glob("merged-poet-*.gguf")
+    made = poet.stat().st_mtime
+    poem = json.loads(lira(capsys, "poem", "--author", "Пушкин", "--title", "Осень", "--json",
+                           "--candidates", "2", "--max-new-tokens", "24", "-k", "0"))
+    assert poem["model"] == {"reference": "gemma-3-270m", "adapter": "poet"}
+    # fluency is the model's own log-probability (a model with none to read scores 0.0)
+    assert poem["poem"].strip() and all(c["fluency"] < 0 for c in poem["scores"])
+    assert poet.stat().st_mtime == made  # exported once: the poem found it
