@@ -307,7 +307,7 @@ MAY_IMPORT = {
     "assistant.grounding": (*BASE, "assistant.runtime", "assistant.rag"),
     "assistant.poetry": (*BASE, "assistant.runtime", "assistant.rag", "assistant.engine"),
     "assistant.chat": (*BASE, "assistant.runtime", *CONVERSATION, "assistant.engine",
-                       "assistant.poetry", "assistant.grounding"),
+                       "assistant.poetry", "assistant.grounding", "assistant.source_groups"),
     "assistant.evals": (*BASE, "assistant.runtime", *CONVERSATION, "assistant.engine",
                         "assistant.poetry", "assistant.grounding"),
     "assistant.server": (*BASE, "assistant.runtime", *CONVERSATION, "assistant.engine",

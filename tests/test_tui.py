@@ -7,12 +7,15 @@ test_tui_engine.py drive the same app over the real Engine with tiny models.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field, replace
 
 import pytest
 from textual.widgets import Markdown, OptionList
 
+from assistant.chat.backend import ChatBackend, Reply
 from assistant.chat.history import History
 from assistant.poetry.constrained_form import FormAsk
+from assistant.rag import Source
 from assistant.settings import Settings
 from assistant.tui.app import LiraApp
 from assistant.tui.screens.author import AuthorScreen
@@ -22,7 +25,7 @@ from assistant.tui.screens.passage import PassageScreen
 from assistant.tui.screens.settings import SettingsScreen
 from assistant.tui.widgets.chat_log import AnswerView, ChatLog, UserMessage
 from assistant.tui.widgets.sources import SourcesPanel
-from tests.tui_fakes import ANSWER, POEM, FakeBackend, until
+from tests.tui_fakes import ANSWER, POEM, FakeBackend, FakeStream, until
 
 pytestmark = pytest.mark.anyio
 
@@ -85,6 +88,53 @@ def stored(app: LiraApp, settings: Settings):
 
 def notes(app: LiraApp) -> list[tuple[str, str]]:
     return [(n.message, n.severity) for n in app._notifications]
+
+
+@dataclass
+class CheckingBackend(FakeBackend):
+    """The fake's replies finished as ChatBackend finishes them: the real Engine checks
+    each (on the checker's rules alone: no models) and repairs it as the settings'
+    on_unsupported says; a second try streams ``second``, a piece per permit of
+    ``second_gate``, through the reply's own cancel event."""
+
+    second: list[str] = field(default_factory=list)
+    second_gate: threading.Semaphore | None = None
+    retrying: threading.Event = field(default_factory=threading.Event)
+
+    def reply(self, request):
+        from assistant.engine import PreparedAnswer
+
+        reply = super().reply(request)
+
+        def regenerate(evidence):
+            self.retrying.set()
+            return FakeStream(self.second, reply.cancel_event, self.second_gate, None, 0.0)
+
+        reply.prepared = PreparedAnswer(request.text, "", reply.sources, reply.stream,
+                                        regenerate=regenerate)
+        return reply
+
+    def grounding(self, reply: Reply, text: str):
+        from assistant.engine import Engine
+        from assistant.grounding import check_answer
+
+        engine = Engine(self.settings)
+        engine.check_answer = lambda answer, sources, question=None: check_answer(answer, sources)
+        return ChatBackend(self.settings, engine).grounding(reply, text)
+
+
+def marked_in_panel(app: LiraApp) -> set[str]:
+    """The text the sources panel's preview marks as a check's evidence."""
+    preview = app.query_one(SourcesPanel).query_one(".panel-passage").render()
+    return {str(preview)[s.start:s.end] for s in preview.spans if "underline" in str(s.style)}
+
+
+# Two chunks of one file (1 and 3) and another file; an answer sentence no passage backs.
+SPB = [Source(1, "/docs/spb.md", "Петербург", "", "Петербург основан в 1703 году Петром "
+              "Первым. Город стоит на Неве.", 0.0328),
+       Source(2, "/docs/moscow.txt", "Москва", "", "Москва — столица России.", 0.0161),
+       Source(3, "/docs/spb.md", "Петербург", "", "Летом в Петербурге белые ночи.", 0.0159)]
+UNBACKED = "Луна сделана из зелёного сыра и пахнет морем [2]."
 
 
 # ----- 1. first paint and loading -------------------------------------------
@@ -261,16 +311,9 @@ async def test_documents_answer_lists_sources_and_opens_passages(make_app):
 
 async def test_two_chunks_of_one_file_are_one_source_and_its_evidence_is_marked(make_app,
                                                                                    settings):
-    from assistant.grounding import check_answer
-    from assistant.rag import Source
-    from assistant.source_groups import group_sources
-
-    spb = [Source(1, "/docs/spb.md", "Петербург", "", "Петербург основан в 1703 году Петром "
-                  "Первым. Город стоит на Неве.", 0.0328),
-           Source(2, "/docs/moscow.txt", "Москва", "", "Москва — столица России.", 0.0161),
-           Source(3, "/docs/spb.md", "Петербург", "", "Летом в Петербурге белые ночи.", 0.0159)]
     pieces = ["Основан в 1703 году [1]. ", "Белые ночи [3][1]. ", "Столица — Москва [2]."]
-    app = make_app(mode="documents", backend=FakeBackend(settings, sources=spb, pieces=pieces))
+    app = make_app(mode="documents",
+                   backend=CheckingBackend(settings, sources=SPB, pieces=pieces))
     async with app.run_test(size=(100, 30)) as pilot:
         await send(pilot, "Когда основан Петербург?")
         await settled(pilot)
@@ -283,14 +326,62 @@ async def test_two_chunks_of_one_file_are_one_source_and_its_evidence_is_marked(
         assert "Белые ночи [[1](cite:1)]." in body and "Москва [[2](cite:2)]" in body
         assert "cite:3" not in body
         assert "белые ночи" in str(panel.query_one(".panel-passage").render())
-        # the check's evidence window is marked in the passage it came from
+        # the check's badge carries its report: its evidence window is marked in the
+        # passage it came from once the check is done
+        assert answers(app)[0].grounding.checked
+        assert "Петербург основан в 1703 году Петром Первым." in marked_in_panel(app)
+        assert answers(app)[0].text == "".join(pieces)  # on_unsupported = mark: as streamed
+
+
+async def test_a_repaired_answer_replaces_the_streamed_one_everywhere(make_app, settings):
+    pieces = ["Летом в Петербурге белые ночи [3]. ", UNBACKED]
+    backend = CheckingBackend(replace(settings, on_unsupported="drop"), sources=SPB,
+                              pieces=pieces)
+    app = make_app(mode="documents", backend=backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(pilot, "Расскажи о Петербурге.")
+        await settled(pilot)
         answer = answers(app)[0]
-        report = check_answer(answer.text, spb)
-        panel.show(group_sources(spb, report), answer.mode, answer.question)
-        preview = panel.query_one(".panel-passage").render()
-        marked = {str(preview)[s.start:s.end] for s in preview.spans
-                  if "underline" in str(s.style)}
-        assert "Петербург основан в 1703 году Петром Первым." in marked
+        assert answer.text == "Летом в Петербурге белые ночи [3]."
+        body = answer.body.source
+        assert "белые ночи [[1](cite:1)]" in body and "Луна" not in body  # document numbers
+        facts = str(answer.query_one(".answer-facts").render())
+        assert "исправлено" in facts and answer.grounding.note.startswith("убрано 1")
+        assert "Летом в Петербурге белые ночи." in marked_in_panel(app)
+        assert stored(app, settings)[-1].text == answer.text  # the history has it
+        await send(pilot, "А что ещё?")
+        await settled(pilot)
+        assert backend.requests[-1].turns[-1].answer == answer.text  # the follow-up sees it
+    app = make_app(mode="documents", backend=backend, resume=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: len(answers(app)) == 2)
+        assert answers(app)[0].text == "Летом в Петербурге белые ночи [3]."
+        assert "Луна" not in answers(app)[0].body.source
+
+
+async def test_escape_during_the_check_stops_a_second_try(make_app, settings):
+    backend = CheckingBackend(replace(settings, on_unsupported="retry"), sources=SPB,
+                              pieces=[UNBACKED], second=["Москва — столица России [2]."],
+                              second_gate=threading.Semaphore(1))
+    app = make_app(mode="documents", backend=backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(pilot, "Расскажи о городах.")  # the gate lets this second try through
+        await settled(pilot)
+        retried = answers(app)[0]
+        assert retried.text == "Москва — столица России [2]." and "переписан" in retried.grounding.note
+        backend.retrying.clear()
+        await send(pilot, "Расскажи ещё.")  # this one waits at the gate
+        await until(pilot, backend.retrying.is_set)
+        assert app.job is None  # streaming is over: only the check's second try runs
+        await pilot.press("escape")
+        kept = answers(app)[1]
+        try:
+            await until(pilot, lambda: kept.grounding is not None and kept.grounding.checked)
+        finally:
+            backend.second_gate.release(5)  # a try Esc did not stop must not hang the test
+        await settled(pilot)
+        assert kept.text == UNBACKED and "повторный ответ остановлен" in kept.grounding.note
+        assert stored(app, settings)[-1].text == UNBACKED and not app.checking
 
 
 async def test_a_documents_follow_up_is_read_in_its_conversation(make_app, settings):
@@ -362,7 +453,9 @@ async def test_answer_carries_retrieval_scores_as_its_badge(make_app):
         await settled(pilot)
         answer = answers(app)[0]
         assert answer.grounding is not None and not answer.grounding.checked
-        assert "поиск: 0.033" in str(answer.query_one(".answer-facts").render())
+        # the best document's relevance (index.fusion.fused_relevance), not the raw RRF score
+        assert "поиск: 1.00" in str(answer.query_one(".answer-facts").render())
+        assert answer.grounding.detail.endswith("[1…2]: 1.00, 0.49")
 
 
 async def test_up_and_down_select_answers_and_the_panel_follows(make_app):
@@ -538,7 +631,8 @@ async def test_export_writes_markdown_with_sources(make_app, settings, tmp_path)
         text = target.read_text(encoding="utf-8")
         assert "## Когда основан Петербург?" in text
         assert "Петербург** основан в 1703 году" in text
-        assert "**Источники**" in text and "1. «Петербург» — `/docs/spb.md`" in text
+        assert "**Источники**" in text
+        assert "1. «Петербург» — `/docs/spb.md` (место 1, релевантность 1.00)" in text
         assert "> Петербург основан в 1703 году Петром Первым." in text
         await send(pilot, "/export")
         assert (settings.home / "exports" / f"lira-{app.session.conversation_id}.md").is_file()

@@ -80,6 +80,8 @@ async def test_documents_mode_indexes_and_cites_with_the_real_engine(settings, d
         report = app.backend.engine.check_answer(answer.text, answer.sources)
         assert answer.grounding.score == pytest.approx(report.score)
         assert answer.grounding.label == f"опора {report.score:.2f}"
+        # its report reaches the answer, whose evidence windows the sources panel marks
+        assert answer.report is answer.grounding.report is not None
 
 
 async def test_documents_mode_without_an_index_says_so(settings):

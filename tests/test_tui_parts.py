@@ -23,6 +23,7 @@ from assistant.tui.screens.author import best_author, matching_authors
 from assistant.tui.screens.settings import adapter_from_text
 from assistant.tui.session import mode_from_word, next_mode
 from assistant.tui.widgets.status import model_label, speed_label
+from index.fusion import fused_relevance
 from tests.conftest import REPO
 from tests.tui_fakes import FakeStream
 
@@ -98,10 +99,12 @@ def test_status_labels():
 
 def test_export_has_questions_answers_and_quoted_sources():
     source = Source(1, "/d/spb.md", "Петербург", "Карамзин", "Основан в 1703.\nНа Неве.", 0.03)
+    # a second chunk of the same file: one document, the answer citing its number
+    later = Source(2, "/d/spb.md", "Петербург", "Карамзин", "Белые ночи.", 0.016)
     messages = [
         StoredMessage(1, 1, "user", "documents", "Когда основан Петербург?"),
-        StoredMessage(2, 1, "assistant", "documents", "В 1703 году [1].",
-                      model=ModelUsed("/m/gemma", "lora", "cpu"), sources=[source]),
+        StoredMessage(2, 1, "assistant", "documents", "В 1703 году [1]. Белые ночи [2].",
+                      model=ModelUsed("/m/gemma", "lora", "cpu"), sources=[source, later]),
         StoredMessage(3, 1, "user", "poem", "Осень", author="Пушкин"),
         StoredMessage(4, 1, "assistant", "poem", "Строка одна\nСтрока две", complete=False),
     ]
@@ -109,8 +112,11 @@ def test_export_has_questions_answers_and_quoted_sources():
     assert text.startswith("# Петербург\n")
     assert "## Когда основан Петербург?" in text
     assert "**Лира** (Документы; gemma + lora):" in text
-    assert "1. «Петербург», Карамзин — `/d/spb.md` (оценка 0.030)" in text
-    assert "   > Основан в 1703.\n   > На Неве." in text
+    assert "В 1703 году [1]. Белые ночи [1]." in text
+    relevance = fused_relevance(source.score)  # a share of the best RRF score possible
+    assert f"1. «Петербург», Карамзин — `/d/spb.md` (место 1, релевантность {relevance:.2f})" in text
+    assert "2. «" not in text and "оценка" not in text  # the raw RRF score is gone
+    assert "   > Основан в 1703.\n   > На Неве.\n\n   > Белые ночи." in text
     assert "## Стихотворение «Осень» в стиле: Пушкин" in text
     assert "Строка одна  \nСтрока две" in text and "*(ответ прерван)*" in text
 

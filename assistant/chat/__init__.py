@@ -5,5 +5,6 @@ authors; the TUI talks to models only through it), history (conversations in
 SQLite with numbered migrations).
 
 May import ``assistant.engine``, ``rag``, ``followup``, ``runtime``, ``poetry``, ``grounding``,
-``index`` and ``adapters``; never the front ends.
+``source_groups`` (the retrieval badge's documents), ``index`` and ``adapters``; never the
+front ends.
 """

@@ -25,6 +25,7 @@ from assistant.poetry.constrained_form import FormAsk
 from assistant.rag import Source
 from assistant.runtime.remote import RemoteGenerator
 from assistant.settings import DecodingSettings, Settings
+from assistant.source_groups import group_sources
 
 IndexProgress = Callable[[int, int, int], None]  # files done, files in all, chunks
 
@@ -66,6 +67,8 @@ class Grounding:
     stored answer); ``score`` is the check's score in [0, 1] when checked.  When the
     on_unsupported setting repaired the answer, ``note`` says what it did and ``text``
     is the answer to show instead of the one that streamed (None: keep that one).
+    ``report`` is the check's GroundingReport, whose evidence windows the sources panel
+    marks (None: not checked).
     """
 
     label: str
@@ -74,6 +77,7 @@ class Grounding:
     score: float | None = None
     note: str | None = None
     text: str | None = None
+    report: Any = None
 
 
 @dataclass
@@ -254,16 +258,19 @@ def grounding_badge(report: Any, repair: Any = None, text: str | None = None) ->
     note = repair.note if repair is not None else None
     return Grounding(label=f"опора {report.score:.2f}" + (" · исправлено" if text else ""),
                      detail="\n".join([note, *lines] if note else lines), checked=True,
-                     score=report.score, note=note, text=text)
+                     score=report.score, note=note, text=text, report=report)
 
 
 def retrieval_badge(sources: Sequence[Source]) -> Grounding | None:
-    """A badge of retrieval scores, until a grounding checker judges answers."""
+    """A badge of retrieval alone (checks off, not yet checked, or a stored answer): the
+    best document's relevance, and each document's in the detail, one per document as
+    the sources panel lists them (assistant.source_groups)."""
     if not sources:
         return None
-    scores = ", ".join(f"{s.score:.3f}" for s in sources)
-    return Grounding(label=f"поиск: {max(s.score for s in sources):.3f}",
-                     detail=f"оценки поиска [1…{len(sources)}]: {scores}")
+    documents = group_sources(sources).documents
+    relevance = ", ".join(f"{d.relevance:.2f}" for d in documents)
+    return Grounding(label=f"поиск: {documents[0].relevance:.2f}",
+                     detail=f"релевантность документов [1…{len(documents)}]: {relevance}")
 
 
 def model_used(loaded) -> ModelUsed:

@@ -102,6 +102,9 @@ class LiraApp(App[None]):
         self.cursor_blink = cursor_blink
         self.theme = LIGHT if theme == "light" else DARK
         self.job: jobs.ReplyJob | None = None
+        # replies whose check (and on_unsupported's second try) runs after they streamed:
+        # Esc stops such a try through the reply's cancel event
+        self.checking: list[Reply] = []
         self.models: dict[tuple[str, str | None], ModelUsed] = {}
         self.model_errors: dict[tuple[str, str | None], str] = {}
         self.authors: list[tuple[str, int]] = []
@@ -318,6 +321,7 @@ class LiraApp(App[None]):
             job.view.form = form_line(message.form)
         await job.view.finish(stats, badge)
         if checking:
+            self.checking.append(job.reply)
             self._check_answer(job.view, job.reply, job.text)
         if message.error is not None:
             self.notify(message.error, title="Ошибка", severity="error", timeout=10)
@@ -334,12 +338,17 @@ class LiraApp(App[None]):
             grounding = self.backend.grounding(reply, text)
         except Exception as exc:  # noqa: BLE001  (a failed check must not end the chat)
             self.call_from_thread(self.notify, f"Проверка не удалась: {exc}", severity="warning")
-            return
-        if grounding is not None:
-            self.call_from_thread(self._show_grounding, view, grounding)
+            grounding = None
+        self.call_from_thread(self._show_grounding, view, reply, grounding)
 
-    def _show_grounding(self, view, grounding) -> None:
-        view.set_grounding(grounding)
+    async def _show_grounding(self, view, reply: Reply, grounding) -> None:
+        self.checking = [r for r in self.checking if r is not reply]
+        if grounding is None:
+            return
+        if grounding.text is not None and view.message_id is not None:
+            # the repaired answer is the one a reloaded conversation and follow-ups see
+            self._store(self.history.save_partial, view.message_id, grounding.text)
+        await view.set_grounding(grounding)
         if view is self.chat_log.selected:  # its evidence is marked in the panel
             self._update_panel()
 
@@ -354,9 +363,13 @@ class LiraApp(App[None]):
             return None
 
     def action_stop(self) -> None:
-        """Esc: stop the answer being generated (or return to the message box)."""
+        """Esc: stop the answer being generated, or a second try of one being checked
+        (on_unsupported = retry: the first answer is kept); else return to the message box."""
         if self.job is not None:
             self.job.cancel()
+        elif self.checking:
+            for reply in self.checking:
+                reply.cancel()
         else:
             self.prompt.focus()
 

@@ -1,4 +1,5 @@
-"""A conversation as a Markdown document, sources included."""
+"""A conversation as a Markdown document, sources included: one entry per document
+(assistant.source_groups), with its rank and relevance, the answer citing those numbers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 
 from assistant.chat.history import StoredMessage
 from assistant.chat.modes import Mode
+from assistant.source_groups import Document, group_sources, one_per_source
 from assistant.tui.session import MODE_LABELS
 
 
@@ -20,19 +22,27 @@ def conversation_markdown(title: str, messages: Sequence[StoredMessage]) -> str:
             if message.mode != Mode.POEM and "\n" in message.text.strip():
                 lines += [_quote(message.text), ""]
             continue
+        poem = message.mode == Mode.POEM
+        groups = one_per_source(message.sources) if poem else group_sources(message.sources)
         lines += [_answer_heading(message), ""]
-        text = message.text.strip() or "*(пустой ответ)*"
-        lines += [text.replace("\n", "  \n") if message.mode == Mode.POEM else text, ""]
+        text = groups.renumber(message.text.strip()) or "*(пустой ответ)*"
+        lines += [text.replace("\n", "  \n") if poem else text, ""]
         if not message.complete:
             lines += ["*(ответ прерван)*", ""]
-        if message.sources:
-            lines += ["**Образцы стиля**" if message.mode == Mode.POEM else "**Источники**", ""]
-            for source in message.sources:
-                byline = f", {source.author}" if source.author else ""
-                lines.append(f"{source.n}. «{source.title}»{byline} — `{source.path}` "
-                             f"(оценка {source.score:.3f})")
-                lines += ["", _quote(source.text, indent="   "), ""]
+        if groups.documents:
+            lines += ["**Образцы стиля**" if poem else "**Источники**", ""]
+            for document in groups.documents:
+                lines += [_document_line(document), ""]
+                lines += [part for passage in document.passages
+                          for part in (_quote(passage.text, indent="   "), "")]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _document_line(document: Document) -> str:
+    """'n. «title», author — `path` (место r, релевантность 0.98)'."""
+    byline = f", {document.author}" if document.author else ""
+    return (f"{document.n}. «{document.name}»{byline} — `{document.path}` "
+            f"(место {document.rank}, релевантность {document.relevance:.2f})")
 
 
 def _answer_heading(message: StoredMessage) -> str:

@@ -150,11 +150,16 @@ class AnswerView(Vertical):
             await self.body.update(self._markdown(self.text, final=True))
         self.show_facts()
 
-    def set_grounding(self, grounding: Grounding) -> None:
+    async def set_grounding(self, grounding: Grounding) -> None:
         """Show the check of a finished answer (it arrives after the answer); its report
-        (when the badge carries one) marks the evidence in the sources."""
+        (when the badge carries one) marks the evidence in the sources, and an answer the
+        on_unsupported setting repaired (``grounding.text``) replaces the one streamed,
+        its citations in document numbers like the rest."""
         self.grounding = grounding
-        self.report = getattr(grounding, "report", None)
+        self.report = grounding.report
+        if grounding.text is not None and grounding.text != self.text:
+            self.text = grounding.text
+            await self.body.update(self._markdown(self.text, final=True))
         self.show_facts()
 
     def show_facts(self, interrupted: bool = False) -> None:
