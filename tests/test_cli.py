@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -123,6 +124,33 @@ def test_ask_json_carries_the_check_of_the_answer(run, docs):
     assert json.loads(out)["grounding"] is None
     code, out, _ = run("ask", "Когда?", "--no-rag", "--json", "--max-new-tokens", "4")
     assert json.loads(out)["grounding"] is None  # nothing to check an answer against
+
+
+def test_ask_prints_a_repaired_answer_in_document_numbers(tmp_path, capsys):
+    from assistant.cli.answer_output import print_answer
+    from assistant.engine import Engine, PreparedAnswer
+    from assistant.grounding import check_answer
+    from assistant.rag import Source
+    from assistant.settings import Settings
+    from tests.tui_fakes import FakeStream
+
+    # passages 1 and 3 are chunks of one file: document [1]; passage 2 is document [2]
+    sources = [Source(1, "/d/spb.md", "Петербург", "", "Петербург основан в 1703 году.", 0.03),
+               Source(2, "/d/moscow.txt", "Москва", "", "Москва — столица России.", 0.016),
+               Source(3, "/d/spb.md", "Петербург", "", "Летом в Петербурге белые ночи.", 0.015)]
+    engine = Engine(Settings(home=tmp_path / "home", on_unsupported="drop"))
+    engine.check_answer = lambda text, found, question=None: check_answer(text, found)  # rules only
+    stream = FakeStream(["Летом в Петербурге белые ночи [3]. ",
+                         "Луна сделана из зелёного сыра и пахнет морем [2]."],
+                        threading.Event(), None, None, 0.0)
+    answer = print_answer(engine, PreparedAnswer("Расскажи о Петербурге.", "", sources, stream),
+                          as_json=False, check=True)
+    out = capsys.readouterr().out
+    assert answer.text == "Летом в Петербурге белые ночи [3]." and answer.repair is not None
+    streamed, repaired = out.split("Исправление: ", 1)
+    assert streamed.startswith("Летом в Петербурге белые ночи [1]. Луна")  # as it streamed
+    assert repaired.splitlines()[0] == answer.repair.note
+    assert repaired.splitlines()[1] == "Летом в Петербурге белые ночи [1]."  # printed again
 
 
 def test_no_rag_skips_retrieval(run, docs):
