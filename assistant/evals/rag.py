@@ -5,8 +5,9 @@ temporary folder under --out, with the user's embedder but nothing of the
 user's own indexes.  For each question: the gold paragraph's rank among the
 retrieved documents (recall@k, MRR); then, unless answers are turned off,
 the answer from Lira's own RAG path (Engine.prepare_answer over that index)
-scored against the gold answers and checked against the passages it was
-given (assistant.grounding).
+scored against the gold answers, checked against the passages it was
+given (assistant.grounding) and repaired as the on_unsupported setting says
+(Engine.finish_answer, as `lira ask` does; the record's ``repair``).
 """
 
 from __future__ import annotations
@@ -156,21 +157,23 @@ def _answer(run: _Run, item: QaItem, options: RagOptions) -> dict[str, Any]:
     prepared = run.engine.prepare_answer(item.question, index_name=INDEX_NAME,
                                          adapter=run.adapter,
                                          max_new_tokens=options.max_new_tokens)
-    text = "".join(prepared.stream).strip()
-    passages = [run.paragraph_of.get(s.path, s.path) for s in prepared.sources]
-    prediction = first_line(text)
-    # the check `lira ask` and the chat make: the answer judged as the answer to its question
-    report = run.engine.check_answer(text, prepared.sources, item.question)
-    return {"answer": text, "prediction": prediction, "passages": passages,
+    # the check `lira ask` and the chat make (the answer judged as the answer to its
+    # question), then repaired as the on_unsupported setting says
+    answer = run.engine.finish_answer(prepared, check=True)
+    report = answer.check or run.engine.check_answer(answer.text, answer.sources, item.question)
+    passages = [run.paragraph_of.get(s.path, s.path) for s in answer.sources]
+    prediction = first_line(answer.text)
+    return {"answer": answer.text, "prediction": prediction, "passages": passages,
             "gold_passage": (passages.index(item.paragraph) + 1
                              if item.paragraph in passages else None),
             "cited": cited_numbers(prediction),
             "exact_match": exact_match(prediction, item.answers),
             "f1": round(token_f1(prediction, item.answers), 4),
-            "stopped_by": prepared.stream.stats.stopped_by,
+            "stopped_by": answer.stats.stopped_by,
             "grounding": {"score": round(report.score, 4), "claims": len(report.sentences),
                           "counts": report.counts(),
-                          "sentences": _sentences(report, run.paragraph_of)}}
+                          "sentences": _sentences(report, run.paragraph_of)},
+            "repair": answer.repair.to_dict() if answer.repair is not None else None}
 
 
 def _sentences(report, names: dict[str, str]) -> list[dict[str, Any]]:
