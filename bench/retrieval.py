@@ -69,10 +69,13 @@ def evaluate(searcher, questions: list[tuple[str, str]], mode: str) -> dict:
     return {**recall, "mrr@10": sum(1 / r for r in ranks if r) / n}
 
 
-def run(chunk_tokens: int, overlap: int, distractor_mb: float, home: Path | None) -> dict:
+def run(chunk_tokens: int, overlap: int, distractor_mb: float, home: Path | None,
+        embedder=None) -> dict:
+    """One indexing and scoring; ``embedder`` (Embedder-like) replaces the configured one."""
     from assistant.engine import Engine, ingest_options
     from assistant.settings import load_settings
     from index.ingest import index_path
+    from index.search import Searcher
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -84,9 +87,10 @@ def run(chunk_tokens: int, overlap: int, distractor_mb: float, home: Path | None
         engine = Engine(settings)
         store = engine.open_index("bench", create=True)
         started = time.perf_counter()
-        report = index_path(tmp / "corpus", store, engine.embedder(), ingest_options(settings))
+        report = index_path(tmp / "corpus", store, embedder or engine.embedder(),
+                            ingest_options(settings))
         seconds = time.perf_counter() - started
-        searcher = engine.searcher("bench")
+        searcher = Searcher(store, embedder) if embedder else engine.searcher("bench")
         scores = {mode: evaluate(searcher, questions, mode) for mode in MODES}
         return {"chunk_tokens": chunk_tokens, "overlap": overlap, "chunks": report.chunks,
                 "index_s": round(seconds, 1), "questions": len(questions), **scores}
