@@ -40,7 +40,7 @@ def engine_of(lira_home):
     return make
 
 
-def hf_greedy(model_dir, prompt, new_tokens, adapter=None):
+def hf_greedy(model_dir, prompt, new_tokens, adapter=None, **more):
     """Greedy token ids after ``prompt`` from transformers (with a peft adapter)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -54,7 +54,7 @@ def hf_greedy(model_dir, prompt, new_tokens, adapter=None):
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
     with torch.no_grad():
         out = model.generate(ids, max_new_tokens=new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=None, **more)
     return ids[0].tolist(), out[0, ids.shape[1]:].tolist()
 
 
@@ -71,6 +71,35 @@ def test_llama_cpp_reads_the_gguf_as_transformers_reads_the_model(tiny_gguf, tin
     assert text == llama.detokenize(expected).decode("utf-8", errors="replace")
     assert stream.stats.new_tokens == 12 and stream.stats.stopped_by == "max tokens"
     assert stream.stats.prompt_tokens == len(prompt_ids) and stream.stats.first_token_s > 0
+
+
+def test_the_presets_penalties_work_as_transformers_ones(tiny_gguf, tiny_models, engine_of):
+    """The repetition penalty covers the prompt too, and the temperature comes before top-k
+    and top-p, as in transformers (llama.cpp's own sampler does neither)."""
+    import numpy as np
+    import torch
+
+    from assistant.runtime.decode_loop import logits_processors
+    from assistant.runtime.llama_engine import sampling_processors
+
+    generator = engine_of(tiny_gguf).generator("chat")
+    penalised = replace(GREEDY, repetition_penalty=1.8, max_new_tokens=16)
+    _, expected = hf_greedy(tiny_models["llama"], PROMPT, 16, repetition_penalty=1.8)
+    _, plain = hf_greedy(tiny_models["llama"], PROMPT, 16)
+    assert expected != plain  # the penalty changes the text, so the check below means something
+    assert "".join(generator.stream(PROMPT, penalised)) == generator.loaded.llama.detokenize(
+        expected).decode("utf-8", errors="replace")
+    sampled = Preset(do_sample=True, temperature=0.7, top_k=0, top_p=1.0,
+                     repetition_penalty=1.3, no_repeat_ngram_size=2)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 50, 30)
+    logits = rng.normal(size=50).astype(np.float32)
+    ours = sampling_processors(sampled)
+    got = logits.copy()
+    for step in ours:
+        got = step(ids, got)
+    want = logits_processors(sampled)(torch.tensor(ids)[None], torch.tensor(logits)[None])[0]
+    assert np.allclose(got, want.numpy(), atol=1e-6)
 
 
 def test_a_lora_runs_on_llama_cpp_as_peft_runs_it(tiny_gguf, tiny_models, engine_of, tmp_path,

@@ -176,7 +176,7 @@ class LlamaStream(TextStream):
         vocab = llama._model.vocab  # noqa: SLF001 - the binding's own handle, no public one
         new = 0
         for token in llama.generate(self._inputs, **_sampling(preset),
-                                    logits_processor=_no_repeat(preset.no_repeat_ngram_size)):
+                                    logits_processor=sampling_processors(preset)):
             if llama_cpp.llama_vocab_is_eog(vocab, token):
                 return
             ids_queue.put([token])
@@ -190,21 +190,50 @@ class LlamaStream(TextStream):
 
 
 def _sampling(preset: Preset) -> dict[str, Any]:
-    """llama.cpp's sampler settings for a preset (temperature 0: greedy)."""
+    """llama.cpp's sampler settings for a preset (temperature 0: greedy).  The repetition
+    penalty and the temperature are left to ``sampling_processors``: llama.cpp's own penalty sees
+    only the generated tokens and its temperature comes after top-p, and either gives other
+    text than the transformers path the presets were tuned on."""
     if not preset.do_sample:
-        return dict(temp=0.0, top_k=1, top_p=1.0, min_p=0.0,
-                    repeat_penalty=preset.repetition_penalty)
-    return dict(temp=preset.temperature, top_k=preset.top_k, top_p=preset.top_p, min_p=0.0,
-                repeat_penalty=preset.repetition_penalty)
+        return dict(temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
+    return dict(temp=1.0, top_k=preset.top_k, top_p=preset.top_p, min_p=0.0, repeat_penalty=1.0)
 
 
-def _no_repeat(size: int) -> Any:
-    """A logits processor that forbids repeating any ``size``-gram (None for 0), as
-    transformers' no_repeat_ngram_size does over the whole sequence."""
-    if size <= 0:
+def sampling_processors(preset: Preset) -> Any:
+    """The logits processors that make llama.cpp's sampling transformers' (None: none needed):
+    the repetition penalty over the whole sequence, prompt included; no repeated n-grams;
+    the temperature before top-k and top-p."""
+    steps = []
+    if preset.repetition_penalty != 1.0:
+        steps.append(_repetition_penalty(preset.repetition_penalty))
+    if preset.no_repeat_ngram_size > 0:
+        steps.append(_no_repeat(preset.no_repeat_ngram_size))
+    if preset.do_sample and preset.temperature not in (0.0, 1.0):
+        steps.append(lambda input_ids, scores: scores / preset.temperature)
+    if not steps:
         return None
     from llama_cpp import LogitsProcessorList
 
+    return LogitsProcessorList(steps)
+
+
+def _repetition_penalty(penalty: float) -> Any:
+    """transformers' repetition penalty: every token already in the sequence has its logit
+    divided by ``penalty`` (multiplied, when negative)."""
+    import numpy as np
+
+    def penalise(input_ids, scores):  # noqa: ANN001 - the binding's numpy arrays
+        seen = np.unique(input_ids)
+        picked = scores[seen]
+        scores[seen] = np.where(picked < 0, picked * penalty, picked / penalty)
+        return scores
+
+    return penalise
+
+
+def _no_repeat(size: int) -> Any:
+    """Forbid repeating any ``size``-gram, as transformers' no_repeat_ngram_size does over the
+    whole sequence."""
     def forbid(input_ids, scores):  # noqa: ANN001 - the binding's numpy arrays
         ids = input_ids.tolist()
         if len(ids) < size:
@@ -215,7 +244,7 @@ def _no_repeat(size: int) -> Any:
                 scores[ids[start + size - 1]] = -float("inf")
         return scores
 
-    return LogitsProcessorList([forbid])
+    return forbid
 
 
 def _shared_prefix(llama: Any, tokens: list[int]) -> int:
