@@ -109,8 +109,11 @@ def write(arm: str, generator, poem, request, candidates: int, seed: int) -> dic
     if arm == "constrained":
         stream = FormStream(generator, prompt, preset, request, seed=seed)
         text = "".join(stream).strip()
-        stopped, extra = stream.stats.stopped_by, {"samples": stream.samples,
-                                                   "chosen_last_words": stream.tails_chosen}
+        report = stream.report()
+        stopped = stream.stats.stopped_by
+        extra = {key: report[key] for key in ("samples", "chosen_last_words", "last_resort_words",
+                                              "prose_refused", "analysis_disagreed",
+                                              "stanzas_judged")}
     else:
         found = generate_candidates(generator, prompt, generator.stream(prompt, preset),
                                     candidates)
@@ -141,7 +144,22 @@ def figures(records: list[dict]) -> dict:
                                 [r["reference"] for r in records])["corpus"],
             "self_stop": round(sum(r["stopped_by"] in SELF_STOPS for r in records) / n, 3),
             "lines_per_poem": round(sum(len(verse_lines(r["poem"])) for r in records) / n, 1),
-            "seconds_per_poem": round(sum(r["seconds"] for r in records) / n, 1)}
+            "seconds_per_poem": round(sum(r["seconds"] for r in records) / n, 1),
+            **judge_against_analysis(records)}
+
+
+def judge_against_analysis(records: list[dict]) -> dict:
+    """For the constrained arm: stanzas whose every rhyme the judge kept, and how many of
+    them the final analysis of the whole poem finds in the scheme."""
+    pairs = [(judged, got == r["requested"]["scheme"]) for r in records if "stanzas_judged" in r
+             for judged, got in zip(r["stanzas_judged"], r["scheme"].split())]
+    if not pairs:
+        return {}
+    judged = [analysed for ok, analysed in pairs if ok]
+    return {"stanzas_judged_in_scheme": len(judged), "of_them_analysed_in_scheme": sum(judged),
+            "last_resort_words": sum(r["last_resort_words"] for r in records),
+            "prose_refused": sum(r["prose_refused"] for r in records),
+            "analysis_disagreed": sum(r["analysis_disagreed"] for r in records)}
 
 
 def main() -> None:

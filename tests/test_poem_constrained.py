@@ -21,7 +21,16 @@ from assistant.poetry.constrained_form import (
     quatrains,
     request_form,
 )
-from assistant.poetry.constrained_lines import StanzaLine, judge, marked_lines, verse_of
+from assistant.poetry.constrained_lines import (
+    SUPPLY_OK,
+    StanzaLine,
+    analysis_agrees,
+    expected_scheme,
+    is_verse,
+    judge,
+    marked_lines,
+    verse_of,
+)
 from assistant.poetry.metre import METRES
 from assistant.runtime.generation import GenerationStats
 from assistant.runtime.presets import PRESETS
@@ -230,3 +239,49 @@ def test_a_line_of_unknown_stress_is_never_accepted_at_once_but_may_be_the_best(
     verdict = judge("Глокая куздра", unknown, "A", [], IAMB, 4)
     assert verdict.metre_ok is None and not verdict.ok and verdict.penalty == UNKNOWN_METRE
     assert judge("Глокая куздра", unknown, "A", [], None, None).ok  # no metre asked: no matter
+
+
+# ----- the rhymes the model can write, verse only, and the analysis agreeing -------------
+def test_a_lexicon_counts_the_rhymes_of_an_ending_by_the_rhyme_judge(stress_model):
+    from assistant.poetry.constrained_rhymes import RhymeLexicon
+    from assistant.poetry.rhyme import line_ending
+
+    lexicon = RhymeLexicon(["века", "человека", "аптека", "свет", "нет", "лет", "ответ",
+                            "дом", "поэт", "берет"])
+    [apteka, svet] = [line_ending(verse_of(m)) for m in marked_lines(["аптека", "свет"])]
+    assert set(lexicon.rhymes(apteka)) == {"века", "человека"}  # not itself
+    assert {"нет", "лет", "ответ", "поэт"} <= set(lexicon.rhymes(svet))
+    assert lexicon.supply(apteka) == 2 and lexicon.letter_supply("аптека") == 2
+
+
+def test_a_first_line_must_leave_its_partner_rhymes_enough(stress_model):
+    def opening(supply):
+        [marked] = marked_lines(["Ночь, улица, фонарь, аптека,"])
+        return judge("Ночь, улица, фонарь, аптека,", verse_of(marked), "A", [], IAMB, 4,
+                     opens=True, supply=lambda ending: supply)
+
+    assert opening(SUPPLY_OK).ok
+    assert opening(SUPPLY_OK - 1).rhyme_misses == 1  # a rare ending: resampled
+    stanza = _stanza(("A", "Ночь, улица, фонарь, аптека,"))
+    assert _judge("Живи еще хоть четверть века —", "A", stanza).ok  # a partner needs none
+
+
+def test_only_verse_is_kept_as_a_line():
+    assert is_verse("Ночь, улица, фонарь, аптека,")
+    for prose in ("I. Л. В. ХОДСКОМУ", "1903 год", "The night is dark", "Ночь.", ""):
+        assert not is_verse(prose)
+
+
+def test_the_analysis_of_a_stanza_so_far_is_what_its_letters_ask(stress_model):
+    assert expected_scheme("ABA") == "A-A" and expected_scheme("AB") == "--"
+    assert expected_scheme("ABAB") == "ABAB" and expected_scheme("BAB") == "A-A"
+    lines = BLOK.split("\n\n")[0].splitlines()
+    assert analysis_agrees(lines[:3], "ABA") and analysis_agrees(lines, "ABAB")
+    assert not analysis_agrees(lines[:3], "ABB")
+
+
+def test_lines_that_are_not_verse_are_sampled_again(stress_model):
+    lines = BLOK.split("\n\n")[0].splitlines()
+    _, stream = _form_stream(["I. Л. В. ХОДСКОМУ", "12 марта 1903"] + lines, stanzas=1)
+    assert "".join(stream) == "\n".join(lines).replace("ё", "е")
+    assert stream.report()["prose_refused"] == 2 and stream.report()["scheme_kept"]

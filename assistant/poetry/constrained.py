@@ -4,8 +4,14 @@ Each line is sampled up to the newline; it is kept when it rhymes with its
 partner lines and scans (assistant.poetry.constrained_lines).  Otherwise its
 last word is chosen again among the model's likeliest words that would make
 it keep the form (assistant.poetry.constrained_tail, local models only), or
-the line is sampled again: LINE_TRIES lines in all, then the best line found
-is kept.  Stanzas are the scheme's length; between them the model is asked
+the line is sampled again: LINE_TRIES lines in all (a sample that is not
+verse, a date or Latin letters, is refused and not counted, PROSE_TRIES more
+at most).  A first line of a rhyme must end on a word with rhymes enough among
+the model's own words (assistant.poetry.constrained_rhymes); a partner line
+that found no rhyme is ended on the likeliest rhyming word of the lexicon that
+scans (the form is the user's request); else the best line found is kept.  A
+partner line the judge accepts must also rhyme by the analysis of its stanza
+(`lira poem analyze`).  Stanzas are the scheme's length; between them the model is asked
 whether it goes on (a blank line or a new line) or ends (the end marker or
 EOS), unless the requested stanza count ends the poem first.  Every prompt
 is the poem prompt plus the lines kept so far, so the generator's prompt
@@ -27,8 +33,11 @@ from dataclasses import dataclass, replace
 
 from assistant.poetry.constrained_form import FormRequest
 from assistant.poetry.constrained_lines import (
+    SUPPLY_OK,
     StanzaLine,
     Verdict,
+    analysis_agrees,
+    is_verse,
     judge,
     marked_lines,
     verse_of,
@@ -37,6 +46,7 @@ from assistant.poetry.constrained_tail import (
     can_choose_tails,
     may_rhyme,
     next_words,
+    rhyme_lexicon,
     split_last_word,
 )
 from assistant.poetry.verse import Verse
@@ -51,7 +61,10 @@ RHYME_ENOUGH_FROM = 1
 TAIL_TRIES = 2  # chosen last words tried per sampled line
 CONTINUATION_TOKENS = 3  # enough to see whether a chosen word goes on (a piece of a word)
 MAX_STANZAS = 8  # without a stanza count or an end marker, the poem stops here
-END, BLANK, LINE = "end", "blank", "line"
+PROSE_TRIES = 3  # further samples when the model writes what is not verse (dates, Latin)
+OPENING_WORDS = 8  # likeliest last words judged for a first line of a rhyme (each costs stress)
+LAST_RESORT_BEGINNINGS = 2  # sampled beginnings a partner line's last resort may end
+END, BLANK, LINE, PROSE = "end", "blank", "line", "prose"
 _PUNCTUATION = re.compile(r"[^\w\s#]*")
 
 
@@ -60,7 +73,7 @@ class Sample:
     """A sampled piece of text up to the newline, and what it was."""
 
     text: str
-    kind: str  # END (the end marker, EOS), BLANK (an empty line) or LINE
+    kind: str  # END (the end marker, EOS), BLANK (an empty line), LINE or PROSE (not verse)
     stopped_by: str
 
 
@@ -79,9 +92,13 @@ class FormStream:
         self.verdicts: list[Verdict] = []
         self.samples = 0
         self.tails_chosen = 0
+        self.last_resorts = 0  # partner lines ended on any rhyming word of the lexicon
+        self.prose = 0  # sampled lines refused as not verse
+        self.disagreements = 0  # lines the judge took for rhymes the stanza's analysis did not
         self._line_preset = replace(preset, stop=("\n",), max_new_tokens=LINE_TOKENS)
         self._random = random.Random(seed)
         self._tails = can_choose_tails(generator)
+        self._lexicon = rhyme_lexicon(generator)
         self._report: dict | None = None
 
     @property
@@ -142,16 +159,28 @@ class FormStream:
     def _line(self, context: str, letter: str, stanza: list[StanzaLine],
               first: Sample | None) -> tuple[Verdict | None, str | None]:
         """The best line of LINE_TRIES (the first that keeps the form), or None and why
-        the model ended, when every sample ended the poem."""
+        the model ended, when every sample ended the poem.  Samples that are not verse are
+        not counted (PROSE_TRIES more at most); a partner line that found no rhyme is ended
+        on any rhyming word of the model's lexicon (the form is what the user asked for)."""
         best: Verdict | None = None
         ended = None
-        for attempt in range(LINE_TRIES):
+        prose: str | None = None
+        beginnings: list[str] = []
+        attempt = tries = 0
+        while attempt < LINE_TRIES and tries < LINE_TRIES + PROSE_TRIES:
             if self.cancel.is_set():
                 break
-            sample = first if attempt == 0 and first is not None else self._sample(context)
+            tries += 1
+            sample = first if tries == 1 and first is not None else self._sample(context)
+            if sample.kind == PROSE:
+                self.prose += 1
+                prose = prose or sample.text
+                continue
+            attempt += 1
             if sample.kind != LINE:
                 ended = sample.stopped_by if sample.kind == END else ended
                 continue
+            beginnings.append(sample.text)
             for verdict in self._candidates(context, sample.text, letter, stanza):
                 if best is None or verdict.penalty < best.penalty:
                     best = verdict
@@ -159,36 +188,96 @@ class FormStream:
                     return verdict, None
             if best is not None and best.rhyme_misses == 0 and attempt >= RHYME_ENOUGH_FROM:
                 break
+        if best is not None and best.rhyme_misses and not self.cancel.is_set():
+            forced = self._last_resort(context, beginnings, letter, stanza)
+            if forced is not None and forced.penalty < best.penalty:
+                self.last_resorts += 1
+                best = forced
+        if best is None and prose is not None:  # the model writes nothing else here
+            [marked] = marked_lines([prose])
+            best = self._judge(prose, verse_of(marked), letter, stanza)
         return best, ended
+
+    def _last_resort(self, context: str, beginnings: list[str], letter: str,
+                     stanza: list[StanzaLine]) -> Verdict | None:
+        """A sampled beginning ended on the likeliest lexicon word that rhymes with the
+        partner lines and scans best, whether or not the model would end the line there."""
+        partners = [line.ending for line in stanza
+                    if line.letter == letter != "-" and line.ending is not None]
+        if self._lexicon is None or not partners:
+            return None
+        rhyming = set.intersection(*(set(self._lexicon.rhymes(p)) for p in partners))
+        best = None
+        # A word the model would end the line on first; a lexicon token may be a piece
+        # of a word ('кото'), so one the model would go on spelling only then.
+        for force in (False, True):
+            for text in beginnings[:LAST_RESORT_BEGINNINGS]:
+                for verdict in self._chosen_tails(context, text, letter, stanza,
+                                                  keep=rhyming.__contains__, force=force):
+                    if best is None or verdict.penalty < best.penalty:
+                        best = verdict
+                if best is not None and best.ok:
+                    return best
+            if best is not None and not best.rhyme_misses:
+                return best
+        return best
 
     def _candidates(self, context: str, text: str, letter: str,
                     stanza: list[StanzaLine]) -> Iterator[Verdict]:
         """The sampled line judged, then (if it fails) the same line with chosen last words."""
         [marked] = marked_lines([text])
-        verdict = self._judge(text, verse_of(marked), letter, stanza)
+        verdict = self._checked(self._judge(text, verse_of(marked), letter, stanza), letter,
+                                stanza)
         yield verdict
-        if verdict.ok or not self._tails:
+        # A first line of a rhyme that scans badly stays as sampled: its rhyme is free.
+        if verdict.ok or not self._tails or (self._opens(letter, stanza)
+                                             and not verdict.rhyme_misses):
             return
         yield from self._chosen_tails(context, text, letter, stanza)
 
+    def _opens(self, letter: str, stanza: list[StanzaLine]) -> bool:
+        return letter != "-" and letter not in (line.letter for line in stanza)
+
     def _judge(self, text: str, verse: Verse, letter: str, stanza: list[StanzaLine]) -> Verdict:
         form = self.request.form
-        # The first line of a rhyme must end on a word a later line can rhyme with.
-        opens = letter != "-" and letter not in (line.letter for line in stanza)
-        return judge(text, verse, letter, stanza, form.metre_spec, form.feet, opens)
+        # The first line of a rhyme must end on a word a later line can rhyme with, one
+        # with enough rhymes among the model's own words.
+        supply = self._lexicon.supply if self._lexicon is not None else None
+        return judge(text, verse, letter, stanza, form.metre_spec, form.feet,
+                     self._opens(letter, stanza), supply)
 
-    def _chosen_tails(self, context: str, text: str, letter: str,
-                      stanza: list[StanzaLine]) -> Iterator[Verdict]:
+    def _checked(self, verdict: Verdict, letter: str, stanza: list[StanzaLine]) -> Verdict:
+        """``verdict``, unless the judge found a partner line's rhyme that the analysis of
+        the stanza (as `lira poem analyze` reads it) does not: then a miss."""
+        if verdict.rhyme_misses or self._opens(letter, stanza) or letter == "-":
+            return verdict
+        letters = "".join(line.letter for line in stanza) + letter
+        if analysis_agrees(self.stanzas[-1] + [verdict.text], letters):
+            return verdict
+        self.disagreements += 1
+        return replace(verdict, rhyme_misses=1)
+
+    def _chosen_tails(self, context: str, text: str, letter: str, stanza: list[StanzaLine],
+                      keep=None, force: bool = False) -> Iterator[Verdict]:
         """Lines with the sampled beginning and a chosen last word that rhymes with the
-        partner lines (only lines that have one: a first rhyme is free)."""
+        partner lines, or, for the first line of a rhyme, that has rhymes enough in the
+        lexicon (``keep``: which words may end it; ``force``: even where the model would go
+        on spelling the word)."""
         partners = [line.ending.word for line in stanza
                     if line.letter == letter != "-" and line.ending is not None]
         parts = split_last_word(text)
-        if not partners or parts is None:
+        if parts is None:
+            return
+        if keep is None and partners:
+            keep = lambda word: may_rhyme(word, partners)  # noqa: E731
+        elif keep is None and self._opens(letter, stanza) and self._lexicon is not None:
+            keep = lambda word: self._lexicon.letter_supply(word) >= SUPPLY_OK  # noqa: E731
+        if keep is None:
             return
         begin = parts[0]
-        words = next_words(self.generator, self.prompt + context + begin,
-                           lambda word: may_rhyme(word, partners))
+        words = next_words(self.generator, self.prompt + context + begin, keep)
+        if not partners:  # each judged first word stresses its rhymes: the likeliest only
+            words = words[:OPENING_WORDS]
         if not words:
             return
         marked = marked_lines([begin] + [w.word for w in words])
@@ -203,7 +292,7 @@ class FormStream:
         least = min((penalty for _, penalty in rhyming), default=None)
         fitting = [word for word, penalty in rhyming if penalty == least]
         for word in self._draw(fitting, TAIL_TRIES):
-            finished = self._finish_tail(context, begin, word.word, letter, stanza)
+            finished = self._finish_tail(context, begin, word.word, letter, stanza, force)
             if finished is not None:
                 yield finished
 
@@ -219,16 +308,17 @@ class FormStream:
         return chosen
 
     def _finish_tail(self, context: str, begin: str, word: str, letter: str,
-                     stanza: list[StanzaLine]) -> Verdict | None:
+                     stanza: list[StanzaLine], force: bool = False) -> Verdict | None:
         """The line with ``word`` last, if the model does not take the word for the start
-        of a longer one; with the punctuation the model puts after it."""
+        of a longer one (``force``: even then); with the punctuation the model puts after it."""
         line = f"{begin} {word}"
         after = self._sample(context + line, CONTINUATION_TOKENS).text
-        if after[:1].isalpha():  # a piece of a word: judge what the model makes of it
+        if after[:1].isalpha() and not force:  # a piece of a word: judge what the model makes of it
             return None
-        punctuation = _PUNCTUATION.match(after).group()
+        punctuation = _PUNCTUATION.match(after).group() if not after[:1].isalpha() else ""
         [marked] = marked_lines([line])
-        verdict = self._judge(line + punctuation, verse_of(marked), letter, stanza)
+        verdict = self._checked(self._judge(line + punctuation, verse_of(marked), letter, stanza),
+                                letter, stanza)
         if verdict.rhyme_misses:
             return None
         self.tails_chosen += 1
@@ -254,7 +344,8 @@ class FormStream:
             return Sample("", END, "stop string" if text.strip() else "eos")
         if not text.strip():
             return Sample("", BLANK, stopped)
-        return Sample(text.split("#")[0].strip(), LINE, stopped)
+        line = text.split("#")[0].strip()
+        return Sample(line, LINE if is_verse(line) else PROSE, stopped)
 
     # ----- the result ----------------------------------------------------------------------
     def report(self) -> dict:
@@ -279,8 +370,17 @@ class FormStream:
             "source": self.request.source, "notes": list(self.request.notes),
             "lines_in_form": sum(v.ok for v in self.verdicts), "lines": len(self.verdicts),
             "samples": self.samples, "chosen_last_words": self.tails_chosen,
+            "last_resort_words": self.last_resorts, "prose_refused": self.prose,
+            "analysis_disagreed": self.disagreements, "stanzas_judged": self._judged(),
             "stopped_by": self.stats.stopped_by}
         return self._report
+
+    def _judged(self) -> list[bool]:
+        """Per stanza: whether the judge kept every line's rhymes and the stanza is whole."""
+        verdicts = iter(self.verdicts)
+        length = len(self.request.form.scheme)
+        return [len(lines) == length and all(next(verdicts).rhyme_misses == 0 for _ in lines)
+                for lines in self.stanzas if lines]
 
     def note(self) -> str:
         """One line for the user: the form asked for and the form written."""

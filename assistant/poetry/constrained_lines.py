@@ -11,7 +11,8 @@ still be the best line found.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.poetry import stress
@@ -22,6 +23,7 @@ from assistant.poetry.verse import Verse, parse_words
 # Per line: up to two pyrrhics of a binary metre, or one stress on the anacrusis.
 LINE_COST_OK = 0.5
 RHYME_MISS = 10.0  # a wrong rhyme relation outweighs any metre fault (at most 2.5)
+SUPPLY_OK = 4  # words of the model's lexicon that rhyme with a first line's ending, at least
 UNKNOWN_METRE = 0.75  # between a fitting line and a broken one
 WRONG_FEET = 0.5
 
@@ -77,16 +79,20 @@ def verse_of(marked: str) -> Verse:
 
 
 def judge(text: str, verse: Verse, letter: str, stanza: Sequence[StanzaLine],
-          metre, feet: int | None, opens: bool = False) -> Verdict:
+          metre, feet: int | None, opens: bool = False,
+          supply: Callable[[Ending], int] | None = None) -> Verdict:
     """``text`` (parsed as ``verse``) as the next line of ``stanza``, with scheme letter
     ``letter``, in ``metre`` (a metre.Metre; None: any) of ``feet`` (None: any).
 
     ``opens``: a later line must rhyme with this one, so its ending must be one that
-    a rhyme can be found for (see rhymable)."""
+    a rhyme can be found for (see rhymable), and, given ``supply`` (how many words the
+    model can write rhyme with an ending), at least SUPPLY_OK of them."""
     ending = line_ending(verse)
     misses = sum(_wrong(line, ending, letter) for line in stanza)
     if ending is None or (opens and not rhymable(ending)):
         misses += 1  # nothing a partner line could rhyme with
+    elif opens and supply is not None and supply(ending) < SUPPLY_OK:
+        misses += 1  # a rare word: the partner line would find few rhymes
     if metre is None:
         return Verdict(text, ending, misses, True)
     pattern = syllables(verse)
@@ -97,6 +103,34 @@ def judge(text: str, verse: Verse, letter: str, stanza: Sequence[StanzaLine],
     got = (last - metre.first) // metre.foot + 1 if last >= metre.first else 0
     fits = cost <= LINE_COST_OK and (feet is None or got == feet)
     return Verdict(text, ending, misses, fits, round(cost, 3), got)
+
+
+_NOT_VERSE = re.compile(r"[0-9A-Za-z]")
+_CYRILLIC_WORD = re.compile(r"[а-яё]{2,}")
+
+
+def is_verse(text: str) -> bool:
+    """Whether a sampled line reads as a line of Russian verse: no digits or Latin letters
+    (dates, dedications, English), and two words or more in lower-case Cyrillic (a title or
+    a dedication is in capitals)."""
+    return not _NOT_VERSE.search(text) and len(_CYRILLIC_WORD.findall(text)) >= 2
+
+
+def expected_scheme(letters: str) -> str:
+    """What the analysis should find in a stanza begun with scheme ``letters``: letters
+    that have their partner so far, '-' for those still waiting ('ABA' -> 'A-A')."""
+    from assistant.poetry.constrained_form import relabel
+
+    return relabel("".join(c if c != "-" and letters.count(c) > 1 else "-" for c in letters))
+
+
+def analysis_agrees(lines: Sequence[str], letters: str) -> bool:
+    """Whether `lira poem analyze` finds the stanza ``lines`` in the scheme ``letters``
+    asks of it so far: the judge reads each line alone, the analysis the stanza together
+    (the stress model resolves homographs in context; one reading per line)."""
+    from assistant.poetry.form import analyze_poem
+
+    return analyze_poem("\n".join(lines)).rhyme_scheme == expected_scheme(letters)
 
 
 def rhymable(ending: Ending) -> bool:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from assistant.poetry.constrained_rhymes import RhymeLexicon
 from assistant.runtime import compute, llama_scores
 
 TOP_TOKENS = 400
@@ -43,6 +44,17 @@ def can_choose_tails(generator) -> bool:
     loaded = generator.loaded
     local = loaded.model is not None or getattr(loaded, "llama", None) is not None
     return local and not loaded.is_seq2seq
+
+
+def rhyme_lexicon(generator) -> RhymeLexicon | None:
+    """The rhymes the generator's model can write as whole-word tokens (one per model);
+    None where there is no vocabulary to read (a server)."""
+    if not can_choose_tails(generator):
+        return None
+    vocabulary = _Vocabulary.of(generator)
+    if vocabulary.rhymes is None:
+        vocabulary.rhymes = RhymeLexicon(word for _, word in vocabulary.lexicon())
+    return vocabulary.rhymes
 
 
 def split_last_word(line: str) -> tuple[str, str, str] | None:
@@ -111,6 +123,7 @@ class _Vocabulary:
         self.llama = getattr(loaded, "llama", None)
         self._pieces: list[str] | None = None
         self._lexicon: list[tuple[int, str]] | None = None
+        self.rhymes: RhymeLexicon | None = None
 
     @classmethod
     def of(cls, generator) -> _Vocabulary:
