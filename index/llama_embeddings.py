@@ -10,10 +10,6 @@ truncates, so no input ever reaches past the position table.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import logging
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ import numpy as np
 from index.e5_gguf import PROMPT_KEY
 from index.embeddings import PrefixedEmbedder
 from index.errors import EmbedderError
+from index.llama_binding import cpu_threads, llama_available, looks_like_gguf, one_line, quiet_plain_load
 
 INSTALL_HINT = "pip install llama-cpp-python"
 BATCH_TOKENS = 512  # llama.cpp's batch: room for one text of e5's 512 positions
@@ -30,12 +27,11 @@ BATCH_TOKENS = 512  # llama.cpp's batch: room for one text of e5's 512 positions
 # attends over the whole batch (masked), so long chunks go alone and short queries share
 GROUP_CHARS = 600
 SPECIALS = 2  # <s> and </s>
-MIN_GGUF_BYTES = 32
 
 
 def llama_embeddings_available() -> bool:
     """Whether the llama.cpp binding (llama-cpp-python) is installed."""
-    return importlib.util.find_spec("llama_cpp") is not None
+    return llama_available()
 
 
 class LlamaEmbedder(PrefixedEmbedder):
@@ -48,7 +44,7 @@ class LlamaEmbedder(PrefixedEmbedder):
                                 f"installed: {INSTALL_HINT}, or pick another embedder")
         self.name = name
         self.path = Path(path)
-        self.llama = _load(self.path, threads or _threads(), batch_tokens)
+        self.llama = _load(self.path, threads or cpu_threads(), batch_tokens)
         self.dim = int(self.llama.n_embd())
         self._positions = int(self.llama._model.n_ctx_train())  # noqa: SLF001 - no public getter
         metadata = self.llama.metadata
@@ -75,7 +71,7 @@ class LlamaEmbedder(PrefixedEmbedder):
                        for v in self.llama.embed(group, normalize=True, truncate=False)]
         except (ValueError, RuntimeError) as exc:
             raise EmbedderError(f"llama.cpp could not embed with {self.path.name} "
-                                f"({_one_line(exc)}); use embedder_engine = "
+                                f"({one_line(exc)}); use embedder_engine = "
                                 "\"sentence-transformers\"") from exc
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -111,11 +107,11 @@ def _groups(texts: list[str]) -> Iterator[list[str]]:
 def _load(path: Path, threads: int, batch_tokens: int) -> Any:
     import llama_cpp
 
-    if not _looks_like_gguf(path):
+    if not looks_like_gguf(path):
         raise EmbedderError(f"{path} is not a GGUF file: convert the embedder again "
                             "(lira models --prepare)")
     try:
-        with _plain_cpu_load():
+        with quiet_plain_load():
             llama = llama_cpp.Llama(model_path=str(path), embedding=True,
                                     pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
                                     n_ctx=batch_tokens, n_batch=batch_tokens,
@@ -124,51 +120,9 @@ def _load(path: Path, threads: int, batch_tokens: int) -> Any:
                                     # 1.5-2x faster on a CPU: no n x n score matrix
                                     flash_attn=True)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise EmbedderError(f"llama.cpp could not load {path} ({_one_line(exc)}): convert "
+        raise EmbedderError(f"llama.cpp could not load {path} ({one_line(exc)}): convert "
                             "the embedder again (lira models --prepare)") from None
     if llama.metadata.get("general.architecture") != "bert":
         raise EmbedderError(f"{path} is not a BERT embedder GGUF; convert one with "
                             "index.e5_gguf")
     return llama
-
-
-@contextlib.contextmanager
-def _plain_cpu_load() -> Iterator[None]:
-    """Load weights into plain CPU buffers and keep llama.cpp's log quiet.
-
-    The same guard as assistant.runtime.llama_engine's (index/ cannot import it): on a
-    CPU with AMX, llama.cpp repacks quantized weights into "extra" buffer types, and
-    the generator crashed on them (llama-cpp-python 0.3.36); the binding has no
-    argument for ``use_extra_bufts``, so its default parameters are wrapped.
-    """
-    from llama_cpp import llama as binding
-
-    default = binding.llama_cpp.llama_model_default_params
-
-    def plain():
-        params = default()
-        params.use_extra_bufts = False
-        return params
-
-    binding.llama_cpp.llama_model_default_params = plain
-    logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 10)
-    try:
-        yield
-    finally:
-        binding.llama_cpp.llama_model_default_params = default
-
-
-def _looks_like_gguf(path: Path) -> bool:
-    if not path.is_file() or path.stat().st_size < MIN_GGUF_BYTES:
-        return False
-    with path.open("rb") as file:
-        return file.read(4) == b"GGUF"
-
-
-def _threads() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

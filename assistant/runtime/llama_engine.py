@@ -15,13 +15,8 @@ and every failure to load a file is one line naming it.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import logging
-import os
 import random
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,16 +25,17 @@ from assistant.errors import GenerationError, ModelLoadError
 from assistant.runtime.generation import Generation, TextStream
 from assistant.runtime.presets import Preset
 from assistant.runtime.prompt_cache import common_prefix
+from index.llama_binding import (  # noqa: F401 - llama_available is this module's API too
+    cpu_threads,
+    llama_available,
+    looks_like_gguf,
+    one_line,
+    quiet_plain_load,
+)
 
 INSTALL_HINT = ("pip install llama-cpp-python (it builds llama.cpp from source: about 7 "
                 "minutes on 2 cores)")
 MAX_WINDOW = 8192  # the context Lira asks for at most: RAG prompts are ~1-2k tokens
-MIN_GGUF_BYTES = 32  # a GGUF header is longer: anything shorter is not one
-
-
-def llama_available() -> bool:
-    """Whether the llama.cpp binding (llama-cpp-python) is installed."""
-    return importlib.util.find_spec("llama_cpp") is not None
 
 
 @dataclass
@@ -71,54 +67,21 @@ def load_gguf(path: Path, name: str, lora: Path | None = None,
                              f"installed: {INSTALL_HINT}")
     from llama_cpp import Llama
 
-    if not _looks_like_gguf(path):
+    if not looks_like_gguf(path):
         raise ModelLoadError(f"{path} is not a GGUF file: download or convert it again")
     try:
-        with _quiet_plain_load():
-            llama = Llama(model_path=str(path), n_ctx=MAX_WINDOW, n_threads=threads or _threads(),
+        with quiet_plain_load():
+            llama = Llama(model_path=str(path), n_ctx=MAX_WINDOW, n_threads=threads or cpu_threads(),
                           lora_path=str(lora) if lora else None, verbose=False,
                           # the whole window may repeat-penalise, as transformers does
                           last_n_tokens_size=MAX_WINDOW, swa_full=True)
     except (ValueError, RuntimeError, OSError) as exc:
         what = f"{path} with the LoRA {lora}" if lora else str(path)
-        raise ModelLoadError(f"llama.cpp could not load {what} ({_one_line(exc)}): check that "
+        raise ModelLoadError(f"llama.cpp could not load {what} ({one_line(exc)}): check that "
                              "the file is a whole GGUF of an architecture llama.cpp knows, and "
                              "that a LoRA was made for this base") from None
     window = min(llama._model.n_ctx_train() or MAX_WINDOW, MAX_WINDOW)  # noqa: SLF001
     return GgufModel(name, path, llama, window, _file_type(llama), str(lora) if lora else None)
-
-
-@contextlib.contextmanager
-def _quiet_plain_load() -> Iterator[None]:
-    """Load weights into plain CPU buffers, not llama.cpp's "extra" repacking buffer types,
-    and keep llama.cpp's log off the terminal.
-
-    On a CPU with AMX (this machine's Xeon has it), llama.cpp repacks Q4_K weights for
-    AMX, and decoding the bundled gemma-3-270m then dies with a segmentation fault
-    (llama-cpp-python 0.3.36).  The binding has no argument for the model parameter
-    ``use_extra_bufts``, so its default parameters are wrapped while Llama() loads.
-    """
-    from llama_cpp import llama as binding
-
-    default = binding.llama_cpp.llama_model_default_params
-
-    def plain():
-        params = default()
-        params.use_extra_bufts = False
-        return params
-
-    def silent(verbose: bool) -> None:
-        # the binding prints llama.cpp's messages of level "none" (the SWA cache note)
-        # whatever its verbosity: Lira's own lines say what loads
-        logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 10)
-
-    binding.llama_cpp.llama_model_default_params = plain
-    set_verbose, binding.set_verbose = binding.set_verbose, silent
-    try:
-        yield
-    finally:
-        binding.llama_cpp.llama_model_default_params = default
-        binding.set_verbose = set_verbose
 
 
 class LlamaGenerator:
@@ -252,26 +215,10 @@ def _shared_prefix(llama: Any, tokens: list[int]) -> int:
     return common_prefix(llama._input_ids[:llama.n_tokens].tolist(), tokens)  # noqa: SLF001
 
 
-def _looks_like_gguf(path: Path) -> bool:
-    if not path.is_file() or path.stat().st_size < MIN_GGUF_BYTES:
-        return False
-    with path.open("rb") as file:
-        return file.read(4) == b"GGUF"
-
-
 def _file_type(llama: Any) -> str:
     description = llama.metadata.get("general.file_type", "")
     names = {"0": "f32", "1": "f16", "7": "q8_0", "15": "q4_k_m", "17": "q5_k_m", "18": "q6_k",
              "2": "q4_0", "32": "bf16"}
     return names.get(str(description), "gguf")
-
-
-def _threads() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
