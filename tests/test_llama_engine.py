@@ -100,6 +100,12 @@ def test_the_presets_penalties_work_as_transformers_ones(tiny_gguf, tiny_models,
         got = step(ids, got)
     want = logits_processors(sampled)(torch.tensor(ids)[None], torch.tensor(logits)[None])[0]
     assert np.allclose(got, want.numpy(), atol=1e-6)
+    outside = np.zeros(50, dtype=bool)
+    outside[::2] = True  # tokens outside the vocabulary subset are never written
+    masked = logits.copy()
+    for step in sampling_processors(sampled, outside):
+        masked = step(ids, masked)
+    assert np.isneginf(masked[::2]).all() and np.allclose(masked[1::2], got[1::2])
 
 
 def test_a_lora_runs_on_llama_cpp_as_peft_runs_it(tiny_gguf, tiny_models, engine_of, tmp_path,
@@ -210,6 +216,15 @@ def test_the_bundled_model_runs_on_llama_cpp_on_a_cpu_unless_it_cannot(bundled_s
     assert forced == engines.EnginePlan(engines.TRANSFORMERS)  # asked for: no note
     on_gpu = engines.plan_engine(settings.chat, replaced(settings, device="cuda"), chat)
     assert on_gpu.engine == engines.TRANSFORMERS and "cuda" in on_gpu.note
+    # it samples within the same Russian vocabulary subset as the transformers path
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from assistant.runtime.cpu.vocab_subset import load_subset
+
+    outside = Engine(settings).generator("chat", "none").loaded.outside
+    tokenizer = AutoTokenizer.from_pretrained(settings.models_dir / "gemma-3-270m")
+    assert np.flatnonzero(~outside).tolist() == sorted(load_subset(tokenizer))
     monkeypatch.setattr(engines, "llama_available", lambda: False)
     missing = engines.plan_engine(settings.chat, settings, chat)
     assert missing.engine == engines.TRANSFORMERS and "not installed" in missing.note

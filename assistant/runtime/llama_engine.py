@@ -52,6 +52,9 @@ class GgufModel:
     tokenizer: None = None
     is_seq2seq: bool = False
     device: str = "cpu (llama.cpp)"
+    # tokens never written: the shipped Russian vocabulary subset of the model's vocabulary
+    # (assistant.runtime.cpu.vocab_subset), which the transformers path samples within too
+    outside: Any = None
 
     def describe(self) -> str:
         adapter = Path(self.adapter).name if self.adapter else "no adapter"
@@ -81,7 +84,28 @@ def load_gguf(path: Path, name: str, lora: Path | None = None,
                              "the file is a whole GGUF of an architecture llama.cpp knows, and "
                              "that a LoRA was made for this base") from None
     window = min(llama._model.n_ctx_train() or MAX_WINDOW, MAX_WINDOW)  # noqa: SLF001
-    return GgufModel(name, path, llama, window, _file_type(llama), str(lora) if lora else None)
+    loaded = GgufModel(name, path, llama, window, _file_type(llama), str(lora) if lora else None)
+    loaded.outside = _outside_subset(loaded)
+    return loaded
+
+
+def _outside_subset(loaded: GgufModel) -> Any:
+    """A mask of the tokens outside the shipped vocabulary subset for this model's
+    vocabulary (None: none is shipped for it).  llama.cpp spells a run of spaces as
+    spaces where transformers' tokenizer writes SentencePiece's mark, so the pieces are
+    read as transformers reads them before the vocabulary is matched."""
+    import numpy as np
+
+    from assistant.runtime import llama_scores
+    from assistant.runtime.cpu.vocab_subset import pieces_digest, subset_for_digest
+
+    pieces = [piece.replace(" ", "\u2581") for piece in llama_scores.pieces(loaded)]
+    ids = subset_for_digest(pieces_digest(pieces))
+    if ids is None:
+        return None
+    outside = np.ones(len(pieces), dtype=bool)
+    outside[ids] = False
+    return outside
 
 
 class LlamaGenerator:
@@ -139,7 +163,7 @@ class LlamaStream(TextStream):
         vocab = llama._model.vocab  # noqa: SLF001 - the binding's own handle, no public one
         new = 0
         for token in llama.generate(self._inputs, **_sampling(preset),
-                                    logits_processor=sampling_processors(preset)):
+                                    logits_processor=sampling_processors(preset, self.loaded.outside)):
             if llama_cpp.llama_vocab_is_eog(vocab, token):
                 return
             ids_queue.put([token])
@@ -162,11 +186,14 @@ def _sampling(preset: Preset) -> dict[str, Any]:
     return dict(temp=1.0, top_k=preset.top_k, top_p=preset.top_p, min_p=0.0, repeat_penalty=1.0)
 
 
-def sampling_processors(preset: Preset) -> Any:
-    """The logits processors that make llama.cpp's sampling transformers' (None: none needed):
-    the repetition penalty over the whole sequence, prompt included; no repeated n-grams;
-    the temperature before top-k and top-p."""
+def sampling_processors(preset: Preset, outside: Any = None) -> Any:
+    """The logits processors that make llama.cpp's sampling the transformers path's (None:
+    none needed): no token ``outside`` the vocabulary subset (a mask, or None); the
+    repetition penalty over the whole sequence, prompt included; no repeated n-grams; the
+    temperature before top-k and top-p."""
     steps = []
+    if outside is not None:
+        steps.append(_never(outside))
     if preset.repetition_penalty != 1.0:
         steps.append(_repetition_penalty(preset.repetition_penalty))
     if preset.no_repeat_ngram_size > 0:
@@ -178,6 +205,14 @@ def sampling_processors(preset: Preset) -> Any:
     from llama_cpp import LogitsProcessorList
 
     return LogitsProcessorList(steps)
+
+
+def _never(outside: Any) -> Any:
+    def forbid(input_ids, scores):  # noqa: ANN001 - the binding's numpy arrays
+        scores[outside] = -float("inf")
+        return scores
+
+    return forbid
 
 
 def _repetition_penalty(penalty: float) -> Any:

@@ -32,7 +32,11 @@ _LATIN = re.compile(r"^[\x20-\x7E]+$")
 
 def vocabulary_digest(tokenizer: Any) -> str:
     """sha256 of the tokenizer's pieces in id order: the subset fits this vocabulary only."""
-    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return pieces_digest(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+
+
+def pieces_digest(pieces: list) -> str:
+    """sha256 of a vocabulary's pieces in id order."""
     return hashlib.sha256("\n".join(map(str, pieces)).encode("utf-8")).hexdigest()
 
 
@@ -79,7 +83,11 @@ def save_subset(ids: list[int], tokenizer: Any, about: dict[str, Any]) -> Path:
 
 def load_subset(tokenizer: Any) -> list[int] | None:
     """The shipped subset for this tokenizer's vocabulary, or None when there is none."""
-    digest = vocabulary_digest(tokenizer)
+    return subset_for_digest(vocabulary_digest(tokenizer))
+
+
+def subset_for_digest(digest: str) -> list[int] | None:
+    """The shipped subset for the vocabulary of this pieces_digest, or None."""
     path = VOCAB_DIR / f"{digest[:16]}.json.gz"
     if not path.is_file():
         return None
