@@ -22,7 +22,7 @@ from assistant.rag import (
 )
 from assistant.runtime import compute
 from assistant.runtime.compute import ComputeEmbedder
-from assistant.runtime.engines import LLAMA, adapter_gguf, plan_engine
+from assistant.runtime.engines import LLAMA, EnginePlan, adapter_gguf, plan_engine
 from assistant.runtime.generation import GenerationStats, Generator, TextStream
 from assistant.runtime.models import resolve
 from assistant.runtime.presets import PRESETS, Preset
@@ -118,7 +118,7 @@ class Engine:
         self.progress = progress
         self._embedder = None
         self._generators: dict[tuple, Generator | RemoteGenerator] = {}
-        self._said: set[str] = set()  # notes said once per engine (why an engine was chosen)
+        self._plans: dict[tuple[str, str], EnginePlan] = {}  # (profile, adapter): its engine
         self._searchers: dict[str, object] = {}
         self._nli: tuple[str | None, object] | None = None  # (reference, scorer) once loaded
 
@@ -232,10 +232,7 @@ class Engine:
             return self._remote_generator(profile, config, adapter)
         chosen = config.adapter if adapter is None else adapter
         gguf_adapter = self.adapter_path(chosen, profile)  # a GGUF has no folder to fingerprint
-        plan = plan_engine(config, self.settings, gguf_adapter)
-        if plan.note and plan.note not in self._said:
-            self._said.add(plan.note)
-            self._say(plan.note)
+        plan = self._plan(profile, gguf_adapter)
         if plan.engine == LLAMA:
             return self._llama_generator(config, plan.gguf, gguf_adapter)
         path = resolve(config.model, self.settings, self.progress)
@@ -259,9 +256,21 @@ class Engine:
             if is_remote(config.model):
                 continue
             adapter = self.adapter_path(config.adapter, profile)
-            plan = plan_engine(config, self.settings, adapter)
+            plan = self._plan(profile, adapter)
             if plan.engine == LLAMA:
                 adapter_gguf(adapter, plan.gguf, self.settings, self._say)
+
+    def _plan(self, profile: str, adapter: Path | None) -> EnginePlan:
+        """The engine of a profile's model with ``adapter``, chosen once per engine: choosing
+        checks the bundled GGUF (its sha256), which every answer would repeat otherwise.
+        Why the bundled model stays on transformers is said once."""
+        key = (profile, str(adapter))
+        if key not in self._plans:
+            plan = plan_engine(self._profile(profile), self.settings, adapter)
+            if plan.note and plan.note not in {known.note for known in self._plans.values()}:
+                self._say(plan.note)
+            self._plans[key] = plan
+        return self._plans[key]
 
     def _llama_generator(self, config: ModelProfile, gguf: Path,
                          adapter: Path | None) -> LlamaGenerator:

@@ -65,7 +65,8 @@ def plan_engine(config: ModelProfile, settings: Settings, adapter: Path | None) 
             return _bundled_plan(config, settings, adapter)
         return EnginePlan(TRANSFORMERS)
     gguf = direct or gguf_source(config.model, settings, config.gguf_quant)
-    why_not = _why_not_llama(config, settings, gguf, adapter)
+    why_not = ("the model has no GGUF file" if gguf is None
+               else _why_not_llama(config, settings, adapter))
     if why_not is not None:
         raise SettingsError(f"{config.model} cannot run on llama.cpp: {why_not}; set "
                             "engine = \"transformers\" or change what is named")
@@ -74,8 +75,7 @@ def plan_engine(config: ModelProfile, settings: Settings, adapter: Path | None) 
 
 def _bundled_plan(config: ModelProfile, settings: Settings, adapter: Path | None) -> EnginePlan:
     """llama.cpp for the bundled model where it can run there, else transformers and why."""
-    why_not = (_why_not_llama(config, settings, Path(), adapter) if llama_available()
-               else "the llama.cpp engine is not installed")
+    why_not = _why_not_llama(config, settings, adapter)
     if why_not is None and _has_cuda(settings):
         why_not = "a GPU is here"
     if why_not is None:
@@ -198,10 +198,8 @@ def gguf_base(path: Path):
                              "convert it again") from None
 
 
-def _why_not_llama(config: ModelProfile, settings: Settings, gguf: Path | None,
+def _why_not_llama(config: ModelProfile, settings: Settings,
                    adapter: Path | None) -> str | None:
-    if gguf is None:
-        return "the model has no GGUF file"
     if not llama_available():
         return f"the llama.cpp engine is not installed ({INSTALL_HINT})"
     if settings.device == "cuda":

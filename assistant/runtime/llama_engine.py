@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import GenerationError, ModelLoadError
+from assistant.runtime import llama_scores
 from assistant.runtime.generation import Generation, TextStream
 from assistant.runtime.presets import Preset
-from assistant.runtime.prompt_cache import common_prefix
 from index.llama_binding import (  # noqa: F401 - llama_available is this module's API too
     cpu_threads,
     llama_available,
@@ -96,7 +96,6 @@ def _outside_subset(loaded: GgufModel) -> Any:
     read as transformers reads them before the vocabulary is matched."""
     import numpy as np
 
-    from assistant.runtime import llama_scores
     from assistant.runtime.cpu.vocab_subset import pieces_digest, subset_for_digest
 
     pieces = [piece.replace(" ", "\u2581") for piece in llama_scores.pieces(loaded)]
@@ -157,7 +156,7 @@ class LlamaStream(TextStream):
         import llama_cpp
 
         llama, preset = self.loaded.llama, self.preset
-        self.stats.reused_tokens = _shared_prefix(llama, self._inputs)
+        self.stats.reused_tokens = llama_scores.held_prefix(llama, self._inputs)
         if preset.do_sample:  # drawn from Python's generator: seeding it (evals do) repeats a poem
             llama.set_seed(random.getrandbits(32))
         vocab = llama._model.vocab  # noqa: SLF001 - the binding's own handle, no public one
@@ -243,11 +242,6 @@ def _no_repeat(size: int) -> Any:
         return scores
 
     return forbid
-
-
-def _shared_prefix(llama: Any, tokens: list[int]) -> int:
-    """How many of ``tokens`` llama.cpp already holds from the previous generation."""
-    return common_prefix(llama._input_ids[:llama.n_tokens].tolist(), tokens)  # noqa: SLF001
 
 
 def _file_type(llama: Any) -> str:

@@ -15,6 +15,11 @@ from typing import Any
 from assistant.runtime.prompt_cache import common_prefix
 
 
+def held_prefix(llama: Any, tokens: list[int]) -> int:
+    """How many of ``tokens`` llama.cpp already holds in its cache from the previous run."""
+    return common_prefix(llama._input_ids[:llama.n_tokens].tolist(), tokens)  # noqa: SLF001
+
+
 def encode(loaded: Any, text: str, prompt: bool = True) -> list[int]:
     """Token ids of ``text``: a prompt with the model's BOS and special tokens read, else
     plain text as a continuation."""
@@ -42,8 +47,7 @@ def next_logprobs(loaded: Any, ids: list[int]):
     import numpy as np
 
     llama = loaded.llama
-    held = llama._input_ids[:llama.n_tokens].tolist()  # noqa: SLF001 - the binding keeps no public copy
-    shared = max(0, min(common_prefix(held, ids), len(ids) - 1))  # the last runs again for its logits
+    shared = max(0, min(held_prefix(llama, ids), len(ids) - 1))  # the last runs again for its logits
     llama.n_tokens = shared
     llama.eval(ids[shared:])
     logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1),
