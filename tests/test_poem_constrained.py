@@ -143,10 +143,12 @@ class _Stream:
         yield self.text
 
 
-def _form_stream(texts, scheme="ABAB", stanzas=None, metre="ямб", feet=4):
-    generator = ScriptedGenerator(texts)
+def _form_stream(texts, scheme="ABAB", stanzas=None, metre="ямб", feet=4, preset=None,
+                 generator=None):
+    generator = generator or ScriptedGenerator(texts)
     request = request_form(scheme, metre, feet, stanzas, "Блок", None)
-    return generator, FormStream(generator, "PROMPT\n", PRESETS["poem"], request, seed=1)
+    return generator, FormStream(generator, "PROMPT\n", preset or PRESETS["poem"], request,
+                                 seed=1)
 
 
 def test_lines_that_break_the_form_are_sampled_again(stress_model):
@@ -187,6 +189,54 @@ def test_a_stanza_break_and_a_stanza_count(stress_model):
     assert "".join(stream) == BLOK.replace("ё", "е")
     assert stream.stats.stopped_by == "stanzas"
     assert stream.report()["achieved"]["rhyme_scheme"] == "ABAB ABAB"
+
+
+def test_the_token_budget_ends_a_poem_on_a_whole_stanza(stress_model):
+    first, second = (part.splitlines() for part in BLOK.split("\n\n"))
+    script = first + [""] + second + [""] + first + [""] + second
+    counter = ScriptedGenerator([])
+    one = counter.count_tokens("\n".join(first) + "\n")  # the longer stanza, as the first
+    assert one >= counter.count_tokens("\n".join(second) + "\n")
+    # A budget that a second stanza as long as the first would overrun, and one it fits.
+    for budget, stanzas in ((2 * one - 1, 1), (2 * one, 2)):
+        preset = PRESETS["poem"].with_overrides(max_new_tokens=budget)
+        _, stream = _form_stream(script, preset=preset)
+        text = "".join(stream)
+        assert [len(s) for s in stream.stanzas] == [4] * stanzas
+        assert counter.count_tokens(text) <= budget and stream.stats.stopped_by == "max tokens"
+
+
+class EndingGenerator:
+    """A real (tiny) model whose every sampled new line after ``lines`` ends the poem: the end
+    marker, as a model that would end in the middle of a stanza writes it."""
+
+    def __init__(self, generator, lines: list[str]):
+        self.real, self.lines = generator, list(lines)
+        self.loaded, self.prompt_cache = generator.loaded, generator.prompt_cache
+
+    def count_tokens(self, text: str) -> int:
+        return self.real.count_tokens(text)
+
+    def stream(self, prompt: str, preset, cancel=None):
+        if not prompt.endswith("\n"):  # within a line: the model writes on
+            return self.real.stream(prompt, preset, cancel)
+        text = self.lines.pop(0) if self.lines else "###"
+        return _Stream(text, GenerationStats(stopped_by="stop string"))
+
+
+def test_a_stanza_the_model_would_end_unfinished_is_finished(stress_model, tiny_models):
+    from assistant.runtime.generation import Generator
+    from assistant.runtime.loading import load_model
+
+    tiny = Generator(load_model(tiny_models["llama"], "tiny"))
+    lines = BLOK.splitlines()[:2]
+    _, stream = _form_stream([], generator=EndingGenerator(tiny, lines))
+    stream._lexicon = None  # the tiny vocabulary has no rhymes: Блок's first lines stay
+    text = "".join(stream)
+    assert text.splitlines()[:2] == lines and len(text.splitlines()) == 4
+    assert [len(s) for s in stream.stanzas] == [4] and stream.report()["lines"] == 4
+    # The model ends the poem at the next stanza: then it ends, on the whole stanza.
+    assert stream.stats.stopped_by == "stop string"
 
 
 def test_a_model_that_only_ends_ends_the_poem(stress_model):

@@ -13,7 +13,10 @@ scans (the form is the user's request); else the best line found is kept.  A
 partner line the judge accepts must also rhyme by the analysis of its stanza
 (`lira poem analyze`).  Stanzas are the scheme's length; between them the model is asked
 whether it goes on (a blank line or a new line) or ends (the end marker or
-EOS), unless the requested stanza count ends the poem first.  Every prompt
+EOS), unless the requested stanza count ends the poem first, or the token budget,
+which ends it on the last whole stanza when one more as long as the longest so far
+would not fit.  A stanza is never left unfinished: where the model would end the poem
+within one, the line is begun on a word the model would write there.  Every prompt
 is the poem prompt plus the lines kept so far, so the generator's prompt
 cache re-encodes only the last line.
 
@@ -75,6 +78,7 @@ class Sample:
     text: str
     kind: str  # END (the end marker, EOS), BLANK (an empty line), LINE or PROSE (not verse)
     stopped_by: str
+    raw: str = ""  # the text up to the newline as sampled, spaces kept
 
 
 class FormStream:
@@ -120,9 +124,14 @@ class FormStream:
         context = ""  # the poem as the model reads it after the prompt
         scheme = self.request.form.scheme
         limit = self.request.stanzas or MAX_STANZAS
+        longest = 0  # tokens of the longest stanza so far
         self.stats.stopped_by = "stanzas"
         while len(self.stanzas) < limit and not self.cancel.is_set():
             first = None
+            used = self.generator.count_tokens(context)
+            if self.stanzas and used + longest > self.preset.max_new_tokens:
+                self.stats.stopped_by = "max tokens"  # another stanza may not fit: none begun
+                return
             if self.stanzas:  # does the model go on after the last stanza?
                 probe = self._sample(context)
                 if probe.kind == END:
@@ -140,9 +149,7 @@ class FormStream:
                     return
                 yield self._keep(verdict, letter, stanza, started)
                 context += verdict.text + "\n"
-            if self.generator.count_tokens(context) >= self.preset.max_new_tokens:
-                self.stats.stopped_by = "max tokens"  # checked after whole stanzas only
-                return
+            longest = max(longest, self.generator.count_tokens(context) - used)
 
     def _keep(self, verdict: Verdict, letter: str, stanza: list[StanzaLine],
               started: float) -> str:
@@ -176,6 +183,8 @@ class FormStream:
                 self.prose += 1
                 prose = prose or sample.text
                 continue
+            if sample.kind == END and stanza:  # a stanza is not left unfinished: not counted
+                continue
             attempt += 1
             if sample.kind != LINE:
                 ended = sample.stopped_by if sample.kind == END else ended
@@ -196,7 +205,30 @@ class FormStream:
         if best is None and prose is not None:  # the model writes nothing else here
             [marked] = marked_lines([prose])
             best = self._judge(prose, verse_of(marked), letter, stanza)
+        if best is None and stanza and not self.cancel.is_set():
+            best = self._begun_line(context, letter, stanza)
         return best, ended
+
+    def _begun_line(self, context: str, letter: str, stanza: list[StanzaLine]) -> Verdict | None:
+        """For a stanza the model would leave unfinished: the best of lines begun on words
+        the model would write there (drawn by its probability, the end marker and EOS not
+        among them) and sampled on; None without a distribution to draw from (a server)."""
+        if not self._tails:
+            return None
+        words = next_words(self.generator, self.prompt + context, str.isalpha)
+        best = None
+        for word in self._draw(words, LINE_TRIES):
+            start = word.word.capitalize()
+            text = (start + self._sample(context + start).raw).split("#")[0].strip()
+            candidates = (self._candidates(context, text, letter, stanza) if is_verse(text)
+                          else [self._judge(text, verse_of(marked_lines([text])[0]), letter,
+                                            stanza)])
+            for verdict in candidates:
+                if best is None or verdict.penalty < best.penalty:
+                    best = verdict
+                if verdict.ok:
+                    return verdict
+        return best
 
     def _last_resort(self, context: str, beginnings: list[str], letter: str,
                      stanza: list[StanzaLine]) -> Verdict | None:
@@ -341,11 +373,11 @@ class FormStream:
         text = (raw.splitlines() or [""])[0]
         stopped = stream.stats.stopped_by
         if text.lstrip().startswith("#") or (stopped == "eos" and not text.strip()):
-            return Sample("", END, "stop string" if text.strip() else "eos")
+            return Sample("", END, "stop string" if text.strip() else "eos", text)
         if not text.strip():
-            return Sample("", BLANK, stopped)
+            return Sample("", BLANK, stopped, text)
         line = text.split("#")[0].strip()
-        return Sample(line, LINE if is_verse(line) else PROSE, stopped)
+        return Sample(line, LINE if is_verse(line) else PROSE, stopped, text)
 
     # ----- the result ----------------------------------------------------------------------
     def report(self) -> dict:
