@@ -283,7 +283,8 @@ class Engine:
             run = adapter_gguf(adapter, gguf, self.settings, self._say)
             self._say(f"loading {config.model} on llama.cpp"
                       + (f" with adapter {adapter.name}" if adapter else ""))
-            loaded = compute.run(load_gguf, run.model, config.model, run.lora)
+            loaded = compute.run(load_gguf, run.model, config.model, run.lora,
+                                 self.settings.speed.threads or None)
             if adapter is not None:
                 loaded.adapter = str(adapter)
             self._generators[key] = LlamaGenerator(loaded)

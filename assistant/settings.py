@@ -88,6 +88,10 @@ class SpeedSettings:
     bench/generation.py measures them; see the README's performance section.
     """
 
+    # threads a local model computes with (0: every core this process may use).  Fewer when
+    # other jobs share the cores: llama.cpp's threads wait spinning, so with one core taken
+    # its decode can fall to a fraction of its speed.
+    threads: int = 0
     merge_adapter: bool = True  # fold a LoRA/IA3 adapter into the weights at load
     output_subset: bool = True  # CPU: logits only for the tokens Russian needs (vocab_subset)
     # CPU: that subset in int8 with its 64 best logits recomputed in float32 (restricted_head):
@@ -289,6 +293,7 @@ RULES: dict[str, Rule] = {
     "chat.base_url": _HTTP_URL,
     "poem.base_url": _HTTP_URL,
     "embedder_base_url": _HTTP_URL,
+    "speed.threads": _integers(0, 1024),
     "serve.port": _integers(1, 65535),
     "serve.max_request_kb": _integers(1, 65536),
     "serve.max_tokens": _integers(1, 4096),

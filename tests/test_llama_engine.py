@@ -126,7 +126,9 @@ def test_a_lora_runs_on_llama_cpp_as_peft_runs_it(tiny_gguf, tiny_models, engine
 
 
 def test_stop_strings_cancel_and_the_next_prompt_reuses_the_prefix(tiny_gguf, engine_of):
-    generator = engine_of(tiny_gguf).generator("chat")
+    generator = engine_of(tiny_gguf, **{"speed.threads": "1"}).generator("chat")
+    # the threads setting reaches llama.cpp, for decoding and for prompts
+    assert generator.loaded.llama.n_threads == generator.loaded.llama.n_threads_batch == 1
     whole = "".join(generator.stream(PROMPT, GREEDY))
     stop = whole[3:6]
     cut = generator.stream(PROMPT, replace(GREEDY, stop=(stop,)))

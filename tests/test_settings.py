@@ -56,6 +56,7 @@ def test_adapter_none_string_becomes_none(lira_home, monkeypatch):
     ("check = 'maybe'", "check must be true or false"),
     ('index_name = "../x"', "index_name must be a plain name"),
     ("[chat]\nquantization = '3bit'", "chat.quantization must be one of none|8bit|4bit"),
+    ("[speed]\nthreads = -2", "speed.threads must be an integer from 0 to 1024"),
 ])
 def test_bad_config_gives_one_line(lira_home, content, needle):
     lira_home.mkdir(parents=True)

@@ -74,8 +74,10 @@ def load_gguf(path: Path, name: str, lora: Path | None = None,
         raise ModelLoadError(f"{path} is not a GGUF file: download or convert it again")
     try:
         with quiet_plain_load():
-            llama = Llama(model_path=str(path), n_ctx=MAX_WINDOW, n_threads=threads or cpu_threads(),
-                          lora_path=str(lora) if lora else None, verbose=False,
+            threads = threads or cpu_threads()
+            llama = Llama(model_path=str(path), n_ctx=MAX_WINDOW, n_threads=threads,
+                          n_threads_batch=threads, lora_path=str(lora) if lora else None,
+                          verbose=False,
                           # the whole window may repeat-penalise, as transformers does
                           last_n_tokens_size=MAX_WINDOW, swa_full=True)
     except (ValueError, RuntimeError, OSError) as exc:

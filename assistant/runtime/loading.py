@@ -67,6 +67,10 @@ def load_model(path: Path, name: str, device: str = "auto", quantization: str = 
     except BaseModelError as exc:
         raise SettingsError(str(exc)) from exc
     device = pick_device(device)
+    if speed is not None and speed.threads:
+        import torch
+
+        torch.set_num_threads(speed.threads)
     what = f"model '{name}'"
     try:
         seq2seq = base_model.is_seq2seq_folder(path)
