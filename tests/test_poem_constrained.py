@@ -259,6 +259,29 @@ def test_a_stanza_the_model_would_end_unfinished_is_finished(stress_model, tiny_
     assert stream.stats.stopped_by == "stop string"
 
 
+class ProseGenerator(EndingGenerator):
+    """The same tiny model whose every sampled new line after ``lines`` is prose (a date)."""
+
+    def stream(self, prompt: str, preset, cancel=None):
+        if not prompt.endswith("\n") or self.lines:
+            return super().stream(prompt, preset, cancel)
+        return _Stream("21 мая 1869 года", GenerationStats(stopped_by="stop string"))
+
+
+def test_where_the_model_writes_only_prose_a_line_is_begun_on_a_word(stress_model, tiny_models):
+    from assistant.runtime.generation import Generator
+    from assistant.runtime.loading import load_model
+
+    tiny = Generator(load_model(tiny_models["llama"], "tiny"))
+    lines = BLOK.splitlines()[:2]
+    _, stream = _form_stream([], generator=ProseGenerator(tiny, lines), stanzas=1)
+    stream._lexicon = None
+    kept = "".join(stream).splitlines()
+    assert kept[:2] == lines and len(kept) == 4
+    assert not any("1869" in line for line in kept)  # the date was never kept as a line
+    assert stream.report()["prose_refused"] >= 2
+
+
 def test_a_model_that_only_ends_ends_the_poem(stress_model):
     _, stream = _form_stream([EOS] * 10)
     assert list(stream) == [] and stream.stats.stopped_by == "eos"

@@ -225,11 +225,13 @@ class FormStream:
             if forced is not None and forced.penalty < best.penalty:
                 self.last_resorts += 1
                 best = forced
-        if best is None and prose is not None:  # the model writes nothing else here
+        # the model would end the stanza unfinished, or writes only prose here (a date, a
+        # signature): a line begun on a word it would write is better verse than the prose
+        if best is None and (stanza or prose is not None) and not self.cancel.is_set():
+            best = self._begun_line(context, letter, stanza)
+        if best is None and prose is not None:  # no distribution to begin a line from
             [marked] = marked_lines([prose])
             best = self._judge(prose, verse_of(marked), letter, stanza)
-        if best is None and stanza and not self.cancel.is_set():
-            best = self._begun_line(context, letter, stanza)
         return best, ended
 
     def _begun_line(self, context: str, letter: str, stanza: list[StanzaLine]) -> Verdict | None:
