@@ -113,8 +113,7 @@ def write(arm: str, generator, poem, request, candidates: int, seed: int) -> dic
         stopped = stream.stats.stopped_by
         extra = {key: report[key] for key in ("samples", "chosen_last_words", "last_resort_words",
                                               "prose_refused", "analysis_disagreed",
-                                              "stanzas_judged", "lines_in_metre")}
-        extra["judged_in_metre"] = extra.pop("lines_in_metre")  # by the writer, line by line
+                                              "stanzas_judged")}
     else:
         found = generate_candidates(generator, prompt, generator.stream(prompt, preset),
                                     candidates)
@@ -160,10 +159,7 @@ def judge_against_analysis(records: list[dict]) -> dict:
     return {"stanzas_judged_in_scheme": len(judged), "of_them_analysed_in_scheme": sum(judged),
             "last_resort_words": sum(r["last_resort_words"] for r in records),
             "prose_refused": sum(r["prose_refused"] for r in records),
-            "analysis_disagreed": sum(r["analysis_disagreed"] for r in records),
-            # The writer's own metre verdicts (each line stressed alone) against in_metre
-            # (the poem stressed whole): where they part, the measure and the writer disagree.
-            "lines_judged_in_metre": sum(r.get("judged_in_metre", 0) for r in records)}
+            "analysis_disagreed": sum(r["analysis_disagreed"] for r in records)}
 
 
 def main() -> None:

@@ -182,26 +182,6 @@ def test_tries_are_bounded_and_the_best_line_is_kept(stress_model):
     assert stream.report()["lines_in_form"] < 4 and not stream.report()["scheme_kept"]
 
 
-def test_a_line_that_runs_on_past_the_metre_ends_where_it_scans(stress_model):
-    lines = [line.replace("ё", "е") for line in BLOK.split("\n\n")[0].splitlines()]
-    runs_on = lines[0] + " " + lines[1].lower()  # eight feet: as the model writes prose
-    generator, stream = _form_stream([runs_on] + lines[1:], stanzas=1)
-    assert "".join(stream).splitlines() == lines  # ended after «аптека,»: four feet
-    assert stream.report()["lines_in_metre"] == 4 and len(generator.prompts) == 4
-
-
-def test_a_sampled_line_is_cut_after_words_that_may_end_a_line(stress_model):
-    from assistant.poetry.constrained_lines import cuts
-
-    text = "Ночь, улица, фонарь, аптека и тусклый свет"
-    [marked] = marked_lines([text])
-    found = [cut for cut, _ in cuts(text, verse_of(marked))]
-    assert found == ["Ночь, улица,", "Ночь, улица, фонарь,", "Ночь, улица, фонарь, аптека",
-                     "Ночь, улица, фонарь, аптека и тусклый", text]  # not after «и»
-    cut_short = [cut for cut, _ in cuts(text, verse_of(marked), whole=False)]
-    assert cut_short == found[:-1]  # «свет» may be a piece of a word the token limit cut
-
-
 def test_a_stanza_break_and_a_stanza_count(stress_model):
     first = BLOK.split("\n\n")[0].splitlines()
     second = BLOK.split("\n\n")[1].splitlines()

@@ -1,14 +1,10 @@
 """Form-constrained verse: a poem written line by line, each line kept only if it keeps the form.
 
-Each line is sampled up to the newline (with a metre and feet, only as far as such a
-line could go); it is kept when it rhymes with its partner lines and scans
-(assistant.poetry.constrained_lines), whole or ended after the word where it scans
-best: the model often runs on in prose past a verse line's length.  Otherwise its
-last word is chosen again, after a beginning that leaves that word the metre's last
-stress, among the model's likeliest words that would make it keep the form, the
-ones that rhyme and scan best (assistant.poetry.constrained_tail, local models only), or
-the line is sampled again: LINE_TRIES lines in all, a rhyming line that does not scan
-kept from the second on (a sample that is not
+Each line is sampled up to the newline; it is kept when it rhymes with its
+partner lines and scans (assistant.poetry.constrained_lines).  Otherwise its
+last word is chosen again among the model's likeliest words that would make
+it keep the form (assistant.poetry.constrained_tail, local models only), or
+the line is sampled again: LINE_TRIES lines in all (a sample that is not
 verse, a date or Latin letters, is refused and not counted, PROSE_TRIES more
 at most).  A first line of a rhyme must end on a word with rhymes enough among
 the model's own words (assistant.poetry.constrained_rhymes); a partner line
@@ -44,11 +40,9 @@ from assistant.poetry.constrained_lines import (
     StanzaLine,
     Verdict,
     analysis_agrees,
-    cuts,
     is_verse,
     judge,
     marked_lines,
-    metre_penalty,
     verse_of,
 )
 from assistant.poetry.constrained_tail import (
@@ -63,15 +57,11 @@ from assistant.runtime.generation import GenerationStats
 from assistant.runtime.presets import Preset
 
 LINE_TOKENS = 32  # a verse line is rarely past 20 tokens; a runaway one is cut here
-# With a metre and feet asked for, a line is sampled only as far as a line in that metre
-# could go (its last ictus and a dactylic clausula), at this many tokens a syllable.
-TOKENS_PER_SYLLABLE = 2
 LINE_TRIES = 3  # lines sampled for one line of the poem before the best is kept
 # From the second sampled line on, a line that rhymes as asked is kept even if it does
 # not scan: the scheme matters more, and every further line costs a sample.
-RHYME_ENOUGH_FROM = 2
+RHYME_ENOUGH_FROM = 1
 TAIL_TRIES = 2  # chosen last words tried per sampled line
-TAIL_BEGINNINGS = 2  # beginnings of a sampled line whose last word is chosen
 CONTINUATION_TOKENS = 3  # enough to see whether a chosen word goes on (a piece of a word)
 MAX_STANZAS = 8  # without a stanza count or an end marker, the poem stops here
 PROSE_TRIES = 3  # further samples when the model writes what is not verse (dates, Latin)
@@ -109,25 +99,11 @@ class FormStream:
         self.last_resorts = 0  # partner lines ended on any rhyming word of the lexicon
         self.prose = 0  # sampled lines refused as not verse
         self.disagreements = 0  # lines the judge took for rhymes the stanza's analysis did not
-        self._line_preset = replace(preset, stop=("\n",), max_new_tokens=self._line_tokens())
+        self._line_preset = replace(preset, stop=("\n",), max_new_tokens=LINE_TOKENS)
         self._random = random.Random(seed)
         self._tails = can_choose_tails(generator)
         self._lexicon = rhyme_lexicon(generator)
         self._report: dict | None = None
-
-    def _line_tokens(self) -> int:
-        last = self._last_ictus()
-        if last is None:
-            return LINE_TOKENS
-        return min(LINE_TOKENS, TOKENS_PER_SYLLABLE * (last + 3))
-
-    def _last_ictus(self) -> int | None:
-        """The syllable (from 0) of a line's last stress in the asked metre and feet."""
-        form = self.request.form
-        metre = form.metre_spec
-        if metre is None or form.feet is None:
-            return None
-        return metre.first + metre.foot * (form.feet - 1)
 
     @property
     def text(self) -> str:
@@ -213,7 +189,8 @@ class FormStream:
             if sample.kind != LINE:
                 ended = sample.stopped_by if sample.kind == END else ended
                 continue
-            for verdict in self._candidates(context, sample, letter, stanza, beginnings):
+            beginnings.append(sample.text)
+            for verdict in self._candidates(context, sample.text, letter, stanza):
                 if best is None or verdict.penalty < best.penalty:
                     best = verdict
                 if verdict.ok:
@@ -244,11 +221,10 @@ class FormStream:
         best = None
         for word in self._draw(words, LINE_TRIES):
             start = word.word.capitalize()
-            rest = self._sample(context + start)
-            text = (start + rest.raw).split("#")[0].strip()
-            candidates = (self._candidates(context, replace(rest, text=text), letter, stanza, [])
-                          if is_verse(text) else
-                          [self._judge(text, verse_of(marked_lines([text])[0]), letter, stanza)])
+            text = (start + self._sample(context + start).raw).split("#")[0].strip()
+            candidates = (self._candidates(context, text, letter, stanza) if is_verse(text)
+                          else [self._judge(text, verse_of(marked_lines([text])[0]), letter,
+                                            stanza)])
             for verdict in candidates:
                 if best is None or verdict.penalty < best.penalty:
                     best = verdict
@@ -280,49 +256,18 @@ class FormStream:
                 return best
         return best
 
-    def _candidates(self, context: str, sample: Sample, letter: str, stanza: list[StanzaLine],
-                    beginnings: list[str]) -> Iterator[Verdict]:
-        """The sampled line judged whole and ended where it scans best (a sampled line often
-        runs on past the metre's length), then, if neither keeps the form, with chosen last
-        words after the beginnings that leave that word the metre's last stress (added to
-        ``beginnings``, as lines whose last word is replaced)."""
-        [marked] = marked_lines([sample.text])
-        verse = verse_of(marked)
-        form = self.request.form
-        whole = sample.stopped_by != "max tokens"  # else its last word may be cut
-        options = [(sample.text, verse)]
-        if form.metre_spec is not None:
-            options = cuts(sample.text, verse, whole)
-            options.sort(key=lambda o: (metre_penalty(o[1], form.metre_spec, form.feet),
-                                        -len(o[0])))
-        judged = [options[0]]
-        if whole and options[0][0] != sample.text:  # the whole line may rhyme where a cut does not
-            judged.append((sample.text, verse))
-        verdicts = [self._checked(self._judge(text, v, letter, stanza), letter, stanza)
-                    for text, v in judged]
-        yield from verdicts
-        best = min(v.penalty for v in verdicts)
-        if best == 0 or not self._tails:
+    def _candidates(self, context: str, text: str, letter: str,
+                    stanza: list[StanzaLine]) -> Iterator[Verdict]:
+        """The sampled line judged, then (if it fails) the same line with chosen last words."""
+        [marked] = marked_lines([text])
+        verdict = self._checked(self._judge(text, verse_of(marked), letter, stanza), letter,
+                                stanza)
+        yield verdict
+        # A first line of a rhyme that scans badly stays as sampled: its rhyme is free.
+        if verdict.ok or not self._tails or (self._opens(letter, stanza)
+                                             and not verdict.rhyme_misses):
             return
-        for text in self._tail_texts(options):
-            beginnings.append(text)
-            yield from self._chosen_tails(context, text, letter, stanza, below=best)
-
-    def _tail_texts(self, options: list[tuple[str, Verse]]) -> list[str]:
-        """Of the cuts of a sampled line, those whose last word may be replaced by one with
-        the metre's last stress (the words before it end one to three syllables short of it),
-        the beginnings that scan best first; without a metre and feet, the best cut."""
-        last = self._last_ictus()
-        if last is None:
-            return [options[0][0]]
-        form = self.request.form
-        fitting = []
-        for text, verse in options:
-            begin = Verse(verse.words[:-1])
-            short = last - sum(len(w.vowels) for w in begin.words)
-            if 0 <= short <= 2:
-                fitting.append((metre_penalty(begin, form.metre_spec, None), short, text))
-        return [text for *_, text in sorted(fitting)[:TAIL_BEGINNINGS]]
+        yield from self._chosen_tails(context, text, letter, stanza)
 
     def _opens(self, letter: str, stanza: list[StanzaLine]) -> bool:
         return letter != "-" and letter not in (line.letter for line in stanza)
@@ -347,13 +292,11 @@ class FormStream:
         return replace(verdict, rhyme_misses=1)
 
     def _chosen_tails(self, context: str, text: str, letter: str, stanza: list[StanzaLine],
-                      keep=None, force: bool = False,
-                      below: float | None = None) -> Iterator[Verdict]:
+                      keep=None, force: bool = False) -> Iterator[Verdict]:
         """Lines with the sampled beginning and a chosen last word that rhymes with the
         partner lines, or, for the first line of a rhyme, that has rhymes enough in the
         lexicon (``keep``: which words may end it; ``force``: even where the model would go
-        on spelling the word; ``below``: only words that make a line better than that
-        penalty)."""
+        on spelling the word)."""
         partners = [line.ending.word for line in stanza
                     if line.letter == letter != "-" and line.ending is not None]
         parts = split_last_word(text)
@@ -377,7 +320,7 @@ class FormStream:
         for word, mark in zip(words, marked[1:]):
             verdict = self._judge(f"{begin} {word.word}", Verse(start + verse_of(mark).words),
                                   letter, stanza)
-            if verdict.rhyme_misses == 0 and (below is None or verdict.penalty < below):
+            if verdict.rhyme_misses == 0:
                 rhyming.append((word, verdict.penalty))
         # The words that rhyme and scan best: the beginning's own metre faults stay.
         least = min((penalty for _, penalty in rhyming), default=None)
@@ -403,9 +346,7 @@ class FormStream:
         """The line with ``word`` last, if the model does not take the word for the start
         of a longer one (``force``: even then); with the punctuation the model puts after it."""
         line = f"{begin} {word}"
-        # As sampled, spaces kept: letters at once go on spelling the word, a space begins
-        # another word (the line may end here all the same).
-        after = self._sample(context + line, CONTINUATION_TOKENS).raw
+        after = self._sample(context + line, CONTINUATION_TOKENS).text
         if after[:1].isalpha() and not force:  # a piece of a word: judge what the model makes of it
             return None
         punctuation = _PUNCTUATION.match(after).group() if not after[:1].isalpha() else ""
@@ -462,7 +403,6 @@ class FormStream:
                                                                or achieved["feet"] == form.feet),
             "source": self.request.source, "notes": list(self.request.notes),
             "lines_in_form": sum(v.ok for v in self.verdicts), "lines": len(self.verdicts),
-            "lines_in_metre": sum(v.metre_ok is True for v in self.verdicts),
             "samples": self.samples, "chosen_last_words": self.tails_chosen,
             "last_resort_words": self.last_resorts, "prose_refused": self.prose,
             "analysis_disagreed": self.disagreements, "stanzas_judged": self._judged(),

@@ -105,37 +105,6 @@ def judge(text: str, verse: Verse, letter: str, stanza: Sequence[StanzaLine],
     return Verdict(text, ending, misses, fits, round(cost, 3), got)
 
 
-_WORD_END = re.compile(r"[^\W\d_]+")  # the words of verse.parse_words, in the unmarked text
-_PUNCTUATION_AFTER = re.compile(r"[,.;:!?…]*")
-
-
-def cuts(text: str, verse: Verse, whole: bool = True) -> list[tuple[str, Verse]]:
-    """``text`` (parsed as ``verse``) ended after each of its words from the second on, with
-    the punctuation right after that word: a sampled line often runs on past a verse line's
-    length (the model writes prose, or is cut by the token limit).  ``whole``: the last word
-    is whole (else it may be a piece, and the whole text is no cut).  A line is not ended
-    on a word of one syllable ('от', 'как') unless punctuation follows it.  The whole text
-    alone where its words cannot be matched to ``verse``'s."""
-    ends = [m.end() for m in _WORD_END.finditer(text)]
-    if len(ends) != len(verse.words):
-        return [(text, verse)]
-    found = []
-    for n in range(2, len(ends) + (1 if whole else 0)):
-        end = ends[n - 1]
-        punctuation = _PUNCTUATION_AFTER.match(text, end).group()
-        if len(verse.words[n - 1].vowels) < 2 and not punctuation:
-            continue
-        found.append((text[:end] + punctuation, Verse(verse.words[:n])))
-    if whole and len(ends) > 1:
-        found.append((text, verse))
-    return found or [(text, verse)]
-
-
-def metre_penalty(verse: Verse, metre, feet: int | None) -> float:
-    """The metre's part of a line's penalty (Verdict.penalty without rhyme)."""
-    return judge("", verse, "-", (), metre, feet).penalty
-
-
 _NOT_VERSE = re.compile(r"[0-9A-Za-z]")
 _CYRILLIC_WORD = re.compile(r"[а-яё]{2,}")
 
