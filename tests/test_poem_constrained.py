@@ -182,6 +182,21 @@ def test_tries_are_bounded_and_the_best_line_is_kept(stress_model):
     assert stream.report()["lines_in_form"] < 4 and not stream.report()["scheme_kept"]
 
 
+def test_a_chosen_last_word_the_model_follows_with_another_word_may_end_the_line(stress_model):
+    written = ["Ночь, улица, фонарь, аптека,", "Бессмысленный и тусклый свет."]
+    stanza = _stanza(("A", written[0]), ("B", written[1]))
+
+    def finish(after: str):
+        _, stream = _form_stream([after])
+        stream.stanzas.append(list(written))
+        return stream._finish_tail("", "Живи еще хоть четверть", "века", "A", stanza)
+
+    kept = finish(" — и")  # the model writes on with a dash and another word
+    assert kept is not None and kept.text == "Живи еще хоть четверть века" and kept.ok
+    assert finish("ми,") is None  # «векАМИ»: the chosen word was a piece of a longer one
+    assert finish(", и").text == "Живи еще хоть четверть века,"
+
+
 def test_a_stanza_break_and_a_stanza_count(stress_model):
     first = BLOK.split("\n\n")[0].splitlines()
     second = BLOK.split("\n\n")[1].splitlines()

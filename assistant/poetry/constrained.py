@@ -58,8 +58,9 @@ from assistant.runtime.presets import Preset
 
 LINE_TOKENS = 32  # a verse line is rarely past 20 tokens; a runaway one is cut here
 LINE_TRIES = 3  # lines sampled for one line of the poem before the best is kept
-# From the second sampled line on, a line that rhymes as asked is kept even if it does
-# not scan: the scheme matters more, and every further line costs a sample.
+# From this sampled line on, a line that rhymes as asked is kept even if it does not
+# scan: the scheme matters more, and every further line costs a sample (2 was measured:
+# the metre gained little and the scheme lost, see the README).
 RHYME_ENOUGH_FROM = 1
 TAIL_TRIES = 2  # chosen last words tried per sampled line
 CONTINUATION_TOKENS = 3  # enough to see whether a chosen word goes on (a piece of a word)
@@ -346,7 +347,9 @@ class FormStream:
         """The line with ``word`` last, if the model does not take the word for the start
         of a longer one (``force``: even then); with the punctuation the model puts after it."""
         line = f"{begin} {word}"
-        after = self._sample(context + line, CONTINUATION_TOKENS).text
+        # As sampled, spaces kept: letters at once go on spelling the word, a space begins
+        # another word (the line may end here all the same).
+        after = self._sample(context + line, CONTINUATION_TOKENS).raw
         if after[:1].isalpha() and not force:  # a piece of a word: judge what the model makes of it
             return None
         punctuation = _PUNCTUATION.match(after).group() if not after[:1].isalpha() else ""
