@@ -333,14 +333,14 @@ class Engine:
 
         if not answer.strip():  # no claims: the report is empty, no model needed
             return check_answer(answer, sources)
-        confidence = None  # the chat model reading the answer: a signal of the badge
+        reading = None  # the chat model reading the answer: signals of the badge
         if question:
-            from assistant.grounding.confidence import answer_confidence
+            from assistant.grounding.confidence import read_answer
 
-            confidence = compute.run(answer_confidence, self.generator("chat"), question,
-                                     answer, sources)
+            reading = compute.run(read_answer, self.generator("chat"), question, answer,
+                                  sources)
         return check_answer(answer, sources, embedder=self.embedder(), nli=self.nli(),
-                            question=question, confidence=confidence)
+                            question=question, reading=reading)
 
     def nli(self, override: str | None = None):
         """The entailment scorer of the nli setting (or ``override``: a reference or 'none'),

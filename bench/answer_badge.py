@@ -6,7 +6,9 @@ as JSONL (``--cache``), so re-scoring never re-generates.  Each answer's
 statement (its question with the answer in the slot; assistant/grounding/
 question_claim.py) gets its signals (question_check.py); the weights of
 QuestionConfig are fitted by logistic regression on the ``--tune`` articles,
-on the focus signals (and the chat model's confidence with ``--confidence``),
+on the focus signals (and, with ``--confidence``, the chat model's reading of
+the answer: its mean log-probability and its agreement with its answer over
+the passages in reverse order, cached in ``--readings``),
 the intercept set so that ``--keep-right`` of
 the right answers (token F1 >= 0.5) reach the green line, and printed (they
 go into QuestionConfig by hand); then, with QuestionConfig's weights as they
@@ -82,12 +84,45 @@ def generate(wanted: list[int], cache: Path, engine) -> list[dict]:
     return [r for r in cached if r["article"] in wanted]
 
 
-def signals(records: list[dict], embedder, nli, generator=None) -> list[dict]:
-    """Each record with its statement's signals (None: no statement form) and the old score."""
+def readings(records: list[dict], generator, cache: Path) -> dict[str, dict]:
+    """The chat model's reading of each answer (confidence.read_answer), by question, cached
+    (a reading cached without the reordered agreement gets it added)."""
+    from assistant.grounding.answer_overlap import strip_citations
+    from assistant.grounding.confidence import read_answer, reordered_agreement
+    from assistant.rag import Source
+
+    done = ({(r := json.loads(line))["question"]: r for line in cache.open(encoding="utf-8")}
+            if cache.exists() else {})
+    with cache.open("a", encoding="utf-8") as out:
+        for record in records:
+            row, sources = done.get(record["question"]), [Source(**s) for s in record["sources"]]
+            if row is not None and ("reordered" in row or row.get("log_prob") is None):
+                continue
+            started = time.perf_counter()
+            if row is None:
+                got = read_answer(generator, record["question"], record["answer"], sources)
+                row = {"question": record["question"], **(vars(got) if got else {})}
+            else:
+                line = strip_citations(next(x for x in record["answer"].splitlines() if x.strip()))
+                row = row | {"reordered": reordered_agreement(generator, record["question"],
+                                                                 sources, line)}
+            done[record["question"]] = row | {"seconds": round(time.perf_counter() - started, 3)}
+            out.write(json.dumps(done[record["question"]], ensure_ascii=False) + "\n")
+            out.flush()
+    return done
+
+
+def signals(records: list[dict], embedder, nli, read: dict | None = None) -> list[dict]:
+    """Each record with its statement's signals (None: no statement form) and the old score;
+    ``read``: the chat model's readings by question (see ``readings``)."""
     from assistant.grounding import GroundingConfig, check_answer
     from assistant.grounding.claims import split_claims
-    from assistant.grounding.confidence import answer_confidence
-    from assistant.grounding.question_check import QuestionConfig, add_entailment, statement_evidence
+    from assistant.grounding.question_check import (
+        AnswerReading,
+        QuestionConfig,
+        add_entailment,
+        statement_evidence,
+    )
     from assistant.grounding.question_claim import question_claim
     from assistant.grounding.similarity import Similarity
     from assistant.grounding.sources import Corpus, as_sources
@@ -106,9 +141,9 @@ def signals(records: list[dict], embedder, nli, generator=None) -> list[dict]:
                                                   QuestionConfig())
             if nli is not None and window is not None:
                 add_entailment(found, nli.scores([(window.text, made.claim.text)])[0])
-            if generator is not None:
-                found.confidence = answer_confidence(generator, record["question"],
-                                                     record["answer"], sources)
+            if read is not None and read[record["question"]].get("log_prob") is not None:
+                row_read = read[record["question"]]
+                found.read(AnswerReading(row_read["log_prob"], row_read.get("reordered")))
             row["signals"] = found
         out.append(row)
     return out
@@ -169,8 +204,11 @@ def main() -> None:
     parser.add_argument("--keep-right", type=float, default=0.85)
     parser.add_argument("--no-nli", action="store_true")
     parser.add_argument("--confidence", action="store_true",
-                        help="with the chat model's confidence in each answer (one more "
-                             "forward pass of prompt and answer per answer)")
+                        help="with the chat model's reading of each answer (its mean "
+                             "log-probability and agreement with its answer over the "
+                             "passages reordered)")
+    parser.add_argument("--readings", type=Path,
+                        default=REPO / ".cache" / "bench" / "readings.jsonl")
     args = parser.parse_args()
     from assistant.engine import Engine
     from assistant.settings import load_settings
@@ -183,13 +221,13 @@ def main() -> None:
     tune = generate(articles(args.tune), args.cache, engine)
     test = generate(articles(args.test), args.cache, engine)
     embedder, nli = engine.embedder(), None if args.no_nli else engine.nli()
-    confidence = engine.generator("chat") if args.confidence else None
+    read = (readings(tune + test, engine.generator("chat"), args.readings)
+            if args.confidence else None)
     if args.fit:
-        names = FITTED + (("confidence",) if args.confidence else ())
-        print("fitted on", args.tune, fit(signals(tune, embedder, nli, confidence), args.keep_right,
+        names = FITTED + (("confidence", "reordered") if args.confidence else ())
+        print("fitted on", args.tune, fit(signals(tune, embedder, nli, read), args.keep_right,
                                           names))
-    measure(signals(test, embedder, nli, confidence), embedder, nli,
-            f"test articles {args.test}")
+    measure(signals(test, embedder, nli, read), embedder, nli, f"test articles {args.test}")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

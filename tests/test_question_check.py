@@ -10,6 +10,7 @@ from adapters.registry import BUNDLED_DIR
 from assistant.evals.answer_metrics import badge_figures
 from assistant.grounding import SUPPORTED, check_answer
 from assistant.grounding.claims import Claim, split_claims
+from assistant.grounding.question_check import AnswerReading
 from assistant.grounding.question_claim import question_claim
 from assistant.grounding.scoring import WELL_SUPPORTED
 
@@ -111,19 +112,58 @@ def test_claim_is_kept_when_the_answer_has_no_citation():
     assert made.claim.text == "Пётр Первый основал Санкт-Петербург." and made.claim.cites == []
 
 
-def test_the_chat_models_confidence_raises_the_score():
+def test_the_chat_models_confidence_and_agreement_raise_the_score():
     question = "Сколько мячей перехватил Джош Норман?"
-    sure = check_answer("56 [1]", [SPORT], question=question, confidence=-0.05)
-    unsure = check_answer("56 [1]", [SPORT], question=question, confidence=-4.0)
+    sure = check_answer("56 [1]", [SPORT], question=question, reading=AnswerReading(-0.05))
+    unsure = check_answer("56 [1]", [SPORT], question=question, reading=AnswerReading(-4.0))
     assert sure.score > unsure.score
     assert sure.sentences[0].signals.confidence == -0.05
+    steady = check_answer("56 [1]", [SPORT], question=question,
+                          reading=AnswerReading(-0.5, reordered=1.0))
+    wavering = check_answer("56 [1]", [SPORT], question=question,
+                            reading=AnswerReading(-0.5, reordered=0.1))
+    assert steady.score > wavering.score
+    assert wavering.sentences[0].signals.reordered == 0.1
+
+
+def test_reordered_agreement_is_the_answer_over_the_passages_reversed(tiny_models):
+    from assistant.grounding.answer_overlap import token_f1
+    from assistant.grounding.confidence import REORDERED, reordered_agreement
+    from assistant.rag import Source, build_rag_prompt
+    from assistant.runtime.generation import Generator
+    from assistant.runtime.loading import load_model
+
+    generator = Generator(load_model(tiny_models["llama"], "tiny-llama", "cpu"))
+    passages = [Source(n, f"p{n}.txt", f"p{n}", "", text, 0.0)
+                for n, text in enumerate(["Пётр основал город.", "Город стоит на Неве.",
+                                          "Мост развели ночью."], 1)]
+    prompts = []
+    generate = generator.generate
+
+    def recording(prompt, preset, cancel=None):
+        prompts.append(prompt)
+        return generate(prompt, preset, cancel)
+
+    generator.generate = recording
+    got = reordered_agreement(generator, "Кто основал город?", passages, "Пётр")
+    # the passages in reverse order, numbered again from 1, greedy, to the first line's end
+    flipped = [Source(1, "p3.txt", "p3", "", "Мост развели ночью.", 0.0),
+               Source(2, "p2.txt", "p2", "", "Город стоит на Неве.", 0.0),
+               Source(3, "p1.txt", "p1", "", "Пётр основал город.", 0.0)]
+    assert prompts == [build_rag_prompt("Кто основал город?", flipped)]
+    line = generate(prompts[0], REORDERED).text
+    first = next((x for x in line.splitlines() if x.strip()), "")
+    assert got == pytest.approx(token_f1(first, ["Пётр"]))
+    assert reordered_agreement(generator, "Кто?", passages, first) == pytest.approx(1.0)
+    # one passage has no other order: nothing to compare
+    assert reordered_agreement(generator, "Кто?", passages[:1], "Пётр") is None
 
 
 def test_answer_log_prob_is_the_models_mean_token_log_prob(tiny_models):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from assistant.grounding.confidence import answer_confidence, answer_log_prob
+    from assistant.grounding.confidence import answer_log_prob, read_answer
 
     folder = tiny_models["gpt2"]
     loaded = SimpleNamespace(model=AutoModelForCausalLM.from_pretrained(folder).eval(),
@@ -142,11 +182,16 @@ def test_answer_log_prob_is_the_models_mean_token_log_prob(tiny_models):
     assert answer_log_prob(SimpleNamespace(**{**vars(loaded), "is_seq2seq": True}),
                            prompt, answer) is None
     assert answer_log_prob(loaded, prompt, "  ") is None
-    assert answer_confidence(SimpleNamespace(loaded=SimpleNamespace(name="openai:x")),
-                             "Кто?", answer, [SPORT]) is None
+    assert read_answer(SimpleNamespace(loaded=SimpleNamespace(name="openai:x")),
+                       "Кто?", answer, [SPORT]) is None
     # the weights were fitted on the bundled chat model's log-probabilities: a tiny random
     # model's give no signal, unless it stands in for the calibrated one
-    assert answer_confidence(SimpleNamespace(loaded=loaded), "Кто?", answer, [SPORT]) is None
+    assert read_answer(SimpleNamespace(loaded=loaded), "Кто?", answer, [SPORT]) is None
     stand_in = SimpleNamespace(**vars(loaded), name="gemma-3-270m",
                                adapter=str(BUNDLED_DIR / "chat"))
-    assert answer_confidence(SimpleNamespace(loaded=stand_in), "Кто?", answer, [SPORT]) < 0
+    # over the passages reordered it answers the same (then more): they agree fully
+    steady = SimpleNamespace(loaded=stand_in, generate=lambda prompt, preset: SimpleNamespace(
+        text=" Пётр [2]\nи ещё строка"))
+    reading = read_answer(steady, "Кто?", answer, [SPORT, "Пётр основал город."])
+    assert reading.log_prob < 0 and reading.reordered == 1.0
+    assert read_answer(steady, "Кто?", answer, [SPORT]).reordered is None

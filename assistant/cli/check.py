@@ -33,7 +33,8 @@ def grounding_options(func):
                                  "judged as the answer to it, as `lira ask` and the chat do "
                                  "(the chat model reads it too, unless --no-confidence).")
 @click.option("--no-confidence", is_flag=True,
-              help="With --question: leave the chat model's confidence in the answer out.")
+              help="With --question: leave the chat model's reading of the answer out (its "
+                   "confidence, and its answer over the sources in reverse order).")
 @click.option("--source-file", "source_files", type=click.Path(path_type=Path), multiple=True,
               help="A source text (repeat for several).")
 @grounding_options
@@ -61,7 +62,7 @@ def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
     when one is given)."""
     from assistant.engine import Engine
     from assistant.grounding import GroundingError, SourceText, check_answer
-    from assistant.grounding.confidence import answer_confidence
+    from assistant.grounding.confidence import read_answer
     from assistant.grounding.inputs import read_text
     from assistant.runtime import compute
 
@@ -79,12 +80,10 @@ def run_check(settings: Settings, answer: str | None, answer_file: Path | None,
                for n, path in enumerate(source_files, 1)]
     engine = Engine(settings, progress)
     embedder, scorer = engine.check_models(nli, use_embedder)
-    confidence = None
+    reading = None
     if question is not None and use_confidence:
-        confidence = compute.run(answer_confidence, engine.generator("chat"), question, text,
-                                 sources)
-    return check_answer(text, sources, embedder, scorer, question=question,
-                        confidence=confidence)
+        reading = compute.run(read_answer, engine.generator("chat"), question, text, sources)
+    return check_answer(text, sources, embedder, scorer, question=question, reading=reading)
 
 
 def report_lines(report) -> list[str]:

@@ -1,24 +1,21 @@
 """Scores for short answers: exact match and token F1 (SQuAD's rules, made Russian), citations.
 
-SQuAD normalises answers before comparing them: lower case, no punctuation, no
-articles, single spaces.  Russian has no articles; instead "ё" is folded to
-"е", which Russian texts use interchangeably.  Citation marks ("[2]") are not
-part of an answer and are removed before scoring; they are scored on their own.
+The normalisation and token F1 live in assistant.grounding.answer_overlap (the
+badge compares answers with them too); citation marks are not part of an
+answer and are scored on their own here.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections import Counter
 from collections.abc import Sequence
 
+from assistant.grounding.answer_overlap import normalise_answer, strip_citations, token_f1
+
+__all__ = ["RIGHT_F1", "badge_figures", "cited_numbers", "exact_match", "normalise_answer",
+           "strip_citations", "token_f1"]
+
 _CITATION = re.compile(r"\[(\d+)\]")
-
-
-def strip_citations(text: str) -> str:
-    """``text`` without its [n] marks."""
-    return " ".join(_CITATION.sub(" ", text).split())
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -26,33 +23,10 @@ def cited_numbers(text: str) -> list[int]:
     return list(dict.fromkeys(int(n) for n in _CITATION.findall(text)))
 
 
-def normalise_answer(text: str) -> str:
-    """Lower case, ё as е, punctuation dropped, whitespace collapsed; citations removed."""
-    text = strip_citations(text).lower().replace("ё", "е")
-    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
-    return " ".join(text.split())
-
-
 def exact_match(prediction: str, golds: Sequence[str]) -> float:
     """1.0 when the normalised prediction equals any normalised gold answer."""
     guess = normalise_answer(prediction)
     return float(any(guess == normalise_answer(gold) for gold in golds))
-
-
-def token_f1(prediction: str, golds: Sequence[str]) -> float:
-    """The best token-overlap F1 of the prediction against any gold answer."""
-    return max((_f1(normalise_answer(prediction).split(), normalise_answer(g).split())
-                for g in golds), default=0.0)
-
-
-def _f1(guess: list[str], gold: list[str]) -> float:
-    if not guess or not gold:
-        return float(guess == gold)
-    common = sum((Counter(guess) & Counter(gold)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(guess), common / len(gold)
-    return 2 * precision * recall / (precision + recall)
 
 
 RIGHT_F1 = 0.5  # an answer with token F1 this high or higher counts as right

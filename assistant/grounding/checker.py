@@ -17,6 +17,7 @@ from assistant.grounding.fact_check import check_facts
 from assistant.grounding.negation import negation_mismatch, unbacked_negation
 from assistant.grounding.nli import EntailmentScorer
 from assistant.grounding.question_check import (
+    AnswerReading,
     QuestionConfig,
     add_entailment,
     decide_statement,
@@ -42,7 +43,7 @@ def check_answer(answer: str, sources: Iterable[Any], embedder=None,
                  nli: EntailmentScorer | None = None,
                  config: GroundingConfig | None = None,
                  question: str | None = None,
-                 confidence: float | None = None) -> GroundingReport:
+                 reading: AnswerReading | None = None) -> GroundingReport:
     """Check every sentence of ``answer`` against ``sources``.
 
     ``sources``: strings, rag.Source objects, (label, text) pairs or
@@ -52,9 +53,10 @@ def check_answer(answer: str, sources: Iterable[Any], embedder=None,
     state nothing to check and are left out.  With ``question``, the answer's
     first sentence is judged as the answer to it (question_check.py); a
     question with no statement form (yes/no, a list of requests) leaves the
-    answer checked sentence by sentence.  ``confidence``: the chat model's mean
-    log-probability of the answer's first line (confidence.answer_log_prob), a
-    signal of the statement's score when given.
+    answer checked sentence by sentence.  ``reading``: the chat model's reading
+    of the answer's first line (confidence.read_answer: its mean
+    log-probability and agreement with its answer over the passages
+    reordered), signals of the statement's score when given.
     """
     names = frozenset()  # a claim's first word is a name only if capitalised inside it
     claims = split_claims(answer)
@@ -63,14 +65,14 @@ def check_answer(answer: str, sources: Iterable[Any], embedder=None,
     if statement is None:
         return check_claims(rest, sources, embedder, nli, config)
     return check_statement(statement, rest, sources, embedder, nli, config,
-                           confidence=confidence)
+                           reading=reading)
 
 
 def check_statement(statement: QuestionClaim, claims: list[Claim], sources: Iterable[Any],
                     embedder=None, nli: EntailmentScorer | None = None,
                     config: GroundingConfig | None = None,
                     qconfig: QuestionConfig | None = None,
-                    confidence: float | None = None) -> GroundingReport:
+                    reading: AnswerReading | None = None) -> GroundingReport:
     """An answer's statement judged as the answer to its question, then its other claims.
 
     The answer's score is the statement's score times the other claims' score
@@ -82,7 +84,7 @@ def check_statement(statement: QuestionClaim, claims: list[Claim], sources: Iter
     corpus = Corpus.of(sources)
     similarity = as_similarity(embedder)
     window, about, signals = statement_evidence(statement, corpus, similarity, config, qconfig)
-    signals.confidence = confidence
+    signals.read(reading)
     if nli is not None and window is not None:
         add_entailment(signals, nli.scores([(window.text, statement.claim.text)])[0])
     verdict, score = decide_statement(signals, qconfig)

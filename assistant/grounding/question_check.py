@@ -17,7 +17,9 @@ window.  The signals:
   date for "когда").
 
 - ``confidence``: the chat model's mean log-probability of the answer
-  (confidence.py), when it was measured.
+  (confidence.py), when it was measured;
+- ``reordered``: how much the chat model's answer over the passages in reverse
+  order agrees with it (token F1, confidence.py), measured with the confidence.
 
 The score is a logistic of them with weights fitted on the answers of XQuAD
 articles 24-29 (see QuestionConfig); the statement is supported when it
@@ -58,6 +60,7 @@ _TIME_KINDS = frozenset({"year", "date", "month"})
 
 # When the NLI model is left out its inputs take their mean on the tuning answers.
 _NO_NLI = {"entailment": 0.6, "contradiction": 0.08}
+_NO_AGREEMENT = 0.6  # the same for the reordered agreement, when it was not measured
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,9 @@ class QuestionConfig:
 
     candidates: int = 6  # windows most about the question that are looked at
     with_confidence: tuple[tuple[str, float], ...] = (
-        ("intercept", 0.653), ("relevance", 0.0), ("focus", 0.796), ("top_focus", 0.511),
-        ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0), ("confidence", 1.185))
+        ("intercept", 0.369), ("relevance", 0.0), ("focus", 0.353), ("top_focus", 0.575),
+        ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0), ("confidence", 0.984),
+        ("reordered", 1.73))
     # relevance and the NLI model got weights of the wrong sign on the tuning answers (their
     # ROC-AUC there 0.52 and 0.51): they are measured and shown, and weigh nothing
     without_confidence: tuple[tuple[str, float], ...] = (
@@ -82,6 +86,15 @@ class QuestionConfig:
         ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0))
     supported_at: float = WELL_SUPPORTED
     contradiction_cap: float = GroundingConfig.contradiction_cap
+
+
+@dataclass(frozen=True)
+class AnswerReading:
+    """The chat model's reading of its answer (confidence.read_answer): mean log-probability
+    and agreement with its answer over the passages reordered."""
+
+    log_prob: float | None
+    reordered: float | None = None
 
 
 @dataclass
@@ -96,16 +109,26 @@ class StatementSignals:
     entailment: float | None = None
     contradiction: float | None = None
     confidence: float | None = None  # the chat model's mean log-probability of the answer
+    reordered: float | None = None  # token F1 of its answer over the passages reordered
+
+    def read(self, reading: AnswerReading | None) -> None:
+        """Take the chat model's reading of the answer (None: not read)."""
+        if reading is not None:
+            self.confidence, self.reordered = reading.log_prob, reading.reordered
 
     def features(self) -> dict[str, float]:
-        """The inputs of the score (confidence only when it was measured)."""
+        """The inputs of the score (the chat model's reading only when its confidence was
+        measured; an agreement not measured takes a typical value)."""
         values = {"relevance": self.relevance, "focus": self.focus, "top_focus": self.top_focus,
                   "entailment": _NO_NLI["entailment"] if self.entailment is None
                   else self.entailment,
                   "contradiction": _NO_NLI["contradiction"] if self.contradiction is None
                   else self.contradiction,
                   "mismatch": float(self.mismatch)}
-        return values if self.confidence is None else values | {"confidence": self.confidence}
+        if self.confidence is None:
+            return values
+        return values | {"confidence": self.confidence,
+                         "reordered": _NO_AGREEMENT if self.reordered is None else self.reordered}
 
     def to_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(self).items()}
