@@ -130,7 +130,7 @@ def test_a_poem_in_a_form_streams_its_lines_and_reports_the_form(poem_env, stres
                               "--max-new-tokens", "40")
     assert code == 0, err
     assert 1 <= len(out.strip().splitlines()) <= 4
-    assert "lira: form: asked ABAB" in err and "lines in form" in err
+    assert "lira: form: asked ABAB" in err and "rhyme as asked" in err
 
 
 @pytest.mark.parametrize("args, said", [

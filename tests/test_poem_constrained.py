@@ -168,7 +168,9 @@ def test_lines_that_break_the_form_are_sampled_again(stress_model):
     assert report["requested"] == {"scheme": "ABAB", "metre": "ямб", "feet": 4, "stanzas": None}
     assert report["achieved"]["rhyme_scheme"] == "ABAB" and report["scheme_kept"]
     assert report["lines_in_form"] == 4 and report["samples"] == 6
+    assert report["lines_rhymed"] == report["lines_in_metre"] == 4
     assert "asked ABAB, ямб 4-foot" in stream.note() and "wrote ABAB" in stream.note()
+    assert "of 4 lines 4 rhyme as asked, 4 scan, 4 both" in stream.note()
 
 
 def test_tries_are_bounded_and_the_best_line_is_kept(stress_model):
@@ -180,6 +182,9 @@ def test_tries_are_bounded_and_the_best_line_is_kept(stress_model):
     assert text.splitlines()[2] == "Бессмысленный и тусклый дом"
     assert stream.stats.stopped_by == "stanzas" and len(text.splitlines()) == 4
     assert stream.report()["lines_in_form"] < 4 and not stream.report()["scheme_kept"]
+    # «дом» rhymes with nothing, and the last line, though it rhymes with «свет», is judged
+    # with the stanza's analysis, which finds no ABAB with «дом» in it
+    assert stream.report()["lines_rhymed"] == 2
 
 
 def test_a_chosen_last_word_the_model_follows_with_another_word_may_end_the_line(stress_model):

@@ -550,7 +550,7 @@ async def test_a_poem_form_is_asked_for_and_its_outcome_shown(make_app, settings
         await settled(pilot)
         assert backend.requests[-1].form == FormAsk("ABAB", "ямб", 4, 2)
         facts = str(answers(app)[0].query_one(".answer-facts").render())
-        assert "форма: ABAB ямб 4 → ABAB, ямб 4; 3 из 4 строк" in facts
+        assert "форма: ABAB ямб 4 → ABAB, ямб 4; рифма в 4 из 4 строк, размер в 3" in facts
         await send(pilot, "/form хорей?")
         assert app.session.form == FormAsk("ABAB", "ямб", 4, 2)  # a bad word changes nothing
         assert any("unknown metre" in m for m, _ in notes(app))

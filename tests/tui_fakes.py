@@ -162,4 +162,4 @@ def fake_form_report(form) -> dict:
     return {"requested": {"scheme": form.scheme, "metre": form.metre, "feet": form.feet,
                           "stanzas": form.stanzas},
             "achieved": {"rhyme_scheme": "ABAB", "metre": "ямб", "feet": 4, "stanzas": 1},
-            "lines_in_form": 3, "lines": 4}
+            "lines_in_form": 3, "lines": 4, "lines_rhymed": 4, "lines_in_metre": 3}

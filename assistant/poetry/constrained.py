@@ -406,6 +406,8 @@ class FormStream:
                                                                or achieved["feet"] == form.feet),
             "source": self.request.source, "notes": list(self.request.notes),
             "lines_in_form": sum(v.ok for v in self.verdicts), "lines": len(self.verdicts),
+            "lines_rhymed": sum(v.rhyme_misses == 0 for v in self.verdicts),
+            "lines_in_metre": sum(v.metre_ok is True for v in self.verdicts),
             "samples": self.samples, "chosen_last_words": self.tails_chosen,
             "last_resort_words": self.last_resorts, "prose_refused": self.prose,
             "analysis_disagreed": self.disagreements, "stanzas_judged": self._judged(),
@@ -428,5 +430,6 @@ class FormStream:
         achieved_metre = (f"{got['metre']} {got['feet']}-foot" if got["metre"]
                           else "no clear metre")
         return (f"form: asked {asked['scheme']}, {metre} ({report['source']}); wrote "
-                f"{got['rhyme_scheme'] or 'nothing'}, {achieved_metre}; "
-                f"{report['lines_in_form']} of {report['lines']} lines in form")
+                f"{got['rhyme_scheme'] or 'nothing'}, {achieved_metre}; of {report['lines']} "
+                f"lines {report['lines_rhymed']} rhyme as asked, {report['lines_in_metre']} "
+                f"scan, {report['lines_in_form']} both (lines in form)")

@@ -65,14 +65,15 @@ def form_words(form: FormAsk | None) -> str:
 
 def form_line(report: dict) -> str:
     """A finished poem's form for the line under it: «форма: ABAB ямб 4 → ABAB ABAB, ямб 4;
-    14 из 16 строк» (poetry.constrained's report)."""
+    рифма в 16 из 16 строк, размер в 14» (poetry.constrained's report)."""
     asked, got = report["requested"], report["achieved"]
     feet = f" {asked['feet']}" if asked.get("feet") else ""
     wrote = got.get("rhyme_scheme") or "—"
     metre = (f", {got['metre']}" + (f" {got['feet']}" if got.get("feet") else "")
              if got.get("metre") else ", без ясного размера")
     return (f"форма: {asked['scheme']} {asked['metre'] or ''}{feet} → {wrote}{metre}; "
-            f"{report['lines_in_form']} из {report['lines']} строк")
+            f"рифма в {report['lines_rhymed']} из {report['lines']} строк, "
+            f"размер в {report['lines_in_metre']}")
 
 
 def next_mode(mode: Mode) -> Mode:
