@@ -54,9 +54,9 @@ def articles(spec: str) -> list[int]:
 
 def generate(wanted: list[int], cache: Path, engine) -> list[dict]:
     """The cached answers of the wanted articles, generating those not cached yet."""
-    from assistant.evals.adapter_eval import first_line
     from assistant.evals.answer_metrics import exact_match, token_f1
     from assistant.evals.squad_data import read_squad, write_paragraphs
+    from assistant.grounding.answer_overlap import first_line
 
     cached = [json.loads(line) for line in cache.open(encoding="utf-8")] if cache.exists() else []
     done = {r["question"] for r in cached}
@@ -87,7 +87,7 @@ def generate(wanted: list[int], cache: Path, engine) -> list[dict]:
 def readings(records: list[dict], generator, cache: Path) -> dict[str, dict]:
     """The chat model's reading of each answer (confidence.read_answer), by question, cached
     (a reading cached without the reordered agreement gets it added)."""
-    from assistant.grounding.answer_overlap import strip_citations
+    from assistant.grounding.answer_overlap import first_line, strip_citations
     from assistant.grounding.confidence import read_answer, reordered_agreement
     from assistant.rag import Source
 
@@ -103,7 +103,7 @@ def readings(records: list[dict], generator, cache: Path) -> dict[str, dict]:
                 got = read_answer(generator, record["question"], record["answer"], sources)
                 row = {"question": record["question"], **(vars(got) if got else {})}
             else:
-                line = strip_citations(next(x for x in record["answer"].splitlines() if x.strip()))
+                line = strip_citations(first_line(record["answer"]))
                 row = row | {"reordered": reordered_agreement(generator, record["question"],
                                                                  sources, line)}
             done[record["question"]] = row | {"seconds": round(time.perf_counter() - started, 3)}

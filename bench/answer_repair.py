@@ -69,9 +69,9 @@ def _result(answer, seconds: float) -> dict:
 
 def summary(rows: list[dict]) -> None:
     """The table: one line per setting."""
-    from assistant.evals.adapter_eval import first_line
     from assistant.evals.answer_metrics import badge_figures, exact_match, strip_citations, token_f1
     from assistant.evals.chrf import chrf_report
+    from assistant.grounding.answer_overlap import first_line
     from assistant.grounding.scoring import WELL_SUPPORTED
 
     n = len(rows)

@@ -7,9 +7,10 @@ import pytest
 from adapters.data_poems import holdout_poems, poem_examples
 from adapters.data_squad import holdout_questions, squad_examples
 from adapters.poem_template import build_poem_prompt
-from assistant.evals.adapter_eval import answer_questions, first_line, score_answers, write_poems
+from assistant.evals.adapter_eval import answer_questions, score_answers, write_poems
 from assistant.evals.answer_metrics import cited_numbers, exact_match, normalise_answer, token_f1
 from assistant.evals.poem_metrics import distinct_n, line_count_ratio, self_stop_rate
+from assistant.grounding.answer_overlap import first_line
 
 
 # ----- answer metrics ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from assistant.evals.answer_metrics import cited_numbers, exact_match, strip_cit
 from assistant.evals.chrf import chrf_report
 from assistant.evals.gen_metrics import overlap_scores
 from assistant.evals.poem_metrics import distinct_n, line_count_ratio, self_stop_rate
+from assistant.grounding.answer_overlap import first_line
 from assistant.runtime import compute
 from assistant.runtime.generation import Generator
 from assistant.runtime.presets import PRESETS, Preset
@@ -32,11 +33,6 @@ class ScoredRun:
 
     records: list[dict[str, Any]]
     scores: dict[str, Any]
-
-
-def first_line(text: str) -> str:
-    """The first non-blank line of a generated answer."""
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def answer_questions(generator: Generator, items: Sequence[HeldOutQuestion],

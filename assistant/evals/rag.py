@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.engine import Engine
-from assistant.evals.adapter_eval import first_line, score_answers
+from assistant.evals.adapter_eval import score_answers
 from assistant.evals.answer_metrics import (
     badge_figures,
     cited_numbers,
@@ -40,6 +40,7 @@ from assistant.evals.retrieval_metrics import (
     recall_curve,
 )
 from assistant.evals.squad_data import QaItem, read_squad, write_paragraphs
+from assistant.grounding.answer_overlap import first_line
 from assistant.grounding.scoring import WELL_SUPPORTED
 from assistant.runtime.adapter_choice import AUTO, NONE, choose_adapter
 from assistant.runtime.models import resolve

@@ -5,7 +5,7 @@ articles, single spaces.  Russian has no articles; instead "ё" is folded to
 "е", which Russian texts use interchangeably.  Citation marks ("[2]") are not
 part of an answer and are removed first.  The evals score answers against gold
 ones with it (assistant.evals.answer_metrics); the badge compares the chat
-model's answer with its own resampled answers (confidence.py).
+model's answer with its answer over the passages in reverse order (confidence.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ from collections import Counter
 from collections.abc import Sequence
 
 from assistant.rag import CITATION
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of a generated answer."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def strip_citations(text: str) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.registry import BUNDLED_DIR
-from assistant.grounding.answer_overlap import strip_citations, token_f1
+from assistant.grounding.answer_overlap import first_line, strip_citations, token_f1
 from assistant.grounding.question_check import AnswerReading
 from assistant.rag import Source, build_rag_prompt
 from assistant.runtime import llama_scores
@@ -80,12 +80,8 @@ def reordered_agreement(generator: Any, question: str, passages: list[Source],
     if len(passages) < 2:
         return None
     flipped = [replace(source, n=n) for n, source in enumerate(reversed(passages), 1)]
-    return token_f1(_first_line(generator.generate(build_rag_prompt(question, flipped),
-                                                   REORDERED).text), [answer])
-
-
-def _first_line(text: str) -> str:
-    return next((line for line in text.splitlines() if line.strip()), "")
+    return token_f1(first_line(generator.generate(build_rag_prompt(question, flipped),
+                                                  REORDERED).text), [answer])
 
 
 def read_answer(generator: Any, question: str, answer: str,
@@ -110,7 +106,7 @@ def read_answer(generator: Any, question: str, answer: str,
     passages = [item if isinstance(item, Source) else Source(s.n, s.label, s.label, "", s.text, 0.0)
                 for item, s in zip(items, as_sources(items))]
     # the citation marks are near-certain tokens that would only dilute the mean
-    line = strip_citations(_first_line(answer))
+    line = strip_citations(first_line(answer))
     prompt = build_rag_prompt(question, passages)
     log_prob = answer_log_prob(loaded, prompt, line)
     if log_prob is None:
