@@ -14,6 +14,11 @@ before the token limit), the line-count ratio and distinct-1/2.
 Both are run with the adapter and with `--adapter none`, in one process.
 
     python bench/adapter_quality.py [--only chat|poet] [--questions N] [--json FILE]
+                                    [--seeds N]
+
+Twelve sampled poems' chrF++ moves by several points from one seed to the next,
+so ``--seeds N`` writes them N times (seeds --seed, --seed + 1, ...) and prints
+each run and the mean with its standard error.
 """
 
 from __future__ import annotations
@@ -116,6 +121,20 @@ def print_table(name: str, rows: dict, keys: list[str]) -> None:
         print(f"{label:<10}" + "".join(f"{rows[label][k]:>20}" for k in keys))
 
 
+def print_spread(runs: list[dict], keys: list[str]) -> None:
+    """Each figure's mean over the runs and its standard error."""
+    from statistics import mean, stdev
+
+    print(f"\nover {len(runs)} seeds: mean (standard error)")
+    print(f"{'':<10}" + "".join(f"{key:>20}" for key in keys))
+    for label in [key for key in ("adapter", "base") if key in runs[0]]:
+        cells = []
+        for key in keys:
+            values = [run[label][key] for run in runs]
+            cells.append(f"{mean(values):.3f} ({stdev(values) / len(values) ** 0.5:.3f})")
+        print(f"{label:<10}" + "".join(f"{cell:>20}" for cell in cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["chat", "poet"])
@@ -126,6 +145,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1234, help="first poem's sampling seed")
     parser.add_argument("--json", type=Path, help="also write every figure and example here")
     parser.add_argument("--no-base", action="store_true", help="the adapter only")
+    parser.add_argument("--seeds", type=int, default=1, help="poems: runs with seeds --seed ...")
     args = parser.parse_args()
 
     from assistant.engine import Engine
@@ -140,10 +160,14 @@ def main() -> None:
         print_table("chat adapter, held-out XQuAD articles", report["chat"],
                     ["exact_match", "f1", "chrf", "cites_gold_passage", "wall_s"])
     if args.only in (None, "poet"):
-        report["poet"] = run_poet(engine, args.poet_adapter, args.poems, args.seed,
-                                  not args.no_base)
-        print_table("poet adapter, held-out RusLit poems", report["poet"],
-                    ["chrf", "self_stop_rate", "line_count_ratio", "distinct_2", "wall_s"])
+        runs = [run_poet(engine, args.poet_adapter, args.poems, args.seed + number,
+                         not args.no_base) for number in range(args.seeds)]
+        report["poet"] = runs[0] if len(runs) == 1 else {"runs": runs}
+        for number, run in enumerate(runs):
+            print_table(f"poet adapter, held-out RusLit poems, seed {args.seed + number}", run,
+                        ["chrf", "self_stop_rate", "line_count_ratio", "distinct_2", "wall_s"])
+        if len(runs) > 1:
+            print_spread(runs, ["chrf", "self_stop_rate", "line_count_ratio"])
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
