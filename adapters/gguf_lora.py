@@ -46,40 +46,19 @@ def export_lora_gguf(adapter_dir: Path, base: GgufBase, out: Path) -> Path:
     """Write the LoRA adapter in ``adapter_dir`` as a llama.cpp LoRA GGUF at ``out`` for
     the base ``base``; returns ``out``."""
     import gguf
-    import numpy as np
-    from safetensors.numpy import load_file
 
-    config = _lora_config(adapter_dir)
-    arch = base.arch
-    names = gguf_tensor_names(arch, base.blocks)
-    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    config = lora_config(adapter_dir)
+    pairs = lora_pairs(adapter_dir, base)
     writer_path = out.with_name(f".{out.name}.partial")
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(str(writer_path), arch)
+    writer = gguf.GGUFWriter(str(writer_path), base.arch)
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", _alpha(config))
-    pairs = 0
-    for key in sorted(tensors):
-        part = ".lora_A.weight" if key.endswith(".lora_A.weight") else \
-            ".lora_B.weight" if key.endswith(".lora_B.weight") else None
-        if part is None:
-            raise MergeError(f"{adapter_dir}: tensor {key} is not a LoRA A or B weight; only "
-                             "plain LoRA adapters run on llama.cpp")
-        module = key[:-len(part)].removeprefix(PEFT_PREFIX)
-        base_name = names.get_name(module, try_suffixes=(".weight",))
-        if base_name is None:
-            raise MergeError(f"{adapter_dir}: no llama.cpp tensor for {module} in a {arch} "
-                             "model; export the merged model instead")
-        suffix = ".lora_a" if part == ".lora_A.weight" else ".lora_b"
-        weight = tensors[key].astype(np.float32)
-        if suffix == ".lora_b" and arch in PERMUTED and base_name.endswith(("attn_q", "attn_k")):
-            weight = rotary_permute(weight, base.heads if base_name.endswith("attn_q") else base.kv_heads)
-        _check_fits(base, base_name + ".weight", suffix, weight.shape, adapter_dir)
-        writer.add_tensor(base_name + ".weight" + suffix, np.ascontiguousarray(weight))
-        pairs += suffix == ".lora_a"
-    if not pairs:
-        raise MergeError(f"{adapter_dir}: the adapter has no LoRA weights to export")
+    for name in sorted(pairs):
+        down, up = pairs[name]
+        writer.add_tensor(name + ".lora_a", down)
+        writer.add_tensor(name + ".lora_b", up)
     try:
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
@@ -89,6 +68,48 @@ def export_lora_gguf(adapter_dir: Path, base: GgufBase, out: Path) -> Path:
     finally:
         writer_path.unlink(missing_ok=True)
     return out
+
+
+def lora_pairs(adapter_dir: Path, base: GgufBase) -> dict:
+    """GGUF weight name -> (A, B) as float32 arrays in the GGUF's row order, for each weight
+    the LoRA adapter in ``adapter_dir`` adapts; an adapter that does not fit ``base`` is a
+    MergeError."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    names = gguf_tensor_names(base.arch, base.blocks)
+    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    pairs: dict[str, list] = {}
+    for key in sorted(tensors):
+        part = ".lora_A.weight" if key.endswith(".lora_A.weight") else \
+            ".lora_B.weight" if key.endswith(".lora_B.weight") else None
+        if part is None:
+            raise MergeError(f"{adapter_dir}: tensor {key} is not a LoRA A or B weight; only "
+                             "plain LoRA adapters run on llama.cpp")
+        module = key[:-len(part)].removeprefix(PEFT_PREFIX)
+        base_name = names.get_name(module, try_suffixes=(".weight",))
+        if base_name is None:
+            raise MergeError(f"{adapter_dir}: no llama.cpp tensor for {module} in a "
+                             f"{base.arch} model")
+        suffix = ".lora_a" if part == ".lora_A.weight" else ".lora_b"
+        weight = tensors[key].astype(np.float32)
+        if suffix == ".lora_b" and base.arch in PERMUTED and base_name.endswith(("attn_q", "attn_k")):
+            weight = rotary_permute(weight, base.heads if base_name.endswith("attn_q") else base.kv_heads)
+        _check_fits(base, base_name + ".weight", suffix, weight.shape, adapter_dir)
+        pair = pairs.setdefault(base_name + ".weight", [None, None])
+        pair[suffix == ".lora_b"] = np.ascontiguousarray(weight)
+    if not pairs:
+        raise MergeError(f"{adapter_dir}: the adapter has no LoRA weights to export")
+    if any(part is None for pair in pairs.values() for part in pair):
+        raise MergeError(f"{adapter_dir}: a LoRA A weight has no B (or a B no A); train or "
+                         "copy the adapter again")
+    return {name: tuple(pair) for name, pair in pairs.items()}
+
+
+def lora_scale(adapter_dir: Path) -> float:
+    """peft's factor on B @ A: alpha / rank, or alpha / sqrt(rank) for rank-stabilised LoRA."""
+    config = lora_config(adapter_dir)
+    return _alpha(config) / int(config.get("r") or 8)
 
 
 def _check_fits(base: GgufBase, name: str, suffix: str, shape: tuple, adapter_dir: Path) -> None:
@@ -116,7 +137,8 @@ def peft_config(adapter_dir: Path) -> dict:
                                  f"({first_line(exc)})") from None
 
 
-def _lora_config(adapter_dir: Path) -> dict:
+def lora_config(adapter_dir: Path) -> dict:
+    """The adapter's peft config, if it is a plain LoRA llama.cpp can take (else MergeError)."""
     config = peft_config(adapter_dir)
     if config.get("peft_type") != "LORA":
         raise MergeError(f"{adapter_dir} is a {config.get('peft_type')} adapter: llama.cpp runs "

@@ -1,4 +1,12 @@
-"""An IA3 adapter merged into its base model's GGUF, for the llama.cpp engine.
+"""An adapter merged into its base model's GGUF, for the llama.cpp engine.
+
+A LoRA merged into the weights runs as fast as the bare model: applied at run
+time (adapters.gguf_lora) its two small products per adapted weight cost about
+a tenth of a decode step on a 270M model.  Each adapted weight is read back to
+float32, gets peft's scale x B @ A added, and is written as Q8_0 when the base
+stores it quantised: written back in its own type, the delta would mostly
+vanish, since the base's values already sit on that type's grid and a small
+change rounds back to them; Q8_0's grid is eight times finer.
 
 IA3 has no llama.cpp form: it multiplies a projection's outputs (keys, values)
 or inputs (the feed-forward down projection) by a learnt vector.  Both fold
@@ -27,6 +35,8 @@ from adapters.gguf_lora import (
     PERMUTED,
     GgufBase,
     gguf_tensor_names,
+    lora_pairs,
+    lora_scale,
     peft_config,
     rotary_permute,
 )
@@ -40,18 +50,38 @@ MERGED_KEY = "lira.merged_adapter"  # names the adapter a merged file carries
 def merge_ia3_gguf(adapter_dir: Path, base_path: Path, base: GgufBase, out: Path) -> Path:
     """Write the GGUF model at ``base_path`` with the IA3 adapter in ``adapter_dir`` folded
     into its weights, at ``out``; returns ``out``."""
+    scales = _scales(adapter_dir, base)
+
+    def change(tensor):
+        return _scaled(tensor, scales[tensor.name]) if tensor.name in scales else None
+
+    return _write_merged(adapter_dir, base_path, base.arch, out, change)
+
+
+def merge_lora_gguf(adapter_dir: Path, base_path: Path, base: GgufBase, out: Path) -> Path:
+    """Write the GGUF model at ``base_path`` with the LoRA adapter in ``adapter_dir`` added
+    into its weights, at ``out``; returns ``out``."""
+    pairs, scale = lora_pairs(adapter_dir, base), lora_scale(adapter_dir)
+
+    def change(tensor):
+        return _added(tensor, pairs[tensor.name], scale) if tensor.name in pairs else None
+
+    return _write_merged(adapter_dir, base_path, base.arch, out, change)
+
+
+def _write_merged(adapter_dir: Path, base_path: Path, arch: str, out: Path, change) -> Path:
+    """The base GGUF copied to ``out`` with each tensor ``change`` returns (data, type) for
+    replaced, through a temporary file."""
     import gguf
 
-    scales = _scales(adapter_dir, base)
     reader = gguf.GGUFReader(base_path)
     partial = out.with_name(f".{out.name}.partial")
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(str(partial), base.arch, endianess=reader.endianess)
+    writer = gguf.GGUFWriter(str(partial), arch, endianess=reader.endianess)
     try:
         _copy_fields(reader, writer)
         writer.add_string(MERGED_KEY, adapter_dir.name)
-        tensors = [(t.name, _scaled(t, scales[t.name]) if t.name in scales else (t.data, t.tensor_type))
-                   for t in reader.tensors]
+        tensors = [(t.name, change(t) or (t.data, t.tensor_type)) for t in reader.tensors]
         for name, (data, kind) in tensors:
             writer.add_tensor_info(name, data.shape, data.dtype, data.nbytes, kind)
         writer.write_header_to_file()
@@ -127,6 +157,20 @@ def _scaled(tensor, scale: tuple) -> tuple:
     kind = tensor.tensor_type
     if kind not in (Q.F32, Q.F16, Q.BF16, Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1):
         kind = Q.Q8_0  # gguf-py writes no k-quant; Q8_0 is finer than all of them
+    return quants.quantize(np.ascontiguousarray(weight), kind), kind
+
+
+def _added(tensor, pair: tuple, scale: float) -> tuple:
+    """(data, type) of ``tensor`` with ``scale`` x B @ A added: float types kept, quantised
+    ones written as Q8_0 (see the module docstring)."""
+    import numpy as np
+    from gguf import GGMLQuantizationType as Q
+    from gguf import quants
+
+    down, up = pair
+    weight = quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
+    weight = weight + scale * (up @ down)
+    kind = tensor.tensor_type if tensor.tensor_type in (Q.F32, Q.F16, Q.BF16) else Q.Q8_0
     return quants.quantize(np.ascontiguousarray(weight), kind), kind
 
 

@@ -92,7 +92,7 @@ class SpeedSettings:
     # other jobs share the cores: llama.cpp's threads wait spinning, so with one core taken
     # its decode can fall to a fraction of its speed.
     threads: int = 0
-    merge_adapter: bool = True  # fold a LoRA/IA3 adapter into the weights at load
+    merge_adapter: bool = True  # fold a LoRA/IA3 adapter into the weights (llama.cpp: a GGUF copy)
     output_subset: bool = True  # CPU: logits only for the tokens Russian needs (vocab_subset)
     # CPU: that subset in int8 with its 64 best logits recomputed in float32 (restricted_head):
     # a quarter of the output layer's memory and reading time; the top logits stay exact.

@@ -10,8 +10,9 @@ bundled gemma-3-270m and a ~1,000-token Russian prompt, 64 greedy tokens:
   adapter, lean decode, output-layer subset in int8, prompt-cache reuse; smoothed
   int8 layers when on), so each speed-up can be measured on its own;
 - lira llama.cpp: Lira's llama.cpp engine (assistant.runtime.llama_engine) on the
-  bundled q4_k_m GGUF with the chat adapter as a llama.cpp LoRA (engine =
-  "llama.cpp"), streamed through the same TextStream path;
+  bundled q4_k_m GGUF with the chat adapter as the product runs it (merged into a
+  copy of the base; a llama.cpp LoRA with LIRA_SPEED_MERGE_ADAPTER=0), streamed
+  through the same TextStream path;
 - llama.cpp: the same GGUF through llama-cpp-python's own API, no adapter.
 
 Columns: load s, prefill s (time to the first token), decode tok/s, time to
@@ -152,7 +153,7 @@ def measure(generator, tokenizer, args: argparse.Namespace) -> dict:
 
 
 def run_lira_llama(args: argparse.Namespace) -> dict:
-    """Lira's llama.cpp engine with the chat adapter as a llama.cpp LoRA."""
+    """Lira's llama.cpp engine with the chat adapter, merged or as a llama.cpp LoRA."""
     from transformers import AutoTokenizer
 
     from assistant.runtime import compute
@@ -162,13 +163,13 @@ def run_lira_llama(args: argparse.Namespace) -> dict:
 
     settings = load_settings()
     gguf = gguf_source("gemma-3-270m", settings)
-    adapter = adapter_gguf(CHAT_ADAPTER, gguf, settings).lora  # exported once, before the clock
+    run = adapter_gguf(CHAT_ADAPTER, gguf, settings)  # exported once, before the clock
     started = time.perf_counter()
-    generator = LlamaGenerator(compute.run(load_gguf, gguf, "gemma-3-270m", adapter))
+    generator = LlamaGenerator(compute.run(load_gguf, run.model, "gemma-3-270m", run.lora))
     load_s = time.perf_counter() - started
     tokenizer = AutoTokenizer.from_pretrained(str(model_path()))
     return {"load_s": load_s, **measure(generator, tokenizer, args),
-            "speedups": "q4_k_m + LoRA"}
+            "speedups": "q4_k_m + " + ("LoRA" if run.lora else "merged adapter")}
 
 
 def run_llama_cpp(args: argparse.Namespace) -> dict:

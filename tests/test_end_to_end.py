@@ -105,16 +105,16 @@ async def test_chat_app_with_bundled_models(bundled_settings, squad_sample, anyi
 
 
 def test_models_prepare_exports_the_bundled_adapters_for_llama_cpp(bundled_settings, capsys):
-    """`make chat` runs `lira models --prepare`: both bundled adapters are exported for
-    llama.cpp once (the poet's IA3 merged into a copy of the base), and a poem then runs
-    there with its fluency read from llama.cpp."""
+    """`make chat` runs `lira models --prepare`: both bundled adapters are merged into
+    copies of the base for llama.cpp once, and a poem then runs there with its fluency
+    read from llama.cpp."""
     from assistant.runtime.llama_engine import llama_available
 
     if not llama_available():
         pytest.skip("llama-cpp-python is not installed (make setup builds it)")
     lira(capsys, "models", "--prepare")
     exports = bundled_settings.models_dir / "gguf"
-    (chat,) = exports.glob("lora-chat-*.gguf")
+    (chat,) = exports.glob("merged-chat-*.gguf")
     (poet,) = exports.glob("merged-poet-*.gguf")
     made = poet.stat().st_mtime
     poem = json.loads(lira(capsys, "poem", "--author", "Пушкин", "--title", "Осень", "--json",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -111,7 +112,8 @@ def test_the_presets_penalties_work_as_transformers_ones(tiny_gguf, tiny_models,
 def test_a_lora_runs_on_llama_cpp_as_peft_runs_it(tiny_gguf, tiny_models, engine_of, tmp_path,
                                                   lira_home):
     adapter = make_adapter(tiny_models["llama"], "llama", "lora", tmp_path / "lora")
-    generator = engine_of(tiny_gguf, adapter).generator("chat")
+    unmerged = {"speed.merge_adapter": False}
+    generator = engine_of(tiny_gguf, adapter, **unmerged).generator("chat")
     _, base = hf_greedy(tiny_models["llama"], PROMPT, 12)
     _, adapted = hf_greedy(tiny_models["llama"], PROMPT, 12, adapter)
     assert adapted != base  # the adapter changes the answer, so the check below means something
@@ -121,8 +123,65 @@ def test_a_lora_runs_on_llama_cpp_as_peft_runs_it(tiny_gguf, tiny_models, engine
     # exported once: a second engine finds the LoRA GGUF under LIRA_HOME/models/gguf
     exported = list((lira_home / "models" / "gguf").glob("lora-lora-*.gguf"))
     assert len(exported) == 1
-    engine_of(tiny_gguf, adapter).generator("chat")
+    engine_of(tiny_gguf, adapter, **unmerged).generator("chat")
     assert list((lira_home / "models" / "gguf").glob("lora-lora-*.gguf")) == exported
+
+
+def test_a_lora_merged_into_the_gguf_runs_as_peft_runs_it(tiny_gguf, tiny_models, engine_of,
+                                                          tmp_path, lira_home):
+    adapter = make_adapter(tiny_models["llama"], "llama", "lora", tmp_path / "lora")
+    _, base = hf_greedy(tiny_models["llama"], PROMPT, 12)
+    _, adapted = hf_greedy(tiny_models["llama"], PROMPT, 12, adapter)
+    assert adapted != base
+    generator = engine_of(tiny_gguf, adapter).generator("chat")  # speed.merge_adapter: the default
+    assert "".join(generator.stream(PROMPT, GREEDY)) == generator.loaded.llama.detokenize(
+        adapted).decode("utf-8", errors="replace")
+    assert generator.loaded.llama.metadata["lira.merged_adapter"] == "lora"
+    assert not list((lira_home / "models" / "gguf").glob("lora-*.gguf"))  # no runtime LoRA
+
+
+def test_a_merged_lora_keeps_its_delta_in_a_quantised_base(tmp_path):
+    """A quantised base's adapted weights are written as Q8_0: in their own type the small
+    delta would round back onto the base's grid and vanish."""
+    import numpy as np
+    from gguf import GGMLQuantizationType as Q
+    from gguf import GGUFReader, GGUFWriter, quants
+    from safetensors.numpy import save_file
+
+    from adapters.gguf_lora import GgufBase
+    from adapters.gguf_merge import merge_lora_gguf
+
+    rng = np.random.default_rng(0)
+    weight = rng.normal(0, 0.05, (64, 64)).astype(np.float32)
+    base_path = tmp_path / "base.gguf"
+    writer = GGUFWriter(str(base_path), "llama")
+    writer.add_block_count(1)
+    writer.add_tensor("blk.0.attn_v.weight", quants.quantize(weight, Q.Q5_0), raw_dtype=Q.Q5_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    adapter = tmp_path / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(
+        '{"peft_type": "LORA", "r": 4, "lora_alpha": 8}', encoding="utf-8")
+    down = rng.normal(0, 0.02, (4, 64)).astype(np.float32)
+    up = rng.normal(0, 0.02, (64, 4)).astype(np.float32)
+    save_file({"base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight": down,
+               "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight": up},
+              str(adapter / "adapter_model.safetensors"))
+    base = GgufBase("llama", 1, 1, 1, {"blk.0.attn_v.weight": (64, 64)})
+    merged = merge_lora_gguf(adapter, base_path, base, tmp_path / "merged.gguf")
+
+    (tensor,) = GGUFReader(merged).tensors
+    assert tensor.tensor_type == Q.Q8_0
+    got = quants.dequantize(tensor.data, tensor.tensor_type)
+    before = quants.dequantize(quants.quantize(weight, Q.Q5_0), Q.Q5_0)
+    delta = 2.0 * up @ down
+    kept = float(np.sum((got - before) * delta) / np.sum(delta * delta))
+    assert 0.9 < kept < 1.1  # the delta's projection survives whole
+    in_own_type = quants.dequantize(quants.quantize(before + delta, Q.Q5_0), Q.Q5_0)
+    assert float(np.sum((in_own_type - before) * delta) / np.sum(delta * delta)) < 0.5
 
 
 def test_stop_strings_cancel_and_the_next_prompt_reuses_the_prefix(tiny_gguf, engine_of):
@@ -236,7 +295,8 @@ def test_the_bundled_model_runs_on_llama_cpp_on_a_cpu_unless_it_cannot(bundled_s
 
 
 def test_lira_adapters_export_gguf_writes_beside_the_adapter_once(tiny_gguf, tiny_models,
-                                                                   tmp_path, capsys, lira_home):
+                                                                   tmp_path, capsys, lira_home,
+                                                                   monkeypatch):
     from assistant.cli import main
 
     ia3 = make_adapter(tiny_models["llama"], "llama", "ia3", tmp_path / "ia3")
@@ -244,18 +304,22 @@ def test_lira_adapters_export_gguf_writes_beside_the_adapter_once(tiny_gguf, tin
     assert main(["adapters", "export-gguf", str(ia3), "--base", str(tiny_gguf),
                  "--quant", "q8_0"]) == 0
     assert main(["adapters", "export-gguf", str(lora), "--base", str(tiny_gguf)]) == 0
+    monkeypatch.setenv("LIRA_SPEED_MERGE_ADAPTER", "false")  # the LoRA as llama.cpp applies it
+    assert main(["adapters", "export-gguf", str(lora), "--base", str(tiny_gguf)]) == 0
+    monkeypatch.delenv("LIRA_SPEED_MERGE_ADAPTER")
     out = capsys.readouterr().out
     (merged,) = ia3.glob("merged-ia3-*-q8_0.gguf")
+    (merged_lora,) = lora.glob("merged-lora-*.gguf")
     (exported,) = lora.glob("lora-lora-*.gguf")
-    assert str(merged) in out and str(exported) in out
+    assert str(merged) in out and str(merged_lora) in out and str(exported) in out
     from gguf import GGUFReader
 
     kinds = {t.tensor_type.name for t in GGUFReader(merged).tensors if t.name.endswith("attn_q.weight")}
     assert kinds == {"Q8_0"}  # llama.cpp's quantiser ran over the merged copy
     # the engine takes the exports beside the adapters and makes no second copy
     engine = Engine(load_settings({"chat.model": str(tiny_gguf), "chat.adapter": str(lora)}))
-    assert engine.generator("chat").loaded.llama is not None
-    assert not list((lira_home / "models" / "gguf").glob("lora-*.gguf"))
+    assert Path(engine.generator("chat").loaded.path) == merged_lora
+    assert not list((lira_home / "models" / "gguf").glob("*lora-*.gguf"))
     assert main(["adapters", "export-gguf", str(tmp_path / "nothing"), "--base",
                  str(tiny_gguf)]) != 0
 

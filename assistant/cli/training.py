@@ -148,13 +148,15 @@ def adapters_merge(settings, adapter: str, out: Path, base: str | None, overwrit
 @click.option("--base", help="The base model's GGUF file or folder (default: the one the "
               "adapter records, or the chat model).")
 @click.option("--quant", type=click.Choice(["f16", "q8_0", "q4_k_m"]),
-              help="Requantise a merged model to this type (default: keep the base's types); "
-                   "a LoRA GGUF stays float32, it is small.")
+              help="Requantise the merged model to this type (default: the base's types, "
+                   "adapted weights as Q8_0); a LoRA GGUF (speed.merge_adapter off) stays "
+                   "float32, it is small.")
 @click.pass_obj
 def adapters_export_gguf(settings, adapter: str, base: str | None, quant: str | None) -> None:
-    """Export a LoRA ADAPTER to a llama.cpp LoRA GGUF, or merge an IA3 one into a GGUF copy
-    of its base, once: the file is kept beside the adapter (or under LIRA_HOME when that
-    folder is read-only) and the llama.cpp engine uses it from then on."""
+    """Merge a LoRA or IA3 ADAPTER into a GGUF copy of its base (or, with speed.merge_adapter
+    off, export a LoRA as a llama.cpp LoRA GGUF), once: the file is kept beside the adapter
+    (or under LIRA_HOME when that folder is read-only) and the llama.cpp engine uses it
+    from then on."""
     export_gguf_cmd(settings, adapter, base, quant, stage_printer(False))
 
 
