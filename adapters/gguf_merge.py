@@ -1,12 +1,12 @@
 """An adapter merged into its base model's GGUF, for the llama.cpp engine.
 
-A LoRA merged into the weights runs as fast as the bare model: applied at run
-time (adapters.gguf_lora) its two small products per adapted weight cost about
-a tenth of a decode step on a 270M model.  Each adapted weight is read back to
-float32, gets peft's scale x B @ A added, and is written as Q8_0 when the base
-stores it quantised: written back in its own type, the delta would mostly
-vanish, since the base's values already sit on that type's grid and a small
-change rounds back to them; Q8_0's grid is eight times finer.
+A LoRA merged into the weights runs about as fast as the bare model: applied at
+run time (adapters.gguf_lora) its two small products per adapted weight cost
+6-10% of a 270M model's decoding speed (bench/llama_overhead.py).  Each adapted
+weight is read back to float32, gets peft's scale x B @ A added, and is written
+as Q8_0 when the base stores it quantised: written back in its own type, the
+delta would mostly vanish, since the base's values already sit on that type's
+grid and a small change rounds back to them; Q8_0's grid is eight times finer.
 
 IA3 has no llama.cpp form: it multiplies a projection's outputs (keys, values)
 or inputs (the feed-forward down projection) by a learnt vector.  Both fold

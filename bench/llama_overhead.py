@@ -14,7 +14,11 @@ same number of greedy tokens after the same ~1,000-token prompt with
 
 Printed: each engine's median decode tok/s over the rounds, every round, and the
 gap to bare.  The prompt is re-read every round (the cache is cleared) so every
-engine decodes at the same depth.
+engine decodes at the same depth; the end-of-text tokens are masked for Lira's
+engine (the bare loop ignores them) so that every round writes all its tokens.
+Everything runs on Lira's compute thread, as in the product: llama.cpp's
+OpenMP threads are a team per calling thread, and two teams on two cores slow
+each other down by a third.
 
     python bench/llama_overhead.py [--rounds 6] [--new-tokens 64]
 """
@@ -53,11 +57,26 @@ def bare_decode(llama, prompt: str, new_tokens: int) -> float:
 
 def lira_decode(generator, prompt: str, preset) -> float:
     """Decode tok/s of Lira's stream, after a fresh prefill."""
-    generator.loaded.llama.reset()
+    from assistant.runtime import compute
+
+    compute.run(generator.loaded.llama.reset)
     stream = generator.stream(prompt, preset)
     for _ in stream:
         pass
     return stream.stats.decode_tokens_per_s
+
+
+def never_ending(generator):
+    """``generator`` with its end-of-text tokens masked, so it writes as long as asked."""
+    import llama_cpp
+
+    loaded = generator.loaded
+    vocab = llama_cpp.llama_model_get_vocab(loaded.llama.model)
+    ends = [token for token in range(loaded.llama.n_vocab())
+            if llama_cpp.llama_vocab_is_eog(vocab, token)]
+    loaded.outside = loaded.outside.copy()
+    loaded.outside[ends] = True
+    return generator
 
 
 def main() -> None:
@@ -69,6 +88,7 @@ def main() -> None:
 
     from transformers import AutoTokenizer
 
+    from assistant.runtime import compute
     from assistant.runtime.engines import adapter_gguf, gguf_source
     from assistant.runtime.llama_engine import LlamaGenerator, load_gguf
     from assistant.runtime.presets import PRESETS
@@ -80,17 +100,19 @@ def main() -> None:
     merged = adapter_gguf(CHAT_ADAPTER, gguf, settings)
     lora = adapter_gguf(CHAT_ADAPTER, gguf, replace(settings, speed=replace(
         settings.speed, merge_adapter=False)))
-    bare = load_gguf(gguf, "gemma-3-270m", threads=threads).llama
-    engines = {"lira merged": LlamaGenerator(load_gguf(merged.model, "gemma-3-270m",
-                                                       threads=threads)),
-               "lira lora": LlamaGenerator(load_gguf(lora.model, "gemma-3-270m", lora.lora,
-                                                     threads=threads))}
+    bare = compute.run(load_gguf, gguf, "gemma-3-270m", None, threads).llama
+    engines = {"lira merged": LlamaGenerator(compute.run(load_gguf, merged.model, "gemma-3-270m",
+                                                         None, threads)),
+               "lira lora": LlamaGenerator(compute.run(load_gguf, lora.model, "gemma-3-270m",
+                                                       lora.lora, threads))}
+    for generator in engines.values():
+        never_ending(generator)
     prompt = russian_prompt(AutoTokenizer.from_pretrained(str(model_path())), args.prompt_tokens)
     # the answer preset as `lira ask` runs it, to a fixed length
     preset = PRESETS["answer"].with_overrides(max_new_tokens=args.new_tokens, stop=())
     speeds: dict[str, list[float]] = {"bare": [], **{name: [] for name in engines}}
     for _ in range(args.rounds):
-        speeds["bare"].append(bare_decode(bare, prompt, args.new_tokens))
+        speeds["bare"].append(compute.run(bare_decode, bare, prompt, args.new_tokens))
         for name, generator in engines.items():
             speeds[name].append(lira_decode(generator, prompt, preset))
     reference = statistics.median(speeds["bare"])
