@@ -155,10 +155,16 @@ async def interactive(flags: dict, keys: int, rounds: int) -> dict:
         result["idle"] = await type_keys(app, pilot, keys, lambda: True)
 
         async def answer(typing: bool) -> tuple[list[float], float]:
+            from textual import events
+
             app.prompt.text = QUESTION
-            await pilot.press("enter")
-            while app.query("AnswerView") and not app.chat_log.last_answer().text:
-                await pilot.pause(0.01)
+            # not pilot.press: it waits for the app to go idle, which a streaming answer's
+            # refresh timer keeps it from until the answer is over
+            app._driver.send_message(events.Key("enter", None))
+            for _ in range(400):  # the job starts within 2 s: typing begins with it
+                if app.job is not None:
+                    break
+                await asyncio.sleep(0.005)
             typed = await type_keys(app, pilot, keys, lambda: app.job is not None) if typing else []
             while app.job is not None:
                 await pilot.pause(0.05)
