@@ -26,6 +26,7 @@ smaller or a uniform type (``lira adapters export-gguf --quant``).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -105,12 +106,18 @@ def quantize_gguf(source: Path, out: Path, quant: str, threads: int = 0) -> Path
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype, params.allow_requantize, params.nthread = FILE_TYPES[quant], True, threads
     partial = out.with_name(f".{out.name}.partial")
+    # the binding prints llama.cpp's log as its logger's level allows: the quantiser writes
+    # some 270 lines (every field and tensor), and a failure is our own one line anyway
+    log = logging.getLogger("llama-cpp-python")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 10)
     try:
         if llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(),
                                           params) != 0:
             raise MergeError(f"llama.cpp could not quantise {source.name} to {quant}")
         os.replace(partial, out)
     finally:
+        log.setLevel(level)
         partial.unlink(missing_ok=True)
     return out
 

@@ -307,7 +307,9 @@ def test_lira_adapters_export_gguf_writes_beside_the_adapter_once(tiny_gguf, tin
     monkeypatch.setenv("LIRA_SPEED_MERGE_ADAPTER", "false")  # the LoRA as llama.cpp applies it
     assert main(["adapters", "export-gguf", str(lora), "--base", str(tiny_gguf)]) == 0
     monkeypatch.delenv("LIRA_SPEED_MERGE_ADAPTER")
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "llama_model_quantize" not in captured.err  # llama.cpp's own log stays quiet
     (merged,) = ia3.glob("merged-ia3-*-q8_0.gguf")
     (merged_lora,) = lora.glob("merged-lora-*.gguf")
     (exported,) = lora.glob("lora-lora-*.gguf")
