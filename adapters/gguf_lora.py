@@ -77,6 +77,7 @@ def lora_pairs(adapter_dir: Path, base: GgufBase) -> dict:
     import numpy as np
     from safetensors.numpy import load_file
 
+    lora_config(adapter_dir)  # not LoRA, or DoRA: said as such before its tensors are read
     names = gguf_tensor_names(base.arch, base.blocks)
     tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
     pairs: dict[str, list] = {}

@@ -140,6 +140,31 @@ def test_a_lora_merged_into_the_gguf_runs_as_peft_runs_it(tiny_gguf, tiny_models
     assert not list((lira_home / "models" / "gguf").glob("lora-*.gguf"))  # no runtime LoRA
 
 
+def test_a_dora_adapter_is_refused_by_name_merged_or_exported(tmp_path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from adapters.errors import MergeError
+    from adapters.gguf_lora import GgufBase, export_lora_gguf
+    from adapters.gguf_merge import merge_lora_gguf
+
+    adapter = tmp_path / "dora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(
+        '{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "use_dora": true}', encoding="utf-8")
+    prefix = "base_model.model.model.layers.0.self_attn.v_proj"
+    save_file({f"{prefix}.lora_A.weight": np.zeros((4, 8), np.float32),
+               f"{prefix}.lora_B.weight": np.zeros((8, 4), np.float32),
+               f"{prefix}.lora_magnitude_vector": np.ones(8, np.float32)},
+              str(adapter / "adapter_model.safetensors"))
+    base = GgufBase("llama", 1, 1, 1, {"blk.0.attn_v.weight": (8, 8)})
+    with pytest.raises(MergeError, match="DoRA"):
+        merge_lora_gguf(adapter, tmp_path / "unread.gguf", base, tmp_path / "merged.gguf")
+    with pytest.raises(MergeError, match="DoRA"):
+        export_lora_gguf(adapter, base, tmp_path / "lora.gguf")
+    assert not list(tmp_path.glob("*.gguf"))
+
+
 def test_a_merged_lora_keeps_its_delta_in_a_quantised_base(tmp_path):
     """A quantised base's adapted weights are written as Q8_0: in their own type the small
     delta would round back onto the base's grid and vanish."""
