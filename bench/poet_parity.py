@@ -137,35 +137,35 @@ def main() -> None:
     tokenizer = reference.loaded.tokenizer
     outside = llama.loaded.outside
     poems = poet_items(manifest_of(BUNDLED / "poet"), reference, args.poems)
-    rows = {label: {"tv": [], "same": []} for label in ("llama.cpp (q4_k_m + merged IA3)",
-                                                        "Lira torch (int8 output rows)",
-                                                        "bare base, no adapter")}
-    engines_bare = {"tv": [], "same": []}  # llama.cpp against float32, both without the adapter
+    # each row: a distribution against its reference (the last: both engines without adapter)
+    rows = {label: {"tv": [], "same": []} for label in (
+        "llama.cpp (q4_k_m + merged IA3)", "Lira torch (int8 output rows)",
+        "bare base, no adapter", "llama.cpp base vs float32 base")}
+    marker = tokenizer(END_OF_POEM, add_special_tokens=False)["input_ids"][:1]
     ends = []
     with progress(len(poems), "poems") as bar:
         for poem in poems:
             prompt = tokenizer(build_poem_prompt(poem.author, poem.title))["input_ids"]
-            body = tokenizer(poem.text, add_special_tokens=False)["input_ids"][:args.tokens]
-            marker = tokenizer(END_OF_POEM, add_special_tokens=False)["input_ids"]
-            ids, start = prompt + body + marker[:1], len(prompt)
+            text = tokenizer(poem.text, add_special_tokens=False)["input_ids"]
+            body = text[:args.tokens]
+            ids, start = prompt + body + marker, len(prompt)
             truth = torch_logits(reference, ids)[start - 1:-1]
-            others = [llama_logits(llama, ids, start), torch_logits(lira_torch, ids)[start - 1:-1],
-                      torch_logits(torch_base, ids)[start - 1:-1]]
-            for run, logits in zip(rows.values(), others):
-                for key, value in compare(logits, truth, ids, start, preset, outside).items():
+            bare = torch_logits(torch_base, ids)[start - 1:-1]
+            on_llama = llama_logits(llama, ids, start)
+            pairs = [(on_llama, truth), (torch_logits(lira_torch, ids)[start - 1:-1], truth),
+                     (bare, truth), (llama_logits(llama_base, ids, start), bare)]
+            for run, (logits, against) in zip(rows.values(), pairs):
+                for key, value in compare(logits, against, ids, start, preset, outside).items():
                     run[key] += value
-            for key, value in compare(llama_logits(llama_base, ids, start), others[2], ids, start,
-                                      preset, outside).items():
-                engines_bare[key] += value
-            if len(body) == len(tokenizer(poem.text, add_special_tokens=False)["input_ids"]):
+            if len(body) == len(text):
                 ends.append([float(sampling_distribution(logits[-1], ids[:-1], preset, outside)[ids[-1]])
-                             for logits in (others[0], truth)])
+                             for logits in (on_llama, truth)])
             bar.update()
     count = len(next(iter(rows.values()))["tv"])
     print(f"\n{count} positions in {len(poems)} held-out poems (first {args.tokens} tokens "
           "each): the poem preset's sampling distribution against the float32 transformers path")
     print(f"{'':<34}{'TV mean':>9}{'TV p95':>9}{'same top-1':>12}")
-    for label, run in [*rows.items(), ("llama.cpp base vs float32 base", engines_bare)]:
+    for label, run in rows.items():
         tv = np.asarray(run["tv"])
         print(f"{label:<34}{tv.mean():>9.3f}{np.percentile(tv, 95):>9.3f}"
               f"{100 * np.mean(run['same']):>11.1f}%")
