@@ -8,7 +8,7 @@ question_claim.py) gets its signals (question_check.py); the weights of
 QuestionConfig are fitted by logistic regression on the ``--tune`` articles,
 on the focus signals (and, with ``--confidence``, the chat model's reading of
 the answer: its mean log-probability and its agreement with its answer over
-the passages in reverse order, cached in ``--readings``),
+the passages in other orders, cached in ``--readings``),
 the intercept set so that ``--keep-right`` of
 the right answers (token F1 >= 0.5) reach the green line, and printed (they
 go into QuestionConfig by hand); then, with QuestionConfig's weights as they
@@ -21,7 +21,7 @@ The chat adapter was trained on articles 0-29 and holds out 30-35
 the tuning ones are taken from 0-29.
 
     python bench/answer_badge.py [--tune 24-29] [--test 30-35] [--cache FILE]
-                                 [--fit] [--no-nli] [--confidence]
+                                 [--fit] [--no-nli] [--confidence [--orders N]]
 """
 
 from __future__ import annotations
@@ -84,32 +84,39 @@ def generate(wanted: list[int], cache: Path, engine) -> list[dict]:
     return [r for r in cached if r["article"] in wanted]
 
 
-def readings(records: list[dict], generator, cache: Path) -> dict[str, dict]:
-    """The chat model's reading of each answer (confidence.read_answer), by question, cached
-    (a reading cached without the reordered agreement gets it added)."""
+def readings(records: list[dict], generator, cache: Path, orders: int) -> dict[str, dict]:
+    """The chat model's reading of each answer (confidence.read_answer) with its agreement
+    over ``orders`` other orders of the passages, by question, cached by question and
+    orders (a reading cached for other orders gets only the agreement measured)."""
     from assistant.grounding.answer_overlap import first_line, strip_citations
     from assistant.grounding.confidence import read_answer, reordered_agreement
     from assistant.rag import Source
 
-    done = ({(r := json.loads(line))["question"]: r for line in cache.open(encoding="utf-8")}
-            if cache.exists() else {})
+    done: dict[tuple[str, int], dict] = {}
+    for line in cache.open(encoding="utf-8") if cache.exists() else ():
+        row = json.loads(line)
+        done[(row["question"], row.get("orders", 1))] = row
+    by_question = {question: row for (question, _), row in done.items()}
     with cache.open("a", encoding="utf-8") as out:
         for record in records:
-            row, sources = done.get(record["question"]), [Source(**s) for s in record["sources"]]
-            if row is not None and ("reordered" in row or row.get("log_prob") is None):
+            question, sources = record["question"], [Source(**s) for s in record["sources"]]
+            other = by_question.get(question)
+            if (question, orders) in done or (other is not None and other.get("log_prob") is None):
                 continue
             started = time.perf_counter()
-            if row is None:
-                got = read_answer(generator, record["question"], record["answer"], sources)
-                row = {"question": record["question"], **(vars(got) if got else {})}
+            if other is None:
+                got = read_answer(generator, question, record["answer"], sources, orders)
+                row = {"question": question, **(vars(got) if got else {})}
             else:
                 line = strip_citations(first_line(record["answer"]))
-                row = row | {"reordered": reordered_agreement(generator, record["question"],
-                                                                 sources, line)}
-            done[record["question"]] = row | {"seconds": round(time.perf_counter() - started, 3)}
-            out.write(json.dumps(done[record["question"]], ensure_ascii=False) + "\n")
+                row = other | {"reordered": reordered_agreement(generator, question, sources,
+                                                                   line, orders)}
+            done[(question, orders)] = row | {"orders": orders,
+                                              "seconds": round(time.perf_counter() - started, 3)}
+            out.write(json.dumps(done[(question, orders)], ensure_ascii=False) + "\n")
             out.flush()
-    return done
+    return {question: row for (question, count), row in done.items()
+            if count == orders or row.get("log_prob") is None}
 
 
 def signals(records: list[dict], embedder, nli, read: dict | None = None) -> list[dict]:
@@ -206,7 +213,10 @@ def main() -> None:
     parser.add_argument("--confidence", action="store_true",
                         help="with the chat model's reading of each answer (its mean "
                              "log-probability and agreement with its answer over the "
-                             "passages reordered)")
+                             "passages in other orders)")
+    parser.add_argument("--orders", type=int, default=None,
+                        help="other orders of the passages the agreement is measured over "
+                             "(default: confidence.ORDERS, as the badge)")
     parser.add_argument("--readings", type=Path,
                         default=REPO / ".cache" / "bench" / "readings.jsonl")
     args = parser.parse_args()
@@ -221,8 +231,10 @@ def main() -> None:
     tune = generate(articles(args.tune), args.cache, engine)
     test = generate(articles(args.test), args.cache, engine)
     embedder, nli = engine.embedder(), None if args.no_nli else engine.nli()
-    read = (readings(tune + test, engine.generator("chat"), args.readings)
-            if args.confidence else None)
+    from assistant.grounding.confidence import ORDERS
+
+    read = (readings(tune + test, engine.generator("chat"), args.readings,
+                     args.orders or ORDERS) if args.confidence else None)
     if args.fit:
         names = FITTED + (("confidence", "reordered") if args.confidence else ())
         print("fitted on", args.tune, fit(signals(tune, embedder, nli, read), args.keep_right,

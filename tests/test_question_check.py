@@ -126,7 +126,8 @@ def test_the_chat_models_confidence_and_agreement_raise_the_score():
     assert wavering.sentences[0].signals.reordered == 0.1
 
 
-def test_reordered_agreement_is_the_answer_over_the_passages_reversed(tiny_models):
+def test_reordered_agreement_is_the_mean_over_the_passages_reversed_then_moved_round(
+        tiny_models):
     from assistant.grounding.answer_overlap import token_f1
     from assistant.grounding.confidence import REORDERED, reordered_agreement
     from assistant.rag import Source, build_rag_prompt
@@ -134,9 +135,8 @@ def test_reordered_agreement_is_the_answer_over_the_passages_reversed(tiny_model
     from assistant.runtime.loading import load_model
 
     generator = Generator(load_model(tiny_models["llama"], "tiny-llama", "cpu"))
-    passages = [Source(n, f"p{n}.txt", f"p{n}", "", text, 0.0)
-                for n, text in enumerate(["Пётр основал город.", "Город стоит на Неве.",
-                                          "Мост развели ночью."], 1)]
+    texts = ["Пётр основал город.", "Город стоит на Неве.", "Мост развели ночью."]
+    passages = [Source(n, f"p{n}.txt", f"p{n}", "", text, 0.0) for n, text in enumerate(texts, 1)]
     prompts = []
     generate = generator.generate
 
@@ -145,18 +145,42 @@ def test_reordered_agreement_is_the_answer_over_the_passages_reversed(tiny_model
         return generate(prompt, preset, cancel)
 
     generator.generate = recording
-    got = reordered_agreement(generator, "Кто основал город?", passages, "Пётр")
-    # the passages in reverse order, numbered again from 1, greedy, to the first line's end
-    flipped = [Source(1, "p3.txt", "p3", "", "Мост развели ночью.", 0.0),
-               Source(2, "p2.txt", "p2", "", "Город стоит на Неве.", 0.0),
-               Source(3, "p1.txt", "p1", "", "Пётр основал город.", 0.0)]
-    assert prompts == [build_rag_prompt("Кто основал город?", flipped)]
-    line = generate(prompts[0], REORDERED).text
-    first = next((x for x in line.splitlines() if x.strip()), "")
-    assert got == pytest.approx(token_f1(first, ["Пётр"]))
-    assert reordered_agreement(generator, "Кто?", passages, first) == pytest.approx(1.0)
+    got = reordered_agreement(generator, "Кто основал город?", passages, "Пётр", count=2)
+
+    def numbered(*order):  # the passages in this order, numbered again from 1
+        return [Source(n, f"p{k}.txt", f"p{k}", "", texts[k - 1], 0.0)
+                for n, k in enumerate(order, 1)]
+
+    # reversed, then moved round by one (the first passage last); greedy, to the first line
+    assert prompts == [build_rag_prompt("Кто основал город?", numbered(3, 2, 1)),
+                       build_rag_prompt("Кто основал город?", numbered(2, 3, 1))]
+    lines = [next((x for x in generate(p, REORDERED).text.splitlines() if x.strip()), "")
+             for p in prompts]
+    assert got == pytest.approx(sum(token_f1(line, ["Пётр"]) for line in lines) / 2)
+    # the badge's default: the reversed order alone
+    prompts.clear()
+    assert reordered_agreement(generator, "Кто основал город?", passages, lines[0]) == \
+        pytest.approx(1.0)
+    assert prompts == [build_rag_prompt("Кто основал город?", numbered(3, 2, 1))]
     # one passage has no other order: nothing to compare
     assert reordered_agreement(generator, "Кто?", passages[:1], "Пётр") is None
+
+
+def test_other_orders_are_distinct_and_never_the_passages_own():
+    from assistant.grounding.confidence import other_orders
+    from assistant.rag import Source
+
+    passages = [Source(n, f"p{n}.txt", f"p{n}", "", f"текст {n}", 0.0) for n in range(1, 5)]
+    labels = [[s.path for s in order] for order in other_orders(passages, 4)]
+    assert labels == [["p4.txt", "p3.txt", "p2.txt", "p1.txt"],
+                      ["p2.txt", "p3.txt", "p4.txt", "p1.txt"],
+                      ["p3.txt", "p4.txt", "p1.txt", "p2.txt"],
+                      ["p4.txt", "p1.txt", "p2.txt", "p3.txt"]]
+    assert all([s.n for s in order] == [1, 2, 3, 4] for order in other_orders(passages, 4))
+    # two passages have one other order (reversed is moved round by one), one has none
+    assert [[s.path for s in o] for o in other_orders(passages[:2], 4)] == [["p2.txt", "p1.txt"]]
+    assert other_orders(passages[:1], 4) == []
+    assert len(other_orders(passages, 2)) == 2
 
 
 def test_answer_log_prob_is_the_models_mean_token_log_prob(tiny_models):
