@@ -49,6 +49,12 @@ _NUMBER_WORD = re.compile(r"(?<!\w)(" + "|".join(sorted(_NUMBER_WORDS, key=len, 
                           + r")(?!\w)", re.IGNORECASE)
 
 
+def is_number_word(word: str) -> bool:
+    """Whether ``word`` is a number written in words ("четыре", "шести"), which a stop-word
+    list counts as a stop word but an answer to "сколько" states as its figure."""
+    return word.lower().replace("ё", "е") in _NUMBER_WORDS
+
+
 def month_number(word: str) -> int | None:
     """The month a Russian month name stands for, in any case ("апреля" -> 4)."""
     word = word.lower()

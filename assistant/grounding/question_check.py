@@ -71,18 +71,18 @@ class QuestionConfig:
     with the chat model's confidence and without it (a model on a server, a
     GGUF one, or `lira check --no-confidence`), the intercepts set so that 85%
     of the right tuning answers reach ``supported_at``.  ``mismatch`` is a rule,
-    not fitted: no tuning answer was of a kind its question rules out.
+    not fitted: too few tuning answers were of a kind their question rules out.
     """
 
     candidates: int = 6  # windows most about the question that are looked at
     with_confidence: tuple[tuple[str, float], ...] = (
-        ("intercept", 0.369), ("relevance", 0.0), ("focus", 0.353), ("top_focus", 0.575),
-        ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0), ("confidence", 0.984),
-        ("reordered", 1.73))
+        ("intercept", 0.629), ("relevance", 0.0), ("focus", 0.179), ("top_focus", 0.493),
+        ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0), ("confidence", 1.207),
+        ("reordered", 1.765))
     # relevance and the NLI model got weights of the wrong sign on the tuning answers (their
     # ROC-AUC there 0.52 and 0.51): they are measured and shown, and weigh nothing
     without_confidence: tuple[tuple[str, float], ...] = (
-        ("intercept", 0.266), ("relevance", 0.0), ("focus", 1.046), ("top_focus", 0.522),
+        ("intercept", 0.584), ("relevance", 0.0), ("focus", 0.803), ("top_focus", 0.439),
         ("entailment", 0.0), ("contradiction", 0.0), ("mismatch", -3.0))
     supported_at: float = WELL_SUPPORTED
     contradiction_cap: float = GroundingConfig.contradiction_cap

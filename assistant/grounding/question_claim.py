@@ -11,7 +11,10 @@ whether the window that is about the question states the focus there
 A question with no question word ("Является ли ...?", a list of requests)
 has no statement form; its answer is checked sentence by sentence as before.
 An answer that already restates the question ("Джош Норман перехватил 88
-мячей") is its own statement.
+мячей") is its own statement.  An answer that adds nothing to its question
+("Основал Санкт-Петербург" for "Кто основал Санкт-Петербург?") has an empty
+focus: it does not answer, so no evidence can state its focus, rather than
+being checked as a sentence that the sources of course support.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.grounding.claims import Claim
+from assistant.grounding.quantities import is_number_word
 from assistant.grounding.words import PREFIX, Word, words
 from assistant.rag import CITATION
 
@@ -28,6 +32,7 @@ from assistant.rag import CITATION
 _WH = frozenset({
     "кто", "кого", "кому", "кем", "ком", "что", "чего", "чему", "чем", "где", "когда", "куда",
     "откуда", "почему", "зачем", "как", "каков", "какова", "каково", "каковы", "сколько",
+    "насколько",
     "скольких", "скольким", "сколькими", "чей", "чья", "чье", "чьи", "чьего", "чьей", "чьих",
     "какой", "какая", "какое", "какие", "какого", "какую", "каким", "какими", "каком",
     "каких", "какому", "какою", "который", "которая", "которое", "которые", "которого",
@@ -57,8 +62,8 @@ class QuestionClaim:
 def question_claim(question: str, answer: Claim) -> QuestionClaim | None:
     """The statement ``answer`` (the answer's first sentence) makes about ``question``.
 
-    None when the question has no question word (yes/no and list questions)
-    or the answer adds nothing to it.
+    None when the question has no question word (yes/no and list questions);
+    an answer that adds nothing to the question gets an empty focus.
     """
     asked = words(question)
     wh = _question_word(asked)
@@ -66,11 +71,9 @@ def question_claim(question: str, answer: Claim) -> QuestionClaim | None:
         return None
     said = words(answer.text)
     focus = _focus(answer.text, said, asked)
-    if not focus:
-        return None
     start, end = _phrase(asked, wh, said)
     topic = _join(question[:asked[wh].start], question[asked[wh].end:])
-    if _restates(said, asked, wh):
+    if not focus or _restates(said, asked, wh):
         text = answer.text
     else:
         text = _join(question[:asked[start].start], answer.text.rstrip(".!?…"),
@@ -81,7 +84,8 @@ def question_claim(question: str, answer: Claim) -> QuestionClaim | None:
 
 def _question_word(asked: list[Word]) -> int | None:
     """The index of the question word (the first one: "Кто и когда ..." asks who first)."""
-    if any(w.lower == "ли" for w in asked):  # "Был ли ...": a yes/no question
+    # "Был ли ...": a yes/no question ("Хёсон Ли" is a name, not the particle)
+    if any(w.lower == "ли" and not w.capitalised for w in asked):
         return None
     return next((i for i, w in enumerate(asked) if w.lower in _WH), None)
 
@@ -113,9 +117,11 @@ def _focus(text: str, said: list[Word], asked: list[Word]) -> str:
 
 
 def _filler(word: Word, position: int) -> bool:
-    """A preposition or stop word, unless it is part of a name ("Пётр Первый")."""
+    """A preposition or stop word, unless it is part of a name ("Пётр Первый") or a number
+    in words ("четыре")."""
     name = word.capitalised and position > 0
-    return word.lower in _PREPOSITIONS or (word.is_stop and not word.lower.isdigit() and not name)
+    return word.lower in _PREPOSITIONS or (word.is_stop and not word.lower.isdigit()
+                                           and not name and not is_number_word(word.lower))
 
 
 def _restates(said: list[Word], asked: list[Word], wh: int) -> bool:
