@@ -850,3 +850,13 @@ async def test_theme_toggles_between_dark_and_light(make_app):
         assert not app.current_theme.dark
         await pilot.press("ctrl+t")
         assert app.current_theme.dark
+
+
+async def test_a_selection_posted_as_the_app_closes_is_ignored(make_app):
+    # a resumed chat selects its last answer; the app may close before that message is read
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.chat_log.remove()
+        app.post_message(ChatLog.SelectionChanged(None))
+        await pilot.pause()
+    assert app.return_code in (None, 0)

@@ -561,6 +561,8 @@ class LiraApp(App[None]):
     # ----- sources -----------------------------------------------------------
     @on(ChatLog.SelectionChanged)
     def _selection_changed(self, event: ChatLog.SelectionChanged) -> None:
+        if not self.query(ChatLog) or not self.query(SourcesPanel):
+            return  # posted as the app closed: the widgets are already gone
         self._update_panel()
 
     @on(AnswerView.CitationOpened)
