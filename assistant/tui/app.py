@@ -170,6 +170,8 @@ class LiraApp(App[None]):
         self._show_model_status()
 
     def _update_panel(self) -> None:
+        if not self.query(ChatLog) or not self.query(SourcesPanel):
+            return  # called from a message read as the app closed: the widgets are gone
         selected = self.chat_log.selected
         panel = self.query_one(SourcesPanel)
         groups = selected.groups if selected is not None else SourceGroups()
@@ -561,8 +563,6 @@ class LiraApp(App[None]):
     # ----- sources -----------------------------------------------------------
     @on(ChatLog.SelectionChanged)
     def _selection_changed(self, event: ChatLog.SelectionChanged) -> None:
-        if not self.query(ChatLog) or not self.query(SourcesPanel):
-            return  # posted as the app closed: the widgets are already gone
         self._update_panel()
 
     @on(AnswerView.CitationOpened)
