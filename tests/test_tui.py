@@ -860,3 +860,29 @@ async def test_a_selection_posted_as_the_app_closes_is_ignored(make_app):
         app.post_message(ChatLog.SelectionChanged(None))
         await pilot.pause()
     assert app.return_code in (None, 0)
+
+
+@dataclass
+class SlowCheckBackend(FakeBackend):
+    """A fake whose check waits for ``check_gate`` (set ``checking`` when it starts)."""
+
+    check_gate: threading.Event = field(default_factory=threading.Event)
+    checking: threading.Event = field(default_factory=threading.Event)
+
+    def grounding(self, reply: Reply, text: str):
+        self.checking.set()
+        self.check_gate.wait(10)
+        return super().grounding(reply, text)
+
+
+async def test_a_check_that_ends_after_the_log_is_gone_is_ignored(make_app, settings):
+    # the check runs in a thread: the app may be closing when its badge comes back
+    backend = SlowCheckBackend(settings)
+    app = make_app(backend=backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(pilot, "Когда основан Петербург?")
+        await until(pilot, backend.checking.is_set)
+        await app.chat_log.remove()
+        backend.check_gate.set()
+        await until(pilot, lambda: not app.checking)
+    assert app.return_code in (None, 0)

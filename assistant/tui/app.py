@@ -350,6 +350,8 @@ class LiraApp(App[None]):
         if grounding.text is not None and view.message_id is not None:
             # the repaired answer is the one a reloaded conversation and follow-ups see
             self._store(self.history.save_partial, view.message_id, grounding.text)
+        if not view.is_attached:
+            return  # the check ended as the app closed (or the chat was cleared): nothing to show
         await view.set_grounding(grounding)
         if view is self.chat_log.selected:  # its evidence is marked in the panel
             self._update_panel()
