@@ -245,3 +245,35 @@ def test_the_profile_a_command_line_generates_with():
     assert profile_of(["poem", "--author", "x"]) == profile_of(["eval", "poetry"]) == "poem"
     assert profile_of(["poem", "analyze", "-"]) == "poem"
     assert {profile_of(w) for w in (["ask", "q"], ["chat"], ["eval", "rag"], ["check"], [])} == {"chat"}
+
+
+def test_a_poem_is_cleaned_of_markup_and_what_follows_it():
+    from assistant.poetry.tidy import tidy_poem
+
+    raw = ("Грозят наши мысли, и душа, которая <i>ищит</i>,\n"
+           "Выскочила из потолочного лета,\n\n* * *\n"
+           "До тех самых глубоких летних вечеров.\n"
+           "      <u><strong>+ + + +</strong></u></strong>\n      <u> </u>\n\n"
+           "____________________\n* Примечание: написано в 1830 году.")
+    assert tidy_poem(raw) == ("Грозят наши мысли, и душа, которая ищит,\n"
+                              "Выскочила из потолочного лета,\n\n* * *\n"
+                              "До тех самых глубоких летних вечеров.")
+    # «<» and «>» that are not a tag, and a stanza mark inside, stay
+    assert tidy_poem("Где 2 < 3, там\n* * *\nи ночь") == "Где 2 < 3, там\n* * *\nи ночь"
+    assert tidy_poem("Примечание: всё\nпотом") == ""
+
+
+def test_best_prefers_a_candidate_with_verse():
+    junk = Candidate("*** Конец *** 1", "eos", form_score=0.0, fluency=-0.5)
+    poem = Candidate("Белеет парус одинокой\nв тумане моря голубом", "eos", form_score=0.0,
+                     fluency=-3.0)
+    assert best([junk, poem]) == 1
+    assert best([junk, Candidate("2 3", "eos", form_score=0.0, fluency=-4.0)]) == 0
+
+
+def test_a_poem_begins_after_a_date_label_or_stanza_mark():
+    from assistant.poetry.tidy import tidy_poem
+
+    raw = "20 декабря 1864\n\n[Лицо]:\n***\nТы — поэт,\nходила ли,\n[Момент]\n\nИ вот опять"
+    assert tidy_poem(raw) == "Ты — поэт,\nходила ли,\n\nИ вот опять"
+    assert tidy_poem("*** Конец *** 1") == "*** Конец *** 1"  # no verse: nothing to begin at

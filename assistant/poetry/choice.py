@@ -16,6 +16,7 @@ from assistant.errors import GenerationError
 from assistant.poetry.fluency import mean_logprob
 from assistant.poetry.form import PoemForm, analyze_poem
 from assistant.poetry.metre import MAX_MEAN_COST
+from assistant.poetry.tidy import has_verse, tidy_poem
 from assistant.runtime.generation import Generator, TextStream
 
 # One nat per token of fluency is worth 0.2 of form (form lies in [0, 1]): a
@@ -67,23 +68,26 @@ def generate_candidates(generator: Generator, prompt: str, first: TextStream, n:
 
 
 def score_candidate(generator: Generator, prompt: str, raw: str, stopped_by: str) -> Candidate:
-    """Analyse and score one generated text."""
-    candidate = Candidate(raw.strip(), stopped_by)
+    """Analyse and score one generated text, cleaned of markup and footnotes (tidy_poem)."""
+    candidate = Candidate(tidy_poem(raw).strip(), stopped_by)
     if not candidate.text:
         return candidate
     candidate.form = analyze_poem(candidate.text)
     candidate.form_score = form_score(candidate.form)
-    candidate.fluency = mean_logprob(generator.loaded, prompt, raw)
+    lead = raw[:len(raw) - len(raw.lstrip())]  # as written after the prompt
+    candidate.fluency = mean_logprob(generator.loaded, prompt, lead + candidate.text)
     return candidate
 
 
 def best(candidates: list[Candidate]) -> int:
-    """The index of the highest-scoring candidate (the first of equals)."""
+    """The index of the highest-scoring candidate (the first of equals), among those with
+    a line of verse when any has one: «*** Конец *** 1» scores no form, but neither may a
+    short real poem, and only the real one should win."""
     scored = [i for i, c in enumerate(candidates) if c.score is not None]
     if not scored:
         raise GenerationError(f"the model wrote an empty poem in all {len(candidates)} "
                               "candidates; ask for more with --candidates or try another --adapter")
-    return max(scored, key=lambda i: candidates[i].score)
+    return max(scored, key=lambda i: (has_verse(candidates[i].text), candidates[i].score))
 
 
 def _round(value: float | None) -> float | None:
