@@ -325,7 +325,8 @@ class LiraApp(App[None]):
         if message.form is not None:
             job.view.form = form_line(message.form)
         await job.view.finish(stats, badge)
-        await job.view.replace(job.text)
+        if job.request.mode == Mode.POEM:
+            await job.view.replace(job.text)  # as cleaned above
         if checking:
             self.checking.append(job.reply)
             self._check_answer(job.view, job.reply, job.text)
