@@ -199,3 +199,20 @@ def test_nli_reference_names_settings_and_adapter_folders(tmp_path):
     assert nli_reference(settings, "cointegrated/rubert-nli") == "cointegrated/rubert-nli"
     settings.nli = "none"
     assert nli_reference(settings) is None and nli_reference(settings, "auto") is not None
+
+
+def test_an_answer_with_nothing_to_check_says_so_and_is_not_green(files, run):
+    from assistant.chat.backend import grounding_badge
+    from assistant.cli.answer_output import check_line
+    from assistant.grounding import check_answer
+
+    source, _ = files
+    code, out, _ = run("check", "--answer", "Да [1].", "--source-file", source,
+                       "--no-embeddings")
+    assert code == 0 and out.splitlines()[-1].startswith("nothing to check")
+    assert "score 1.00" not in out
+    report = check_answer("Да [1].", [SOURCE])
+    assert report.nothing_checked and not check_answer("Пётр Первый [1].", [SOURCE]).nothing_checked
+    badge = grounding_badge(report)
+    assert badge.label == "нечего проверять" and badge.score is None and badge.checked
+    assert "нечего проверять" in check_line(report)

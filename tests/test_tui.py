@@ -328,7 +328,9 @@ async def test_two_chunks_of_one_file_are_one_source_and_its_evidence_is_marked(
         assert "белые ночи" in str(panel.query_one(".panel-passage").render())
         # the check's badge carries its report: its evidence window is marked in the
         # passage it came from once the check is done
-        assert answers(app)[0].grounding.checked
+        badge = answers(app)[0].grounding
+        assert badge.checked and badge.label == f"опора {badge.report.score:.2f}"
+        assert badge.score == badge.report.score and badge.report.sentences
         assert "Петербург основан в 1703 году Петром Первым." in marked_in_panel(app)
         assert answers(app)[0].text == "".join(pieces)  # on_unsupported = mark: as streamed
 

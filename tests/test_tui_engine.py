@@ -75,11 +75,12 @@ async def test_documents_mode_indexes_and_cites_with_the_real_engine(settings, d
         assert answer.text.strip()
         await until(pilot, lambda: answer.grounding is not None and answer.grounding.checked,
                     timeout=60)
-        assert answer.grounding.label.startswith("опора")
         # the badge is the engine's own check of this answer against these passages
         report = app.backend.engine.check_answer(answer.text, answer.sources)
-        assert answer.grounding.score == pytest.approx(report.score)
-        assert answer.grounding.label == f"опора {report.score:.2f}"
+        # the tiny random model writes no word the check could weigh: it must not show a
+        # green 1.00 (test_tui.py checks a scored badge over the checker's rules)
+        assert report.nothing_checked
+        assert answer.grounding.label == "нечего проверять" and answer.grounding.score is None
         # its report reaches the answer, whose evidence windows the sources panel marks
         assert answer.report is answer.grounding.report is not None
 

@@ -248,6 +248,9 @@ class ChatBackend:
 
 
 VERDICT_MARKS = {"supported": "✓", "contradicted": "✗", "unsupported": "?"}
+# the badge's detail, and `lira ask`'s check line, for an answer with nothing to check
+NOTHING_CHECKED = ("в ответе нет утверждения, которое можно сверить с источниками "
+                   "(ни факта, ни слова по существу: «Да.»)")
 
 
 def grounding_badge(report: Any, repair: Any = None, text: str | None = None) -> Grounding:
@@ -256,6 +259,9 @@ def grounding_badge(report: Any, repair: Any = None, text: str | None = None) ->
     that replaces the one streamed."""
     lines = [f"{VERDICT_MARKS.get(s.verdict, '?')} {s.score:.2f} {s.text}" for s in report.sentences]
     note = repair.note if repair is not None else None
+    if report.nothing_checked:  # not green: nothing was found to agree with the sources
+        return Grounding(label="нечего проверять", detail=NOTHING_CHECKED, checked=True,
+                         note=note, text=text, report=report)
     return Grounding(label=f"опора {report.score:.2f}" + (" · исправлено" if text else ""),
                      detail="\n".join([note, *lines] if note else lines), checked=True,
                      score=report.score, note=note, text=text, report=report)

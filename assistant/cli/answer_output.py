@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from assistant.chat.backend import NOTHING_CHECKED
 from assistant.engine import Answer, Engine, PreparedAnswer
 from assistant.followup import Turn
 from assistant.safe_text import one_line, printable
@@ -72,6 +73,8 @@ def _write(text: str) -> None:
 
 def check_line(report: Any) -> str:
     """'Проверка: 0.67 — подтверждено 2, не подтверждено 1' for a grounding report."""
+    if report.nothing_checked:
+        return f"Проверка по источникам: нечего проверять — {NOTHING_CHECKED}"
     counts = report.counts()
     parts = [f"{LABELS[v]} {n}" for v, n in counts.items() if n]
     return f"Проверка по источникам: {report.score:.2f}" + (f" — {', '.join(parts)}"

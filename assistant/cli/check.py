@@ -96,6 +96,10 @@ def report_lines(report) -> list[str]:
         if sentence.evidence:
             lines.append(click.style(f"    {sentence.evidence.source}: {sentence.evidence.text}",
                                      dim=True))
+    if report.nothing_checked:
+        lines.append("nothing to check: no sentence states a fact or a content word "
+                     "(such as «Да.»), so the sources can neither support nor contradict it")
+        return lines
     counts = ", ".join(f"{n} {verdict}" for verdict, n in report.counts().items())
     lines.append(f"score {report.score:.2f} ({counts})")
     return lines

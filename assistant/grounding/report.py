@@ -49,6 +49,12 @@ class GroundingReport:
     score: float
     sentences: list[ClaimVerdict]
 
+    @property
+    def nothing_checked(self) -> bool:
+        """No sentence stated a fact or a content word («Да [1].»): the score of 1.0 then
+        says nothing about the answer, and the edges say so instead of showing it."""
+        return not self.sentences
+
     def counts(self) -> dict[str, int]:
         """How many claims got each verdict."""
         found = Counter(s.verdict for s in self.sentences)
