@@ -126,7 +126,9 @@ def test_rag_report_figures_records_and_files(rag_run, squad_file, tmp_path, lir
     badge = grounding["badge"]
     right = sum(q["f1"] >= 0.5 for q in report["questions"])
     assert (badge["right"], badge["wrong"]) == (right, 5 - right)
-    green = [q["grounding"]["score"] >= badge["green_at"] for q in report["questions"]]
+    # an answer with nothing checked is not green, as its badge in the chat is not
+    green = [q["grounding"]["claims"] > 0 and q["grounding"]["score"] >= badge["green_at"]
+             for q in report["questions"]]
     wrong_green = sum(g for g, q in zip(green, report["questions"]) if q["f1"] < 0.5)
     assert badge["wrong_green"] == (round(wrong_green / (5 - right), 4) if right < 5 else None)
 
@@ -184,3 +186,11 @@ def test_rag_missing_distractor_folder(run, squad_file, tmp_path):
     code, _, err = run("eval", "rag", "--qa", squad_file, "--distractors", tmp_path / "nope",
                        "--out", tmp_path / "out")
     assert "no such distractor folder" in one_line_error(code, err)
+
+
+def test_an_answer_with_nothing_checked_is_not_a_green_badge():
+    from assistant.evals.rag import badge_score
+
+    assert badge_score({"score": 1.0, "claims": 0}) == 0.0
+    assert badge_score({"score": 0.9, "claims": 1}) == 0.9
+

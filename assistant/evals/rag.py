@@ -203,9 +203,15 @@ def summarise(records: list[dict[str, Any]], depth: int, answers: bool,
             record["chrf"] = score
         report["answers"] = score_answers(records)
         report["grounding"] = grounding_summary([r["grounding"] for r in records])
-        report["grounding"]["badge"] = badge_figures([r["grounding"]["score"] for r in records],
+        report["grounding"]["badge"] = badge_figures([badge_score(r["grounding"]) for r in records],
                                                      [r["f1"] for r in records], WELL_SUPPORTED)
     return report | {"questions": records}
+
+
+def badge_score(check: dict[str, Any]) -> float:
+    """An answer's score as its badge stands: one with nothing checked («Да.») shows no score
+    and is not green (chat.backend.grounding_badge), so it ranks below every checked one."""
+    return check["score"] if check["claims"] else 0.0
 
 
 def grounding_summary(checks: list[dict[str, Any]]) -> dict[str, Any]:
