@@ -105,7 +105,8 @@ def judge(text: str, verse: Verse, letter: str, stanza: Sequence[StanzaLine],
     return Verdict(text, ending, misses, fits, round(cost, 3), got)
 
 
-_NOT_VERSE = re.compile(r"[0-9A-Za-z]")
+# digits or Latin letters: a date, a dedication, English (tidy.py drops such lines before a poem)
+NOT_VERSE = re.compile(r"[0-9A-Za-z]")
 _CYRILLIC_WORD = re.compile(r"[а-яё]{2,}")
 
 
@@ -113,7 +114,7 @@ def is_verse(text: str) -> bool:
     """Whether a sampled line reads as a line of Russian verse: no digits or Latin letters
     (dates, dedications, English), and two words or more in lower-case Cyrillic (a title or
     a dedication is in capitals)."""
-    return not _NOT_VERSE.search(text) and len(_CYRILLIC_WORD.findall(text)) >= 2
+    return not NOT_VERSE.search(text) and len(_CYRILLIC_WORD.findall(text)) >= 2
 
 
 def expected_scheme(letters: str) -> str:

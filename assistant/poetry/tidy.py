@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 
-from assistant.poetry.constrained_lines import is_verse
+from assistant.poetry.constrained_lines import NOT_VERSE, is_verse
 
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>\n]*)?/?>")
 # a rule of underscores, dashes or equals signs, or a footnote's heading, ends the poem
 _AFTER_POEM = re.compile(r"^\s*(?:[_\-–—=]{3,}\s*$|\**\s*(?:примечани|сноск|комментари))",
                          re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
-_BEFORE_POEM = re.compile(r"[0-9A-Za-z]")  # a date or a dedication, as is_verse refuses
 _LABEL = re.compile(r"^\s*\[[^\]\n]*\]:?\s*$")
 
 
@@ -33,7 +32,7 @@ def tidy_poem(text: str) -> str:
         if not _LABEL.match(line):
             lines.append(line.rstrip())
     if has_verse("\n".join(lines)):
-        while not _LETTER.search(lines[0]) or _BEFORE_POEM.search(lines[0]):
+        while not _LETTER.search(lines[0]) or NOT_VERSE.search(lines[0]):
             lines.pop(0)  # stops at the first line of verse at the latest
     while lines and not _LETTER.search(lines[-1]):
         lines.pop()
