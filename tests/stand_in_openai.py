@@ -4,12 +4,13 @@ A real HTTP server (http.server in a thread) that streams real server-sent
 events, records every request, and can be told to misbehave: refuse the key,
 stall mid-stream, answer HTML, send an event that is not JSON, drip tokens until
 the client leaves, take seconds before answering (a long prompt being read) and
-then drip.
+then drip, or stream a poem and run on after it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -31,11 +32,12 @@ def vector(text: str) -> list[float]:
 
 class StandIn:
     """The server and what it saw; ``behaviour`` picks how it answers (normal, stall,
-    html, garbage, drip, no-completions)."""
+    html, garbage, drip, run-on: ``poem`` then words without end, no-completions)."""
 
     def __init__(self, key: str | None = None):
         self.key = key
         self.behaviour = "normal"
+        self.poem = "Ночь тиха, луна светла,\nтень по улице легла."  # what /completions streams
         self.requests: list[tuple[str, dict]] = []
         self.client_left = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -91,7 +93,7 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
             elif self.path == "/v1/chat/completions":
                 self._stream(self._chat_text(body), chat=True)
             elif self.path == "/v1/completions" and stand_in.behaviour != "no-completions":
-                self._stream("Ночь тиха, луна светла,\nтень по улице легла.", chat=False)
+                self._stream(stand_in.poem, chat=False)
             else:
                 self._json(404, {"error": {"message": "no such path"}})
 
@@ -116,13 +118,15 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
                 pieces = [text[i:i + 3] for i in range(0, len(text), 3)]
                 if stand_in.behaviour in ("drip", "slow-prompt"):
                     pieces = ("слово " for _ in range(100_000))
+                elif stand_in.behaviour == "run-on":
+                    pieces = itertools.chain(pieces, ("слово " for _ in range(100_000)))
                 for n, piece in enumerate(pieces):
                     if stand_in.behaviour == "garbage" and n == 1:
                         self.wfile.write(b"data: <not json>\n\n")
                     self._event(_chunk(piece, None, chat))
                     if stand_in.behaviour == "stall" and n == 1:
                         time.sleep(3)
-                    if stand_in.behaviour in ("drip", "slow-prompt"):
+                    if stand_in.behaviour in ("drip", "slow-prompt", "run-on"):
                         time.sleep(0.05)
                 self._event(_chunk("", "stop", chat))
                 self._event({"id": "x", "choices": [], "usage": {

@@ -277,3 +277,53 @@ def test_a_poem_begins_after_a_date_label_or_stanza_mark():
     raw = "20 декабря 1864\n\n[Лицо]:\n***\nТы — поэт,\nходила ли,\n[Момент]\n\nИ вот опять"
     assert tidy_poem(raw) == "Ты — поэт,\nходила ли,\n\nИ вот опять"
     assert tidy_poem("*** Конец *** 1") == "*** Конец *** 1"  # no verse: nothing to begin at
+
+
+RAW_POEMS = [
+    "Грозят наши мысли, и душа, которая <i>ищит</i>,\nВыскочила из потолочного лета,\n\n* * *\n"
+    "До тех самых глубоких летних вечеров.\n      <u><strong>+ + + +</strong></u>\n\n"
+    "____________________\n* Примечание: написано в 1830 году.",
+    "20 декабря 1864\n\n[Лицо]:\n***\nТы — поэт,\nходила ли,\n[Момент]\n\nИ вот опять\n* * *\n",
+    "\n\nГде 2 < 3, там\n* * *\nи ночь\n", "*** Конец *** 1", "Примечание: всё\nпотом",
+    "ДЕКАБРЬ\nСтихи о том,\nкак ночь темна\r\n\r\nи день далёк",
+]
+
+
+@pytest.mark.parametrize("raw", RAW_POEMS)
+def test_a_poem_cleaned_as_it_streams_is_the_poem_cleaned_whole(raw):
+    import random
+
+    from assistant.poetry.tidy import tidy_lines, tidy_poem
+
+    whole = tidy_poem(raw)
+    assert tidy_poem(whole) == whole
+    cuts = random.Random(len(raw))
+    for _ in range(30):  # the pieces a stream happens to yield: any cut, mid-tag included
+        points = sorted(cuts.sample(range(1, len(raw)), min(len(raw) - 1, cuts.randint(1, 12))))
+        pieces = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)])]
+        assert "".join(tidy_lines(pieces)) == whole
+
+
+def test_a_streamed_poem_stops_reading_at_its_footnote():
+    from assistant.poetry.tidy import TidyStream
+
+    read, closed = [], []
+
+    class Stream:  # a generation that would run on after its footnote
+        stats = type("Stats", (), {"stopped_by": "eos"})()
+
+        def __iter__(self):
+            try:
+                for piece in ["Белеет парус", " одинокой\n", "в тумане\n", "***\n", "___\n"]:
+                    read.append(piece)
+                    yield piece
+                while True:
+                    read.append("ещё ")
+                    yield "ещё "
+            finally:
+                closed.append(True)
+
+    stream = Stream()
+    assert list(TidyStream(stream)) == ["Белеет парус одинокой", "\nв тумане"]
+    assert closed and read[-1] == "___\n"
+    assert stream.stats.stopped_by == "stop string"

@@ -92,6 +92,19 @@ def test_poem_mode_uses_completions_with_the_poem_template(remote_env):
     assert body["temperature"] == PRESETS["poem"].temperature
 
 
+def test_a_poem_streams_cleaned_and_stops_at_its_footnote(remote_env):
+    remote_env.poem = ("<i>Ночь</i> тиха, луна светла,\nтень по улице легла.\n<u>* * *</u>\n"
+                       "____\n* Примечание: ")
+    remote_env.behaviour = "run-on"  # words without end after the footnote
+    backend = ChatBackend(load_settings())
+    reply = backend.reply(ReplyRequest(Mode.POEM, "Ночь", author="Пушкин"))
+    pieces = list(reply)
+    assert "".join(pieces) == "Ночь тиха, луна светла,\nтень по улице легла."
+    assert pieces[0] == "Ночь тиха, луна светла,"  # a line at a time
+    assert remote_env.client_left.wait(3)  # the generation stopped at the footnote
+    assert reply.stats().stopped_by == "stop string"
+
+
 def test_poem_cli_ranks_remote_candidates(remote_env, run):
     code, out, err = run("poem", "--author", "Пушкин", "--title", "Ночь", "--candidates", "2")
     assert code == 0, err

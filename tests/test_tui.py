@@ -888,18 +888,3 @@ async def test_a_check_that_ends_after_the_log_is_gone_is_ignored(make_app, sett
         backend.check_gate.set()
         await until(pilot, lambda: not app.checking)
     assert app.return_code in (None, 0)
-
-
-async def test_a_poem_is_shown_and_kept_without_markup_and_footnotes(make_app, settings):
-    backend = FakeBackend(settings, poem=["Мороз и ветер, <i>день</i> печальный,\n",
-                                          "Снега лежат в полях пустых.\n",
-                                          "<u>+ + +</u>\n", "____\n", "* Примечание: 1830"])
-    app = make_app(mode="poem", backend=backend, author="Александр Пушкин")
-    async with app.run_test(size=(100, 30)) as pilot:
-        await send(pilot, "Зимний вечер")
-        await settled(pilot)
-        poem = "Мороз и ветер, день печальный,\nСнега лежат в полях пустых."
-        assert answers(app)[0].text == poem
-        shown = answers(app)[0].body.source
-        assert "день печальный" in shown and "<i>" not in shown and "Примечание" not in shown
-        assert stored(app, settings)[-1].text == poem

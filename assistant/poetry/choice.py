@@ -16,8 +16,8 @@ from assistant.errors import GenerationError
 from assistant.poetry.fluency import mean_logprob
 from assistant.poetry.form import PoemForm, analyze_poem
 from assistant.poetry.metre import MAX_MEAN_COST
-from assistant.poetry.tidy import has_verse, tidy_poem
-from assistant.runtime.generation import Generator, TextStream
+from assistant.poetry.tidy import TidyStream, has_verse, tidy_poem
+from assistant.runtime.generation import Generator
 
 # One nat per token of fluency is worth 0.2 of form (form lies in [0, 1]): a
 # poem that rhymes throughout beats a slightly likelier one that does not.
@@ -54,14 +54,14 @@ def form_score(form: PoemForm) -> float:
     return (form.rhymed + max(regularity, 0.0)) / 2
 
 
-def generate_candidates(generator: Generator, prompt: str, first: TextStream, n: int,
+def generate_candidates(generator: Generator, prompt: str, first: TidyStream, n: int,
                         progress: Callable[[str], None] | None = None) -> list[Candidate]:
     """``first`` (an already started stream) and ``n - 1`` more, each scored."""
     candidates = []
     for number in range(1, n + 1):
         if progress:
             progress(f"writing candidate {number} of {n}")
-        stream = first if number == 1 else generator.stream(prompt, first.preset)
+        stream = first if number == 1 else TidyStream(generator.stream(prompt, first.preset))
         raw = "".join(stream)
         candidates.append(score_candidate(generator, prompt, raw, stream.stats.stopped_by))
     return candidates

@@ -15,6 +15,7 @@ from assistant.engine import EMPTY, MISSING, Engine
 from assistant.errors import SettingsError
 from assistant.poetry.constrained import FormStream
 from assistant.poetry.constrained_form import FormAsk, FormRequest, resolve_form
+from assistant.poetry.tidy import TidyStream
 from assistant.rag import Source
 from assistant.runtime.generation import Generator, TextStream
 from assistant.runtime.presets import PRESETS
@@ -76,8 +77,9 @@ def prepare_poem(engine: Engine, author: str, title: str, k: int = DEFAULT_EXAMP
                  form: FormAsk | None = None) -> PreparedPoem:
     """Find style examples, build the prompt and start streaming the poem.
 
-    With ``form`` the poem is written line by line in that form (a FormStream);
-    notes on where the form came from join ``note``.
+    Without ``form`` the stream is cleaned of markup and stops at a footnote as it
+    comes (tidy.TidyStream), a line at a time; with ``form`` the poem is written line by
+    line in that form (a FormStream); notes on where the form came from join ``note``.
     """
     if not author.strip():
         raise SettingsError("no author chosen; pick one with /author")
@@ -90,7 +92,7 @@ def prepare_poem(engine: Engine, author: str, title: str, k: int = DEFAULT_EXAMP
     prompt, used = _fitting_prompt(generator, author, title, examples, preset.max_new_tokens)
     if form is None:
         return PreparedPoem(author, title, prompt, examples[:used],
-                            generator.stream(prompt, preset, cancel), note,
+                            TidyStream(generator.stream(prompt, preset, cancel)), note,
                             dropped=len(examples) - used)
     request = resolve_form(engine, author, index_name, form)
     notes = "; ".join(([note] if note else []) + list(request.notes)) or None

@@ -31,7 +31,6 @@ from assistant.chat.history import (
     StoredMessage,
 )
 from assistant.chat.modes import Mode, stored_mode
-from assistant.poetry.tidy import tidy_poem
 from assistant.settings import Settings
 from assistant.source_groups import SourceGroups
 from assistant.tui import jobs
@@ -315,8 +314,6 @@ class LiraApp(App[None]):
         if message.error is not None:
             stats = stats or AnswerStats()
             stats.stopped_by = "error"
-        elif job.request.mode == Mode.POEM and message.form is None:
-            job.text = tidy_poem(job.text)  # a form-kept poem is verse line by line already
         self._store(self.history.finish_answer, job.message_id, job.text, stats,
                     message.error is None)
         checking = bool(job.view.sources and job.request.mode == Mode.DOCUMENTS
@@ -325,8 +322,6 @@ class LiraApp(App[None]):
         if message.form is not None:
             job.view.form = form_line(message.form)
         await job.view.finish(stats, badge)
-        if job.request.mode == Mode.POEM:
-            await job.view.replace(job.text)  # as cleaned above
         if checking:
             self.checking.append(job.reply)
             self._check_answer(job.view, job.reply, job.text)
