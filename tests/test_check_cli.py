@@ -30,7 +30,8 @@ def test_check_json_has_exactly_the_documented_shape(files, run, tiny_embedder_d
                          "--answer-file", answer, "--source-file", source, "--json")
     assert code == 0, err
     report = json.loads(out)
-    assert set(report) == {"score", "sentences"}
+    assert set(report) == {"score", "nothing_checked", "sentences"}
+    assert report["nothing_checked"] is False
     assert [set(s) for s in report["sentences"]] == [{"text", "verdict", "score", "evidence"}] * 3
     assert [s["verdict"] for s in report["sentences"]] == \
         ["supported", "contradicted", "unsupported"]
@@ -211,6 +212,9 @@ def test_an_answer_with_nothing_to_check_says_so_and_is_not_green(files, run):
                        "--no-embeddings")
     assert code == 0 and out.splitlines()[-1].startswith("nothing to check")
     assert "score 1.00" not in out
+    code, out, _ = run("check", "--answer", "Да [1].", "--source-file", source,
+                       "--no-embeddings", "--json")
+    assert code == 0 and json.loads(out)["nothing_checked"] is True
     report = check_answer("Да [1].", [SOURCE])
     assert report.nothing_checked and not check_answer("Пётр Первый [1].", [SOURCE]).nothing_checked
     badge = grounding_badge(report)

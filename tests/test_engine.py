@@ -98,7 +98,8 @@ def test_an_empty_answer_checks_without_loading_models(tiny_settings, docs):
     engine.index_path(docs)
     prepared = engine.prepare_answer("Когда основан Петербург?", k=2, max_new_tokens=2)
     answer = engine.finish_answer(prepared, " \n", check=True)
-    assert answer.text == "" and answer.check.to_dict() == {"score": 1.0, "sentences": []}
+    assert answer.text == "" and answer.check.to_dict() == {"score": 1.0, "nothing_checked": True,
+                                                             "sentences": []}
     assert engine._nli is None  # the NLI setting was never loaded for it
 
 

@@ -61,6 +61,7 @@ class GroundingReport:
         return {v: found.get(v, 0) for v in VERDICTS}
 
     def to_dict(self, details: bool = False) -> dict:
-        """``{"score", "sentences": [...]}`` as `lira check --json` prints it."""
-        return {"score": round(self.score, 4),
+        """``{"score", "nothing_checked", "sentences": [...]}`` as `lira check --json` prints
+        it (with ``nothing_checked`` true the score of 1.0 means nothing)."""
+        return {"score": round(self.score, 4), "nothing_checked": self.nothing_checked,
                 "sentences": [s.to_dict(details) for s in self.sentences]}
