@@ -63,7 +63,10 @@ def generate(wanted: list[int], cache: Path, engine) -> list[dict]:
     qa = read_squad(XQUAD)
     todo = [q for q in qa.questions if int(q.paragraph[1:4]) in wanted and q.question not in done]
     if todo:
-        folder = Path(tempfile.mkdtemp(prefix="answer-badge-"))
+        # one folder per engine: a second call re-indexes the same files (unchanged, so
+        # skipped); a fresh folder each call would index every paragraph again beside the
+        # first copy, and the answers would be written over duplicated passages
+        folder = Path(engine.settings.home) / "answer-badge"
         paths = write_paragraphs(qa, folder / "paragraphs")
         engine.index_path(folder / "paragraphs", "badge")
         paragraph_of = {p: pid for pid, p in paths.items()}

@@ -3,7 +3,9 @@
 Hybrid search takes the top candidates of each and fuses their ranks with
 reciprocal-rank fusion (RRF), which needs no score calibration between the
 two.  MMR, when asked for, then re-orders the fused candidates to avoid
-near-duplicate passages.
+near-duplicate passages.  A passage whose text another, better-ranked one has
+already (the same document saved twice, a file and its copy) is left out, so
+that k hits are k different texts.
 """
 
 from __future__ import annotations
@@ -104,16 +106,32 @@ class Searcher:
                   "hybrid": rrf([dense, lexical], options.rrf_k)}[options.mode]
         if options.mmr is not None and vector is not None:
             ranked = mmr(ranked, vector, self.store, options.mmr, k)
-        return self._hits(ranked[:k], dict(dense), dict(lexical))
+        return self._hits(ranked, k, dict(dense), dict(lexical))
 
-    def _hits(self, ranked: list[tuple[int, float]], dense: dict, lexical: dict) -> list[Hit]:
-        records = self.store.chunks([cid for cid, _ in ranked])
+    def _hits(self, ranked: list[tuple[int, float]], k: int, dense: dict,
+              lexical: dict) -> list[Hit]:
+        records = self._distinct(ranked, k)
         scores = dict(ranked)
         return [Hit(rank=n, score=round(scores[r.id], 5), chunk_id=r.id, path=r.path,
                     title=r.title, author=r.author, year=r.year, start=r.start, end=r.end,
                     text=r.text, kind=r.kind,
                     dense_score=_round(dense.get(r.id)), lexical_score=_round(lexical.get(r.id)))
                 for n, r in enumerate(records, 1)]
+
+
+    def _distinct(self, ranked: list[tuple[int, float]], k: int) -> list:
+        """The first ``k`` chunk records of ``ranked`` whose texts differ (white space
+        aside), read a few at a time: duplicates are rare, so one read usually does."""
+        records, seen = [], set()
+        for start in range(0, len(ranked), 2 * k):
+            for record in self.store.chunks([cid for cid, _ in ranked[start:start + 2 * k]]):
+                text = " ".join(record.text.split())
+                if text not in seen:
+                    seen.add(text)
+                    records.append(record)
+            if len(records) >= k:
+                break
+        return records[:k]
 
 
 def mmr(ranked: list[tuple[int, float]], query: np.ndarray, store: IndexStore,

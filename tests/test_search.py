@@ -99,6 +99,21 @@ def test_mmr_skips_near_duplicates(tmp_path, embedder):
     assert sorted(diverse) in (["t0", "t2"], ["t1", "t2"])
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_a_passage_saved_twice_is_found_once(store, embedder, mode):
+    text = "Белеет парус одинокий в тумане моря голубом"  # POEMS' «Парус», again as a copy
+    for n in range(2):  # two copies, one with its lines broken otherwise
+        copy = text if n == 0 else text.replace(" в тумане", "\nв  тумане")
+        store.replace_file(FileState(f"/copies/{n}.txt", 1, 0.0, f"c{n}"), [DocumentChunks(
+            0, "Парус", "Лермонтов", 1832, [(0, len(copy), copy)],
+            embedder.embed_passages([copy]), kind="poem")])
+    hits = Searcher(store, embedder).search("парус в тумане моря", 4, SearchOptions(mode=mode))
+    texts = [" ".join(h.text.split()) for h in hits]
+    assert texts.count(text) == 1 and len(set(texts)) == len(texts)
+    assert len(hits) == (1 if mode == "lexical" else 4)  # k different texts where there are
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+
+
 def test_unknown_mode_is_refused(store, embedder):
     with pytest.raises(StoreError, match="unknown search mode"):
         Searcher(store, embedder).search("x", options=SearchOptions(mode="magic"))
