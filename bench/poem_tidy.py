@@ -1,15 +1,15 @@
 """How often the bundled poet's poems carry what is not verse, and what tidy_poem removes.
 
 For the poet adapter's held-out (author, title) pairs (assistant.evals.poetry_holdout,
-poems its training never saw), one poem each is written from the training prompt
-(author and title, no style examples) with the poem preset and a fixed seed, and read
+poems its training never saw), ``--seeds`` poems each are written from the training prompt
+(author and title, no style examples) with the poem preset and seeds 0, 1..., and read
 raw (the generation stream as it comes, not cleaned).  Printed: the share of poems the
 cleaning (assistant/poetry/tidy.py) changes, the share it cuts at a rule or footnote
 (where the chat now stops generating), the share with no line of verse at all, the
 share of characters it removes, the seconds a poem takes, and the lines it removed
 from a few poems.
 
-    nice python bench/poem_tidy.py [--limit 6] [--seed 0]
+    nice python bench/poem_tidy.py [--limit 6] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def removed_lines(raw: str, tidy: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=6, help="held-out poems per author")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=3, help="poems per title")
     parser.add_argument("--show", type=int, default=6, help="poems whose removed lines are shown")
     args = parser.parse_args()
     if not CORPUS.is_dir():
@@ -57,9 +57,9 @@ def main() -> None:
     poems = select_poems(CORPUS, generator.count_tokens, setting, limit=args.limit)
     import random
 
-    random.seed(args.seed)  # the llama.cpp sampler's seed is drawn from Python's generator
     rows = []
-    for poem in poems:
+    for seed, poem in ((seed, poem) for seed in range(args.seeds) for poem in poems):
+        random.seed(seed)  # the llama.cpp sampler's seed is drawn from Python's generator
         started = time.perf_counter()
         raw = generator.generate(build_poem_prompt(poem.author, poem.title),
                                  PRESETS["poem"]).text
@@ -70,7 +70,7 @@ def main() -> None:
     n = len(rows)
     changed = [r for r in rows if r["tidy"] != r["raw"].strip()]
     raw_chars = sum(len(r["raw"].strip()) for r in rows)
-    print(f"{n} poems of the bundled poet (held-out titles, seed {args.seed}), "
+    print(f"{n} poems of the bundled poet ({len(poems)} held-out titles, {args.seeds} seeds), "
           f"{sum(r['seconds'] for r in rows) / n:.1f} s a poem")
     print(f"  changed by the cleaning: {len(changed)} ({len(changed) / n:.0%})")
     print(f"  cut at a rule or footnote: {sum(r['cut'] for r in rows)}")
