@@ -5,7 +5,8 @@ poems its training never saw), ``--seeds`` poems each are written from the train
 (author and title, no style examples) with the poem preset and seeds 0, 1..., and read
 raw (the generation stream as it comes, not cleaned).  Printed: the share of poems the
 cleaning (assistant/poetry/tidy.py) changes, the share it cuts at a rule or footnote
-(where the chat now stops generating), the share with no line of verse at all, the
+or a line «Конец» (where the chat now stops generating), the share with no line of
+verse at all, the
 share of characters it removes, the seconds a poem takes, and the lines it removed
 from a few poems.
 
@@ -72,12 +73,14 @@ def main() -> None:
     raw_chars = sum(len(r["raw"].strip()) for r in rows)
     print(f"{n} poems of the bundled poet ({len(poems)} held-out titles, {args.seeds} seeds), "
           f"{sum(r['seconds'] for r in rows) / n:.1f} s a poem")
-    print(f"  changed by the cleaning: {len(changed)} ({len(changed) / n:.0%})")
+    lines_gone = [r for r in changed if removed_lines(r["raw"], r["tidy"])]
+    print(f"  changed by the cleaning: {len(changed)} ({len(changed) / n:.0%}); lines with "
+          f"letters removed from {len(lines_gone)}, only blank lines from the others")
     print(f"  cut at a rule or footnote: {sum(r['cut'] for r in rows)}")
     print(f"  with no line of verse: {sum(not has_verse(r['tidy']) for r in rows)}")
     print(f"  characters removed: "
           f"{1 - sum(len(r['tidy']) for r in rows) / max(raw_chars, 1):.1%}")
-    for row in changed[:args.show]:
+    for row in lines_gone[:args.show]:
         print(f"\n{row['title']}: removed {removed_lines(row['raw'], row['tidy'])[:4]}")
 
 

@@ -261,6 +261,9 @@ def test_a_poem_is_cleaned_of_markup_and_what_follows_it():
     # «<» and «>» that are not a tag, and a stanza mark inside, stay
     assert tidy_poem("Где 2 < 3, там\n* * *\nи ночь") == "Где 2 < 3, там\n* * *\nи ночь"
     assert tidy_poem("Примечание: всё\nпотом") == ""
+    # the end mark written without its «###», and the blank lines before it
+    assert tidy_poem("Белеет парус одинокий\n\n\n\nв тумане моря голубом\n\n\n\nКонец\nещё") \
+        == "Белеет парус одинокий\n\nв тумане моря голубом"
 
 
 def test_best_prefers_a_candidate_with_verse():
@@ -286,6 +289,7 @@ RAW_POEMS = [
     "20 декабря 1864\n\n[Лицо]:\n***\nТы — поэт,\nходила ли,\n[Момент]\n\nИ вот опять\n* * *\n",
     "\n\nГде 2 < 3, там\n* * *\nи ночь\n", "*** Конец *** 1", "Примечание: всё\nпотом",
     "ДЕКАБРЬ\nСтихи о том,\nкак ночь темна\r\n\r\nи день далёк",
+    "Белеет парус одинокий\n\n\n\nв тумане моря\n\n\n*** Конец ***\n",
 ]
 
 

@@ -19,9 +19,11 @@ from typing import Any
 from assistant.poetry.constrained_lines import NOT_VERSE, is_verse
 
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>\n]*)?/?>")
-# a rule of underscores, dashes or equals signs, or a footnote's heading, ends the poem
-_AFTER_POEM = re.compile(r"^\s*(?:[_\-–—=]{3,}\s*$|\**\s*(?:примечани|сноск|комментари))",
-                         re.IGNORECASE)
+# a rule of underscores, dashes or equals signs, a footnote's heading, or «Конец» alone on
+# its line (the end mark «###Конец» that the adapter learnt, written without its «###»)
+# ends the poem
+_AFTER_POEM = re.compile(r"^\s*(?:[_\-–—=]{3,}\s*$|\**\s*(?:примечани|сноск|комментари)"
+                         r"|[#*\s]*конец[#*.!\s]*$)", re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
 _LABEL = re.compile(r"^\s*\[[^\]\n]*\]:?\s*$")
 
@@ -37,6 +39,7 @@ class PoemTidier:
         self._held: list[str] = []
         self._before_verse = True
         self._started = False
+        self._blank = False  # the last line let out was blank
 
     def line(self, line: str) -> str:
         """Take one whole line (without its newline); the text to let out now."""
@@ -67,9 +70,9 @@ class PoemTidier:
     def _let_out(self) -> str:
         out = []
         for line in self._held:
-            if self._started or line:  # no blank lines before the poem
+            if line or (self._started and not self._blank):  # one blank line between stanzas
                 out.append(("\n" if self._started else "") + line)
-                self._started = True
+                self._started, self._blank = True, not line
         self._held = []
         return "".join(out)
 
@@ -102,10 +105,11 @@ def tidy_lines(pieces: Iterable[str], tidier: PoemTidier | None = None) -> Itera
 
 
 def tidy_poem(text: str) -> str:
-    """``text`` without markup tags or bracketed labels («[Москва]»), cut before a rule or
-    a footnote heading, without lines of figures or Latin letters (a date, a dedication)
-    or of no letters (a stanza mark) before the poem or of no letters after it («* * *»
-    inside stays).  A text with no line of verse keeps its first lines."""
+    """``text`` without markup tags or bracketed labels («[Москва]»), cut before a rule,
+    a footnote heading or a line «Конец», with one blank line between stanzas, without
+    lines of figures or Latin letters (a date, a dedication) or of no letters (a stanza
+    mark) before the poem or of no letters after it («* * *» inside stays).  A text with
+    no line of verse keeps its first lines."""
     return "".join(tidy_lines([text]))
 
 
