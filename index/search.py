@@ -118,13 +118,13 @@ class Searcher:
                     dense_score=_round(dense.get(r.id)), lexical_score=_round(lexical.get(r.id)))
                 for n, r in enumerate(records, 1)]
 
-
     def _distinct(self, ranked: list[tuple[int, float]], k: int) -> list:
         """The first ``k`` chunk records of ``ranked`` whose texts differ (white space
         aside), read a few at a time: duplicates are rare, so one read usually does."""
         records, seen = [], set()
-        for start in range(0, len(ranked), 2 * k):
-            for record in self.store.chunks([cid for cid, _ in ranked[start:start + 2 * k]]):
+        step = max(2 * k, 1)
+        for start in range(0, len(ranked), step):
+            for record in self.store.chunks([cid for cid, _ in ranked[start:start + step]]):
                 text = " ".join(record.text.split())
                 if text not in seen:
                     seen.add(text)
