@@ -331,3 +331,21 @@ def test_a_streamed_poem_stops_reading_at_its_footnote():
     assert list(TidyStream(stream)) == ["Белеет парус одинокой", "\nв тумане"]
     assert closed and read[-1] == "___\n"
     assert stream.stats.stopped_by == "stop string"
+
+
+def test_a_poem_without_verse_streams_after_a_few_lines_not_at_its_end():
+    from assistant.poetry.tidy import BEFORE_VERSE, tidy_lines, tidy_poem
+
+    read = []
+
+    def capitals():  # lines in capitals are no verse (a title), and they go on and on
+        for n in range(10_000):
+            read.append(n)
+            yield f"ГЛАВА ПЕРВАЯ, ЧАСТЬ {n}\n"
+
+    first = next(tidy_lines(capitals()))
+    assert first.startswith("ГЛАВА ПЕРВАЯ, ЧАСТЬ 0") and len(read) == BEFORE_VERSE + 1
+    # past that many lines before the first verse, nothing before it is dropped any more
+    dates = "\n".join(f"{day} мая 1905" for day in range(1, BEFORE_VERSE + 2))
+    assert tidy_poem(dates + "\nБелеет парус одинокий") == dates + "\nБелеет парус одинокий"
+    assert tidy_poem("1 мая 1905\nБелеет парус одинокий") == "Белеет парус одинокий"

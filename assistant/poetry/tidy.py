@@ -26,13 +26,17 @@ _AFTER_POEM = re.compile(r"^\s*(?:[_\-–—=]{3,}\s*$|\**\s*(?:примечан
                          r"|[#*\s]*конец[#*.!\s]*$)", re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
 _LABEL = re.compile(r"^\s*\[[^\]\n]*\]:?\s*$")
+# Lines held while waiting for the first line of verse: past this many, what came is taken
+# as the poem (a poem with no line of verse then streams, instead of showing at its end)
+BEFORE_VERSE = 5
 
 
 class PoemTidier:
     """tidy_poem's rules for the lines of a poem as they come: a line is let out once
     what follows can no longer take it back.  Lines before the first line of verse wait
-    for it (those of figures, Latin letters or no letters before the poem are dropped
-    then); lines of no letters wait for a line with letters (at the end they are dropped)."""
+    for it, BEFORE_VERSE lines at most (those of figures, Latin letters or no letters
+    before the poem are dropped then); lines of no letters wait for a line with letters (at
+    the end they are dropped)."""
 
     def __init__(self) -> None:
         self.ended = False  # a rule or a footnote came: the poem is over
@@ -53,10 +57,11 @@ class PoemTidier:
             return ""
         self._held.append(line.rstrip())
         if self._before_verse:
-            if not is_verse(line.strip()):
+            verse = is_verse(line.strip())
+            if not verse and len(self._held) <= BEFORE_VERSE:
                 return ""
             self._before_verse = False
-            while not _LETTER.search(self._held[0]) or NOT_VERSE.search(self._held[0]):
+            while verse and (not _LETTER.search(self._held[0]) or NOT_VERSE.search(self._held[0])):
                 self._held.pop(0)  # stops at this line of verse at the latest
         return self._let_out() if _LETTER.search(line) else ""
 
@@ -109,7 +114,7 @@ def tidy_poem(text: str) -> str:
     a footnote heading or a line «Конец», with one blank line between stanzas, without
     lines of figures or Latin letters (a date, a dedication) or of no letters (a stanza
     mark) before the poem or of no letters after it («* * *» inside stays).  A text with
-    no line of verse keeps its first lines."""
+    no line of verse in its first BEFORE_VERSE + 1 lines keeps them."""
     return "".join(tidy_lines([text]))
 
 
