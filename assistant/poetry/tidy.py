@@ -87,26 +87,28 @@ def tidy_lines(pieces: Iterable[str], tidier: PoemTidier | None = None) -> Itera
     reading ``pieces`` at a rule or a footnote (closing it, when it is a generator)."""
     tidier = tidier or PoemTidier()
     source = iter(pieces)
-    buffer = ""
     try:
-        for piece in source:
-            *lines, buffer = (buffer + piece).split("\n")
-            for line in lines:
-                if out := tidier.line(line):
-                    yield out
-                if tidier.ended:
-                    break
+        for line in _whole_lines(source):
+            if out := tidier.line(line):
+                yield out
             if tidier.ended:
                 break
-        else:
-            if buffer and (out := tidier.line(buffer)):
-                yield out
     finally:
         close = getattr(source, "close", None)
         if close is not None:
             close()  # a generation stream stops its worker on close
     if out := tidier.end():
         yield out
+
+
+def _whole_lines(pieces: Iterator[str]) -> Iterator[str]:
+    """The lines of the text ``pieces`` make, each once it is whole (the last at the end)."""
+    buffer = ""
+    for piece in pieces:
+        *lines, buffer = (buffer + piece).split("\n")
+        yield from lines
+    if buffer:
+        yield buffer
 
 
 def tidy_poem(text: str) -> str:

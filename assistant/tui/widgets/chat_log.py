@@ -157,16 +157,10 @@ class AnswerView(Vertical):
         its citations in document numbers like the rest."""
         self.grounding = grounding
         self.report = grounding.report
-        if grounding.text is not None:
-            await self.replace(grounding.text)
-        self.show_facts()
-
-    async def replace(self, text: str) -> None:
-        """Show ``text`` in place of the finished answer's streamed text (an answer repaired,
-        a poem cleaned of markup)."""
-        if text != self.text:
-            self.text = text
+        if grounding.text is not None and grounding.text != self.text:
+            self.text = grounding.text
             await self.body.update(self._markdown(self.text, final=True))
+        self.show_facts()
 
     def show_facts(self, interrupted: bool = False) -> None:
         """The line under the answer: grounding badge, examples, why it stopped."""
