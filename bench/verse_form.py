@@ -52,6 +52,7 @@ from assistant.poetry.constrained_form import (  # noqa: E402
 )
 from assistant.poetry.constrained_lines import judge  # noqa: E402
 from assistant.poetry.form import EmptyPoem, analyze_poem  # noqa: E402
+from assistant.poetry.tidy import TidyStream  # noqa: E402
 from assistant.poetry.verse import parse_poem  # noqa: E402
 from assistant.runtime import compute  # noqa: E402
 from assistant.runtime.presets import PRESETS  # noqa: E402
@@ -115,8 +116,8 @@ def write(arm: str, generator, poem, request, candidates: int, seed: int) -> dic
                                               "prose_refused", "analysis_disagreed",
                                               "stanzas_judged")}
     else:
-        found = generate_candidates(generator, prompt, generator.stream(prompt, preset),
-                                    candidates)
+        found = generate_candidates(generator, prompt,
+                                    TidyStream(generator.stream(prompt, preset)), candidates)
         chosen = found[best(found)]
         text, stopped, extra = chosen.text, chosen.stopped_by, {}
     seconds = time.perf_counter() - started
